@@ -1,0 +1,53 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function
+//! REFERENCE.md's snnTorch workload: one training step of Linear 784-1000 → Leaky(β = 0.95) →
+//! Linear 1000-10 → Leaky with fast_sigmoid(25), T = 25, batch 128, Bernoulli(0.2) input,
+//! cross-entropy on spike counts, Adam — in multi-step form (`train_step`, one GEMM over T·B) and
+//! in snnTorch's single-step form (`train_step_single_step`).
+
+use core_tensor::train::{Optimizer, OptimizerConfig};
+use criterion::{criterion_group, criterion_main, Criterion};
+use spiking::neuron::Leaky;
+use spiking::{loss, Layer, NeuronOptions, SpikingNet, Surrogate};
+use tch::{nn, Kind, Tensor};
+
+fn net(vs: &nn::VarStore) -> SpikingNet {
+    let root = vs.root();
+    let o = NeuronOptions::default().surrogate(Surrogate::FastSigmoid { slope: 25.0 });
+    SpikingNet::new()
+        .push(Layer::Linear(nn::linear(&root / "fc1", 784, 1000, Default::default())))
+        .neuron(Leaky::new(&(&root / "lif1"), 0.95, &o).expect("valid neuron"))
+        .push(Layer::Linear(nn::linear(&root / "fc2", 1000, 10, Default::default())))
+        .neuron(Leaky::new(&(&root / "lif2"), 0.95, &o).expect("valid neuron"))
+}
+
+fn snn_benches(c: &mut Criterion) {
+    tch::manual_seed(0);
+    let dev = core_tensor::device::device();
+    let vs = nn::VarStore::new(dev);
+    let model = net(&vs);
+    let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(5e-4), &vs).expect("optimizer");
+    let x = Tensor::full([25, 128, 784], 0.2, (Kind::Float, dev)).bernoulli();
+    let y = Tensor::randint(10, [128], (Kind::Int64, dev));
+    let mut g = c.benchmark_group("snn");
+    g.sample_size(20);
+    for (name, multi) in [("train_step", true), ("train_step_single_step", false)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                opt.zero_grad();
+                let out = if multi {
+                    model.forward_multi_step(&x, false)
+                } else {
+                    model.forward_single_step(&x, false)
+                }
+                .expect("forward");
+                let l = loss::ce_count(&out.spk, &y).expect("loss");
+                l.backward();
+                opt.step().expect("step");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, snn_benches);
+criterion_main!(benches);
