@@ -11,6 +11,7 @@ pub fn all_tasks() -> Vec<Box<dyn Task>> {
     let mut v = core_tensor::suite::tasks();
     v.extend(point_process::suite::tasks());
     v.extend(neural_diffeq::suite::tasks());
+    v.extend(spiking::suite::tasks());
     v.extend(neural_operator::suite::tasks());
     v
 }

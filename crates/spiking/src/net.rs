@@ -11,6 +11,7 @@
 use tch::nn::{self, Module};
 use tch::Tensor;
 
+use crate::delay::DelayedLinear;
 use crate::neuron::Neuron;
 use crate::{Error, Result};
 
@@ -24,6 +25,8 @@ pub enum Layer {
     Flatten,
     /// A neuron layer.
     Neuron(Box<dyn Neuron>),
+    /// A linear layer with synaptic delays over `[.., n_in]` (time-dependent: keeps a history).
+    Delayed(DelayedLinear),
 }
 
 impl std::fmt::Debug for Layer {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for Layer {
             Layer::Conv2d(c) => write!(f, "Conv2d({:?})", c.ws.size()),
             Layer::Flatten => write!(f, "Flatten"),
             Layer::Neuron(n) => write!(f, "Neuron({:?})", n.state_names()),
+            Layer::Delayed(d) => write!(f, "Delayed({:?}, D = {})", d.dims(), d.max_delay()),
         }
     }
 }
@@ -43,7 +47,7 @@ impl Layer {
             Layer::Linear(l) => l.forward(x),
             Layer::Conv2d(c) => c.forward(x),
             Layer::Flatten => x.flatten(1, -1),
-            Layer::Neuron(_) => unreachable!("neurons are not stateless"),
+            Layer::Neuron(_) | Layer::Delayed(_) => unreachable!("neurons and delays are not stateless"),
         }
     }
 
@@ -51,6 +55,7 @@ impl Layer {
     pub fn fan_out(&self) -> Option<f64> {
         match self {
             Layer::Linear(l) => Some(l.ws.size()[0] as f64),
+            Layer::Delayed(d) => Some(d.dims().1 as f64),
             Layer::Conv2d(c) => {
                 let s = c.ws.size();
                 // Each input element reaches out_channels × kh × kw outputs (stride 1, interior).
@@ -65,6 +70,10 @@ impl Layer {
         match self {
             Layer::Linear(l) => l.ws.numel() as i64 + l.bs.as_ref().map_or(0, |b| b.numel() as i64),
             Layer::Conv2d(c) => c.ws.numel() as i64 + c.bs.as_ref().map_or(0, |b| b.numel() as i64),
+            Layer::Delayed(d) => {
+                let (i, o) = d.dims();
+                i * o + o
+            }
             _ => 0,
         }
     }
@@ -162,6 +171,7 @@ impl SpikingNet {
                         }
                         s
                     }
+                    Layer::Delayed(d) => d.step(&h, states[i].get_or_insert_with(Vec::new))?,
                     other => other.f_stateless(&h)?,
                 };
             }
@@ -183,7 +193,23 @@ impl SpikingNet {
     /// # Errors
     /// As [`SpikingNet::forward_single_step`].
     pub fn forward_multi_step(&self, x: &Tensor, record_inputs: bool) -> Result<NetOutput> {
+        self.forward_multi_step_with(x, &mut NetState::default(), record_inputs)
+    }
+
+    /// Multi-step mode continuing from `state` (empty = zero state) and leaving the final state in
+    /// it, so a long sequence can be processed in chunks (truncated BPTT: call
+    /// [`NetState::detach`] between chunks).
+    ///
+    /// # Errors
+    /// As [`SpikingNet::forward_single_step`]; a state from a different network or batch size.
+    pub fn forward_multi_step_with(&self, x: &Tensor, state: &mut NetState, record_inputs: bool) -> Result<NetOutput> {
         let t_len = self.check(x)?;
+        if state.layers.is_empty() {
+            state.layers = self.layers.iter().map(|_| None).collect();
+        }
+        if state.layers.len() != self.layers.len() {
+            return Err(Error::invalid("state", state.layers.len(), format!("the network has {} layers", self.layers.len())));
+        }
         let mut h = x.shallow_clone();
         let mut inputs = Vec::new();
         let mut mem = None;
@@ -193,15 +219,14 @@ impl SpikingNet {
             }
             h = match layer {
                 Layer::Neuron(n) => {
-                    let mut st = n.init_state(&h.get(0));
+                    let st = state.layers[i].get_or_insert_with(|| n.init_state(&h.get(0)));
                     let mut spk = Vec::with_capacity(t_len as usize);
                     let mut m = Vec::new();
                     let last = i + 1 == self.layers.len();
                     // `unbind` has a cheap backward (a stack); `get(t)` would scatter each step's
                     // gradient into a fresh full-size zero tensor.
-                    for (t, x_t) in h.unbind(0).iter().enumerate() {
-                        debug_assert!((t as i64) < t_len);
-                        spk.push(n.step(x_t, &mut st)?);
+                    for x_t in h.unbind(0).iter() {
+                        spk.push(n.step(x_t, st)?);
                         if last {
                             m.push(st[n.mem_index()].shallow_clone());
                         }
@@ -210,6 +235,18 @@ impl SpikingNet {
                         mem = Some(Tensor::stack(&m, 0));
                     }
                     Tensor::stack(&spk, 0)
+                }
+                Layer::Delayed(d) => {
+                    let keep = d.max_delay() - 1;
+                    let (full, skip) = match state.layers[i].as_ref().and_then(|v| v.first()) {
+                        Some(hist) => (Tensor::cat(&[hist.shallow_clone(), h.shallow_clone()], 0), hist.size()[0]),
+                        None => (h.shallow_clone(), 0),
+                    };
+                    let y = d.forward_seq(&full)?;
+                    let n = full.size()[0];
+                    let k = keep.min(n);
+                    state.layers[i] = Some(vec![full.narrow(0, n - k, k)]);
+                    y.narrow(0, skip, n - skip)
                 }
                 other => {
                     let flat = h.flatten(0, 1);
@@ -221,6 +258,29 @@ impl SpikingNet {
             };
         }
         Ok(NetOutput { spk: h, mem: mem.expect("checked: last layer is a neuron"), layer_inputs: inputs })
+    }
+}
+
+/// The carried state of a [`SpikingNet`] between chunks of a sequence (neuron states and delay
+/// histories, per layer). `NetState::default()` is the zero state.
+#[derive(Debug, Default)]
+pub struct NetState {
+    layers: Vec<Option<Vec<Tensor>>>,
+}
+
+impl NetState {
+    /// Cuts the autograd graph at the current state (truncated BPTT).
+    pub fn detach(&mut self) {
+        for v in self.layers.iter_mut().flatten() {
+            for t in v.iter_mut() {
+                *t = t.detach();
+            }
+        }
+    }
+
+    /// Forgets the state (next chunk starts from zero).
+    pub fn reset(&mut self) {
+        self.layers.clear();
     }
 }
 
