@@ -16,7 +16,7 @@ use crate::{Layer, NeuronOptions, Reset, SpikingNet, Surrogate};
 
 /// All `spiking` tasks.
 pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(DelayTiming)]
+    vec![Box::new(DelayTiming), Box::new(EnergyTable)]
 }
 
 /// Parameters of the spike-timing task.
@@ -241,6 +241,72 @@ impl Task for DelayTiming {
             "{} classes, {} channels firing once each at a class-specific permutation of the same times (spacing {}), T = {}, random offset 0..={}, jitter ±{}; hidden {} Leaky(β = {}), readout β = {}, max delay {}",
             task.classes, task.channels, task.spacing, task.steps(), task.max_offset, task.jitter, net.hidden, net.beta_hidden, net.beta_readout, task.span() + 2
         ));
+        Ok(r)
+    }
+}
+
+/// SynOps and Bit Budget of the trained timing network (with learned delays).
+pub struct EnergyTable;
+
+impl Task for EnergyTable {
+    fn crate_name(&self) -> &'static str {
+        "spiking"
+    }
+    fn name(&self) -> &'static str {
+        "energy_table"
+    }
+    fn description(&self) -> &'static str {
+        "Per-layer SynOps vs dense MACs (45 nm energy) and Bit Budget of the trained delay network"
+    }
+    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+        let task = TimingTask::default();
+        let net_cfg = TimingNet::default();
+        let sizes = cfg.pick((1024, 256, 20), (4096, 2048, 60));
+        let trained = train_timing(&task, &net_cfg, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
+        let (xte, _) = task.sample(sizes.1, cfg.seed, derive_seed(cfg.seed, 2));
+        let out = tch::no_grad(|| trained.net.forward_multi_step(&xte.to_device(cfg.device), true))?;
+        let layers = crate::energy::synops(&trained.net, &out)?;
+        let n = sizes.1 as f64;
+        let mut r = TaskReport::new("spiking", "energy_table");
+        let mut lines = vec!["| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |".to_string(), "|---|---|---|---|---|---|---|".to_string()];
+        for l in &layers {
+            r.metric(format!("layer{}_synops_per_sample", l.layer), Metric::new(l.synops / n, "SynOps", Better::Lower))?;
+            r.metric(format!("layer{}_input_rate", l.layer), Metric::new(l.input_rate, "", Better::Lower))?;
+            lines.push(format!(
+                "| {} {} | {} | {:.4} | {:.0} | {:.0} | {:.1} | {:.1} |",
+                l.layer,
+                l.kind,
+                l.weights,
+                l.input_rate,
+                l.synops / n,
+                l.dense_macs / n,
+                l.snn_energy_pj / n,
+                l.ann_energy_pj / n
+            ));
+        }
+        let snn: f64 = layers.iter().map(|l| l.snn_energy_pj).sum::<f64>() / n;
+        let ann: f64 = layers.iter().map(|l| l.ann_energy_pj).sum::<f64>() / n;
+        r.metric("snn_energy_per_sample", Metric::new(snn, "pJ", Better::Lower).with_reference(ann, "dense ANN of the same shape"))?;
+        r.metric("ann_over_snn_energy", Metric::new(ann / snn.max(f64::MIN_POSITIVE), "×", Better::Higher))?;
+        r.metric("test_accuracy", Metric::new(trained.test_accuracy, "", Better::Higher))?;
+        let steps = task.steps() as u32;
+        let mut plot = Plot::new("bit_budget", "Bit Budget of the trained network (8-bit weights)", "time steps", "bit operations").log(true, true);
+        for bits in [1u32, 2, 4, 8] {
+            let pts = [1u32, 2, 4, 8, 16, steps]
+                .iter()
+                .map(|&t| -> Result<(f64, f64)> {
+                    let b = crate::energy::bit_budget(&trained.net, 8, bits, t)?;
+                    Ok((t as f64, b.iter().map(|l| l.bits).sum()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plot = plot.line(format!("{bits}-bit activations"), pts);
+        }
+        r.plot(plot);
+        let spiking = crate::energy::bit_budget(&trained.net, 8, 1, steps)?.iter().map(|l| l.bits).sum::<f64>();
+        let ann8 = crate::energy::bit_budget(&trained.net, 8, 8, 1)?.iter().map(|l| l.bits).sum::<f64>();
+        r.metric("bit_budget_snn", Metric::new(spiking, "bit-ops", Better::Lower).with_reference(ann8, "8-bit activations, 1 step"))?;
+        r.note(lines.join("\n"));
+        r.note(format!("Bit Budget: 1-bit spikes over T = {steps} steps cost {:.2}× an 8-bit single-step network of the same weights", spiking / ann8));
         Ok(r)
     }
 }
