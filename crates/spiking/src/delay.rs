@@ -174,7 +174,9 @@ impl DelayedLinear {
     pub fn kernel(&self) -> Tensor {
         let d = self.max_delay;
         match &self.param {
-            Param::Fixed { weight, delays } => weight.unsqueeze(-1) * delays.one_hot(d).to_kind(weight.kind()),
+            Param::Fixed { weight, delays } => {
+                weight.unsqueeze(-1) * delays.one_hot(d).to_kind(weight.kind())
+            }
             Param::Dcls { weight, positions, sigma, hard } => {
                 let p = self.clamped(positions).unsqueeze(-1);
                 let k = Tensor::arange(d, (weight.kind(), weight.device()));
@@ -332,7 +334,9 @@ mod tests {
         vs.set_kind(Kind::Double);
         let l = DelayedLinear::fixed(&vs.root(), 2, 1, 4, &[0, 3]).unwrap();
         if let Param::Fixed { weight, .. } = &l.param {
-            let _ = tch::no_grad(|| weight.shallow_clone().copy_(&Tensor::from_slice(&[1.0f64, 10.0]).reshape([1, 2])));
+            tch::no_grad(|| {
+                weight.shallow_clone().copy_(&Tensor::from_slice(&[1.0f64, 10.0]).reshape([1, 2]))
+            });
         }
         let _ = tch::no_grad(|| l.bias.as_ref().unwrap().shallow_clone().zero_());
         // channel 0 spikes at t = 1, channel 1 at t = 2 → outputs 1 at t = 1 and 10 at t = 5.

@@ -101,8 +101,15 @@ pub struct BitBudget {
 ///
 /// # Errors
 /// Zero bit widths or time steps.
-pub fn bit_budget(net: &SpikingNet, weight_bits: u32, activation_bits: u32, time_steps: u32) -> Result<Vec<BitBudget>> {
-    for (n, v) in [("weight_bits", weight_bits), ("activation_bits", activation_bits), ("time_steps", time_steps)] {
+pub fn bit_budget(
+    net: &SpikingNet,
+    weight_bits: u32,
+    activation_bits: u32,
+    time_steps: u32,
+) -> Result<Vec<BitBudget>> {
+    for (n, v) in
+        [("weight_bits", weight_bits), ("activation_bits", activation_bits), ("time_steps", time_steps)]
+    {
         if v == 0 {
             return Err(Error::invalid(n, v, "must be ≥ 1"));
         }

@@ -8,6 +8,7 @@ pub mod delay;
 pub mod encode;
 pub mod energy;
 pub mod loss;
+pub mod meta;
 pub mod net;
 pub mod neuron;
 pub mod suite;

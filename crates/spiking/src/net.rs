@@ -202,13 +202,22 @@ impl SpikingNet {
     ///
     /// # Errors
     /// As [`SpikingNet::forward_single_step`]; a state from a different network or batch size.
-    pub fn forward_multi_step_with(&self, x: &Tensor, state: &mut NetState, record_inputs: bool) -> Result<NetOutput> {
+    pub fn forward_multi_step_with(
+        &self,
+        x: &Tensor,
+        state: &mut NetState,
+        record_inputs: bool,
+    ) -> Result<NetOutput> {
         let t_len = self.check(x)?;
         if state.layers.is_empty() {
             state.layers = self.layers.iter().map(|_| None).collect();
         }
         if state.layers.len() != self.layers.len() {
-            return Err(Error::invalid("state", state.layers.len(), format!("the network has {} layers", self.layers.len())));
+            return Err(Error::invalid(
+                "state",
+                state.layers.len(),
+                format!("the network has {} layers", self.layers.len()),
+            ));
         }
         let mut h = x.shallow_clone();
         let mut inputs = Vec::new();
@@ -239,7 +248,9 @@ impl SpikingNet {
                 Layer::Delayed(d) => {
                     let keep = d.max_delay() - 1;
                     let (full, skip) = match state.layers[i].as_ref().and_then(|v| v.first()) {
-                        Some(hist) => (Tensor::cat(&[hist.shallow_clone(), h.shallow_clone()], 0), hist.size()[0]),
+                        Some(hist) => {
+                            (Tensor::cat(&[hist.shallow_clone(), h.shallow_clone()], 0), hist.size()[0])
+                        }
                         None => (h.shallow_clone(), 0),
                     };
                     let y = d.forward_seq(&full)?;

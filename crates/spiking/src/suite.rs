@@ -119,7 +119,14 @@ pub struct TimingNet {
 
 impl Default for TimingNet {
     fn default() -> Self {
-        TimingNet { hidden: 48, beta_hidden: 0.3, beta_readout: 0.3, lr: 3e-3, position_lr_factor: 10.0, sigma_end: 0.5 }
+        TimingNet {
+            hidden: 48,
+            beta_hidden: 0.3,
+            beta_readout: 0.3,
+            lr: 3e-3,
+            position_lr_factor: 10.0,
+            sigma_end: 0.5,
+        }
     }
 }
 
@@ -138,14 +145,16 @@ pub fn train_timing(
 ) -> Result<TimingResult> {
     let (xtr, ytr) = task.sample(n_train, seed, derive_seed(seed, 1));
     let (xte, yte) = task.sample(n_test, seed, derive_seed(seed, 2));
-    let (xtr, ytr, xte, yte) = (xtr.to_device(device), ytr.to_device(device), xte.to_device(device), yte.to_device(device));
+    let (xtr, ytr, xte, yte) =
+        (xtr.to_device(device), ytr.to_device(device), xte.to_device(device), yte.to_device(device));
     tch::manual_seed(derive_seed(seed, 3) as i64);
     let vs = nn::VarStore::new(device);
     let root = vs.root();
     let (c, h, k) = (task.channels as i64, net_cfg.hidden, task.classes as i64);
     let d = task.span() as i64 + 2;
     let o = NeuronOptions::default().surrogate(Surrogate::FastSigmoid { slope: 10.0 });
-    let readout = NeuronOptions::default().reset(Reset::None).surrogate(Surrogate::FastSigmoid { slope: 10.0 });
+    let readout =
+        NeuronOptions::default().reset(Reset::None).surrogate(Surrogate::FastSigmoid { slope: 10.0 });
     let first = if delays {
         Layer::Delayed(DelayedLinear::dcls(&(&root / "in"), c, h, d, d as f64 / 2.0)?)
     } else {
@@ -160,15 +169,28 @@ pub fn train_timing(
     let named = core_tensor::train::optim::trainable_named(&vs);
     let (pos, w): (Vec<_>, Vec<_>) = named.into_iter().partition(|(n, _)| n.ends_with("positions"));
     let mut opt_w = Optimizer::new(OptimizerConfig::adam(lr), w)?;
-    let mut opt_p = if pos.is_empty() { None } else { Some(Optimizer::new(OptimizerConfig::adam(net_cfg.position_lr_factor * lr), pos)?) };
+    let mut opt_p = if pos.is_empty() {
+        None
+    } else {
+        Some(Optimizer::new(OptimizerConfig::adam(net_cfg.position_lr_factor * lr), pos)?)
+    };
     let loss_kind = SpikeLoss::CeMaxMembrane;
     let batch = 64i64;
     let decay_epochs = (epochs as f64 * 0.8) as usize;
-    let pb = progress_bar(epochs as u64, if delays { "timing task, DCLS delays" } else { "timing task, no delays" }, progress);
+    let pb = progress_bar(
+        epochs as u64,
+        if delays { "timing task, DCLS delays" } else { "timing task, no delays" },
+        progress,
+    );
     let mut losses = Vec::with_capacity(epochs);
     for epoch in 0..epochs {
         if let Layer::Delayed(dl) = &net.layers()[0] {
-            dl.set_sigma(DelayedLinear::sigma_schedule(d as f64 / 2.0, net_cfg.sigma_end, decay_epochs, epoch))?;
+            dl.set_sigma(DelayedLinear::sigma_schedule(
+                d as f64 / 2.0,
+                net_cfg.sigma_end,
+                decay_epochs,
+                epoch,
+            ))?;
         }
         let perm = Tensor::randperm(n_train as i64, (Kind::Int64, device));
         let mut total = 0.0;
@@ -225,12 +247,19 @@ impl Task for DelayTiming {
         let mut r = TaskReport::new("spiking", "delay_timing");
         r.metric(
             "accuracy_learned_delays",
-            Metric::new(with.test_accuracy, "", Better::Higher).with_reference(without.test_accuracy, "same network, zero delays"),
+            Metric::new(with.test_accuracy, "", Better::Higher)
+                .with_reference(without.test_accuracy, "same network, zero delays"),
         )?;
         r.metric("accuracy_zero_delays", Metric::new(without.test_accuracy, "", Better::Higher))?;
-        r.metric("accuracy_margin", Metric::new(with.test_accuracy - without.test_accuracy, "", Better::Higher))?;
+        r.metric(
+            "accuracy_margin",
+            Metric::new(with.test_accuracy - without.test_accuracy, "", Better::Higher),
+        )?;
         r.metric("chance", Metric::new(1.0 / task.classes as f64, "", Better::Lower))?;
-        r.metric("synops_per_sample_learned_delays", Metric::new(with.synops_per_sample, "SynOps", Better::Lower))?;
+        r.metric(
+            "synops_per_sample_learned_delays",
+            Metric::new(with.synops_per_sample, "SynOps", Better::Lower),
+        )?;
         let curve = |v: &[f64]| v.iter().enumerate().map(|(i, l)| (i as f64 + 1.0, *l)).collect::<Vec<_>>();
         r.plot(
             Plot::new("delay_timing_loss", "Timing task: training loss", "epoch", "cross-entropy")
@@ -268,9 +297,16 @@ impl Task for EnergyTable {
         let layers = crate::energy::synops(&trained.net, &out)?;
         let n = sizes.1 as f64;
         let mut r = TaskReport::new("spiking", "energy_table");
-        let mut lines = vec!["| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |".to_string(), "|---|---|---|---|---|---|---|".to_string()];
+        let mut lines = vec![
+            "| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |"
+                .to_string(),
+            "|---|---|---|---|---|---|---|".to_string(),
+        ];
         for l in &layers {
-            r.metric(format!("layer{}_synops_per_sample", l.layer), Metric::new(l.synops / n, "SynOps", Better::Lower))?;
+            r.metric(
+                format!("layer{}_synops_per_sample", l.layer),
+                Metric::new(l.synops / n, "SynOps", Better::Lower),
+            )?;
             r.metric(format!("layer{}_input_rate", l.layer), Metric::new(l.input_rate, "", Better::Lower))?;
             lines.push(format!(
                 "| {} {} | {} | {:.4} | {:.0} | {:.0} | {:.1} | {:.1} |",
@@ -286,11 +322,20 @@ impl Task for EnergyTable {
         }
         let snn: f64 = layers.iter().map(|l| l.snn_energy_pj).sum::<f64>() / n;
         let ann: f64 = layers.iter().map(|l| l.ann_energy_pj).sum::<f64>() / n;
-        r.metric("snn_energy_per_sample", Metric::new(snn, "pJ", Better::Lower).with_reference(ann, "dense ANN of the same shape"))?;
+        r.metric(
+            "snn_energy_per_sample",
+            Metric::new(snn, "pJ", Better::Lower).with_reference(ann, "dense ANN of the same shape"),
+        )?;
         r.metric("ann_over_snn_energy", Metric::new(ann / snn.max(f64::MIN_POSITIVE), "×", Better::Higher))?;
         r.metric("test_accuracy", Metric::new(trained.test_accuracy, "", Better::Higher))?;
         let steps = task.steps() as u32;
-        let mut plot = Plot::new("bit_budget", "Bit Budget of the trained network (8-bit weights)", "time steps", "bit operations").log(true, true);
+        let mut plot = Plot::new(
+            "bit_budget",
+            "Bit Budget of the trained network (8-bit weights)",
+            "time steps",
+            "bit operations",
+        )
+        .log(true, true);
         for bits in [1u32, 2, 4, 8] {
             let pts = [1u32, 2, 4, 8, 16, steps]
                 .iter()
@@ -302,9 +347,13 @@ impl Task for EnergyTable {
             plot = plot.line(format!("{bits}-bit activations"), pts);
         }
         r.plot(plot);
-        let spiking = crate::energy::bit_budget(&trained.net, 8, 1, steps)?.iter().map(|l| l.bits).sum::<f64>();
+        let spiking =
+            crate::energy::bit_budget(&trained.net, 8, 1, steps)?.iter().map(|l| l.bits).sum::<f64>();
         let ann8 = crate::energy::bit_budget(&trained.net, 8, 8, 1)?.iter().map(|l| l.bits).sum::<f64>();
-        r.metric("bit_budget_snn", Metric::new(spiking, "bit-ops", Better::Lower).with_reference(ann8, "8-bit activations, 1 step"))?;
+        r.metric(
+            "bit_budget_snn",
+            Metric::new(spiking, "bit-ops", Better::Lower).with_reference(ann8, "8-bit activations, 1 step"),
+        )?;
         r.note(lines.join("\n"));
         r.note(format!("Bit Budget: 1-bit spikes over T = {steps} steps cost {:.2}× an 8-bit single-step network of the same weights", spiking / ann8));
         Ok(r)

@@ -220,7 +220,14 @@ mod tests {
         assert_eq!(chunks.len(), 3 * 3);
         assert_eq!(chunks.iter().filter(|c| c.first).count(), 3);
         assert_eq!(chunks[2].x.size(), vec![1, 4, 6]);
-        assert!(SequenceBatches::new(Tensor::zeros([3], (Kind::Float, Device::Cpu)), Tensor::zeros([3], (Kind::Int64, Device::Cpu)), 2, None, 0).is_err());
+        assert!(SequenceBatches::new(
+            Tensor::zeros([3], (Kind::Float, Device::Cpu)),
+            Tensor::zeros([3], (Kind::Int64, Device::Cpu)),
+            2,
+            None,
+            0
+        )
+        .is_err());
     }
 
     #[test]
@@ -247,8 +254,12 @@ mod tests {
             let (x, y) = data(256, 20);
             let (xt, yt) = data(128, 20);
             let batches = SequenceBatches::new(x, y, 32, trunc, 1).unwrap();
-            let mut trainer =
-                Trainer::builder().epochs(8).optimizer(OptimizerConfig::adam(5e-3)).progress(false).build().unwrap();
+            let mut trainer = Trainer::builder()
+                .epochs(8)
+                .optimizer(OptimizerConfig::adam(5e-3))
+                .progress(false)
+                .build()
+                .unwrap();
             let h = fit(&mut trainer, &vs, &n, &batches, SpikeLoss::CeCount, || Ok(None)).unwrap();
             assert_eq!(h.epochs.len(), 8);
             let acc = accuracy(&n, &xt.transpose(0, 1), &yt, SpikeLoss::CeCount, 64).unwrap();
