@@ -61,7 +61,8 @@ impl Latency {
     }
 }
 
-/// Latency coding: each element fires once, at step `round(t(x))` (clipped to `T − 1`), or never.
+/// Latency coding: each element fires once, at step `round(t(x))` (half to even, as `torch.round`;
+/// clipped to `T − 1`), or never.
 ///
 /// With `normalize`, τ is rescaled so that the firing times span the window: for the linear code
 /// `τ = (T − 1)/(1 − θ)`, so `x = 1` fires at step 0 and `x → θ⁺` at `T − 1`; for the log code
@@ -101,7 +102,7 @@ pub fn latency(x: &Tensor, num_steps: i64, code: Latency, normalize: bool) -> Re
     let mut out = vec![0f64; (num_steps * n) as usize];
     for (i, &v) in xs.iter().enumerate() {
         if let Some(t) = code.time(v) {
-            let step = t.round().clamp(0.0, last) as i64;
+            let step = t.round_ties_even().clamp(0.0, last) as i64;
             out[(step * n) as usize + i] = 1.0;
         }
     }
