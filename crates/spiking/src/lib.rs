@@ -11,6 +11,8 @@ pub mod loss;
 pub mod meta;
 pub mod net;
 pub mod neuron;
+#[cfg(feature = "shd")]
+pub mod shd;
 pub mod suite;
 pub mod surrogate;
 pub mod train;
