@@ -1,5 +1,6 @@
-//! Suite tasks of `spiking`: learned synaptic delays on a timing-only task, and the energy table of
-//! the trained network.
+//! Suite tasks of `spiking`: learned synaptic delays on a timing-only task, the energy table of the
+//! trained network, STDP on a repeating pattern embedded in Poisson noise, and the Tempotron on
+//! random Poisson patterns.
 
 use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
 use core_tensor::seed::{derive_seed, rng};
@@ -16,7 +17,7 @@ use crate::{Layer, NeuronOptions, Reset, SpikingNet, Surrogate};
 
 /// All `spiking` tasks.
 pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(DelayTiming), Box::new(EnergyTable)]
+    vec![Box::new(DelayTiming), Box::new(EnergyTable), Box::new(StdpPattern), Box::new(TempotronPatterns)]
 }
 
 /// Parameters of the spike-timing task.
@@ -356,6 +357,120 @@ impl Task for EnergyTable {
         )?;
         r.note(lines.join("\n"));
         r.note(format!("Bit Budget: 1-bit spikes over T = {steps} steps cost {:.2}× an 8-bit single-step network of the same weights", spiking / ann8));
+        Ok(r)
+    }
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (m, var.sqrt())
+}
+
+/// STDP on a frozen spike pattern embedded in Poisson noise (Masquelier, Guyonneau & Thorpe
+/// 2008): one LIF neuron with additive STDP becomes selective to the pattern.
+pub struct StdpPattern;
+
+impl Task for StdpPattern {
+    fn crate_name(&self) -> &'static str {
+        "spiking"
+    }
+    fn name(&self) -> &'static str {
+        "stdp_pattern"
+    }
+    fn description(&self) -> &'static str {
+        "STDP on a repeating pattern in Poisson noise (2000 afferents): hit rate and false alarms before/after learning"
+    }
+    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+        use crate::plasticity::{run_pattern_experiment, PatternExperiment};
+        let seeds = cfg.pick(3u64, 5);
+        let exp = PatternExperiment::default();
+        let pb = progress_bar(seeds, "STDP pattern seeds", cfg.progress);
+        let mut hits = Vec::new();
+        let mut fas = Vec::new();
+        let mut chance_before = Vec::new();
+        let mut fa_before = Vec::new();
+        let mut latency = Vec::new();
+        for s in 0..seeds {
+            let rep = run_pattern_experiment(&exp, &mut rng(derive_seed(cfg.seed, 100 + s)))?;
+            hits.push(rep.after.hit_rate);
+            fas.push(rep.after.false_alarm_hz);
+            latency.push(rep.after.mean_latency_ms);
+            chance_before.push(rep.before.hit_rate - rep.before.chance_hit_rate);
+            fa_before.push(rep.before.false_alarm_hz);
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let mut r = TaskReport::new("spiking", "stdp_pattern");
+        let (h, hs) = mean_std(&hits);
+        let (f, fs) = mean_std(&fas);
+        let (fb, _) = mean_std(&fa_before);
+        let (cb, _) = mean_std(&chance_before);
+        r.metric("hit_rate_after", Metric::new(h, "", Better::Higher))?;
+        r.metric("hit_rate_after_std", Metric::new(hs, "", Better::Lower))?;
+        r.metric(
+            "false_alarm_hz_after",
+            Metric::new(f, "Hz", Better::Lower).with_reference(fb, "before learning"),
+        )?;
+        r.metric("false_alarm_hz_after_std", Metric::new(fs, "Hz", Better::Lower))?;
+        r.metric("hit_above_chance_before", Metric::new(cb, "", Better::Higher))?;
+        r.metric("latency_ms_after", Metric::new(mean_std(&latency).0, "ms", Better::Lower))?;
+        r.note(format!(
+            "{} seeds; frozen weights tested on a fresh 20 s stream; chance hit rate = 1 − exp(−false-alarm rate × pattern length)",
+            seeds
+        ));
+        Ok(r)
+    }
+}
+
+/// The Tempotron (Gütig & Sompolinsky 2006) on random Poisson patterns with random labels.
+pub struct TempotronPatterns;
+
+impl Task for TempotronPatterns {
+    fn crate_name(&self) -> &'static str {
+        "spiking"
+    }
+    fn name(&self) -> &'static str {
+        "tempotron"
+    }
+    fn description(&self) -> &'static str {
+        "Tempotron on 500 random Poisson patterns of 500 afferents (load 1): epochs to 100 % training accuracy, jittered test accuracy"
+    }
+    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+        use crate::plasticity::{run_tempotron_experiment, TempotronExperiment};
+        let seeds = cfg.pick(2u64, 5);
+        let exp = TempotronExperiment::default();
+        let pb = progress_bar(seeds, "Tempotron seeds", cfg.progress);
+        let mut test = Vec::new();
+        let mut train = Vec::new();
+        let mut epochs = Vec::new();
+        let mut curve = Vec::new();
+        for s in 0..seeds {
+            let rep = run_tempotron_experiment(&exp, &mut rng(derive_seed(cfg.seed, 200 + s)))?;
+            test.push(rep.test_accuracy);
+            train.push(rep.final_train_accuracy);
+            epochs.push(rep.train_accuracy.len() as f64);
+            if s == 0 {
+                curve = rep.train_accuracy.iter().enumerate().map(|(i, a)| (i as f64 + 1.0, *a)).collect();
+            }
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let mut r = TaskReport::new("spiking", "tempotron");
+        r.metric("train_accuracy", Metric::new(mean_std(&train).0, "", Better::Higher))?;
+        r.metric("epochs_to_converge", Metric::new(mean_std(&epochs).0, "epochs", Better::Lower))?;
+        let (m, sd) = mean_std(&test);
+        r.metric("test_accuracy_jittered", Metric::new(m, "", Better::Higher))?;
+        r.metric("test_accuracy_jittered_std", Metric::new(sd, "", Better::Lower))?;
+        r.plot(
+            Plot::new("tempotron_training", "Tempotron: training accuracy", "epoch", "accuracy")
+                .line("seed 0", curve),
+        );
+        r.note(format!(
+            "N = {} afferents, P = {} patterns, {} ms at {} Hz, τ = {} ms, τ_s = {} ms; test on copies jittered by {} ms; {} seeds",
+            exp.n_afferents, exp.n_patterns, exp.duration_ms, exp.rate_hz, exp.tau, exp.tau_s, exp.jitter_ms, seeds
+        ));
         Ok(r)
     }
 }

@@ -266,4 +266,42 @@ mod tests {
             assert!(acc > 0.9, "truncation {trunc:?}: accuracy {acc}");
         }
     }
+
+    #[test]
+    fn learns_randman_from_spike_timing() {
+        use crate::data::{randman, RandmanConfig};
+        use core_tensor::seed::rng;
+        let cfg = RandmanConfig { n_classes: 3, n_steps: 30, ..RandmanConfig::default() };
+        let mut r = rng(11);
+        let ds = randman(&cfg, 120, &mut r).unwrap();
+        let (x, y) = ds.to_tensors().unwrap();
+        assert_eq!(x.size(), vec![360, 30, 20]);
+        // Every sample has one spike per input: only timing differs between classes.
+        assert_eq!(x.sum(Kind::Double).double_value(&[]), 360.0 * 20.0);
+        tch::manual_seed(4);
+        let perm = Tensor::randperm(360, (Kind::Int64, Device::Cpu));
+        let (xtr, ytr) =
+            (x.index_select(0, &perm.narrow(0, 0, 240)), y.index_select(0, &perm.narrow(0, 0, 240)));
+        let (xte, yte) =
+            (x.index_select(0, &perm.narrow(0, 240, 120)), y.index_select(0, &perm.narrow(0, 240, 120)));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let root = vs.root();
+        let o = NeuronOptions::default().surrogate(Surrogate::FastSigmoid { slope: 10.0 });
+        let ro = NeuronOptions::default().reset(crate::Reset::None);
+        let net = SpikingNet::new()
+            .push(Layer::Linear(nn::linear(&root / "fc1", 20, 64, Default::default())))
+            .neuron(Leaky::new(&(&root / "l1"), 0.9, &o).unwrap())
+            .push(Layer::Linear(nn::linear(&root / "fc2", 64, 3, Default::default())))
+            .neuron(Leaky::new(&(&root / "l2"), 0.9, &ro).unwrap());
+        let batches = SequenceBatches::new(xtr, ytr, 32, None, 2).unwrap();
+        let mut trainer = Trainer::builder()
+            .epochs(30)
+            .optimizer(OptimizerConfig::adam(5e-3))
+            .progress(false)
+            .build()
+            .unwrap();
+        fit(&mut trainer, &vs, &net, &batches, SpikeLoss::CeMaxMembrane, || Ok(None)).unwrap();
+        let acc = accuracy(&net, &xte.transpose(0, 1), &yte, SpikeLoss::CeMaxMembrane, 120).unwrap();
+        assert!(acc > 0.8, "Randman test accuracy {acc}");
+    }
 }
