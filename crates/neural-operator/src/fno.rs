@@ -128,6 +128,21 @@ impl Fno {
     /// Maps `x` to the output field, at the input resolution or at `out_size` (super-resolution:
     /// the last Fourier block evaluates on the finer grid).
     pub fn forward(&self, x: &Tensor, out_size: Option<&[i64]>) -> Result<Tensor> {
+        self.forward_dropout(x, out_size, 0.0)
+    }
+
+    /// [`Fno::forward`] with dropout of rate `p` on the hidden features after every activation
+    /// (each Fourier block but the last, and the projection's hidden layer), active whenever
+    /// `p > 0`: training with dropout and Monte-Carlo dropout at prediction time (Gal &
+    /// Ghahramani 2016) both use it.
+    ///
+    /// # Errors
+    /// As [`Fno::forward`]; `p ∉ [0, 1)`.
+    pub fn forward_dropout(&self, x: &Tensor, out_size: Option<&[i64]>, p: f64) -> Result<Tensor> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(invalid("p", p, "dropout rate must lie in [0, 1)"));
+        }
+        let drop = |t: Tensor| if p > 0.0 { t.dropout(p, true) } else { t };
         let size = x.size();
         let d = self.cfg.modes.len();
         if size.len() != 2 + d || size[1] != self.cfg.in_channels {
@@ -160,10 +175,10 @@ impl Fno {
             };
             h = k + s;
             if !last {
-                h = h.gelu("none");
+                h = drop(h.gelu("none"));
             }
         }
-        Ok(self.proj2.forward(&self.proj1.forward(&h).gelu("none")))
+        Ok(self.proj2.forward(&drop(self.proj1.forward(&h).gelu("none"))))
     }
 }
 

@@ -8,8 +8,10 @@ pub mod data;
 pub mod deeponet;
 pub mod error;
 pub mod fno;
+pub mod hmc;
 pub mod layers;
 pub mod losses;
+pub mod stagger;
 pub mod suite;
 pub mod uq;
 
