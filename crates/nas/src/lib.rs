@@ -6,4 +6,9 @@
 //! cells), one-shot search (DARTS family), architecture selection, black-box search, zero-cost
 //! proxies and an evaluation protocol that compares every method with random architectures.
 //!
-//! The crate is at its start: no public API yet.
+//! Available now: the [`space::SearchSpace`] abstraction and the NAS-Bench-201-style
+//! [`space::CellSpace`] (sampling, enumeration, neighbours, string encoding, isomorphism).
+
+pub mod space;
+
+pub use core_tensor::{Error, Result};
