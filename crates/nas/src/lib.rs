@@ -7,8 +7,10 @@
 //! proxies and an evaluation protocol that compares every method with random architectures.
 //!
 //! Available now: the [`space::SearchSpace`] abstraction and the NAS-Bench-201-style
-//! [`space::CellSpace`] (sampling, enumeration, neighbours, string encoding, isomorphism).
+//! [`space::CellSpace`] (sampling, enumeration, neighbours, string encoding, isomorphism); the
+//! procedural image generator and the CIFAR-10 binary reader ([`data`]).
 
+pub mod data;
 pub mod space;
 
 pub use core_tensor::{Error, Result};
