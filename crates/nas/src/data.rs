@@ -65,7 +65,7 @@ impl ProceduralImages {
         match shape {
             0 => x * x + y * y <= 1.0,
             1 => x.abs() <= 0.8 && y.abs() <= 0.8,
-            2 => y <= 0.8 && y >= -0.8 && x.abs() <= (0.8 - y) / 1.6 * 1.0,
+            2 => (-0.8..=0.8).contains(&y) && x.abs() <= (0.8 - y) / 1.6,
             3 => {
                 let r2 = x * x + y * y;
                 (0.36..=1.0).contains(&r2)
