@@ -8,9 +8,11 @@
 //!
 //! Available now: the [`space::SearchSpace`] abstraction and the NAS-Bench-201-style
 //! [`space::CellSpace`] (sampling, enumeration, neighbours, string encoding, isomorphism); the
-//! procedural image generator and the CIFAR-10 binary reader ([`data`]).
+//! procedural image generator and the CIFAR-10 binary reader ([`data`]); trainable cell networks
+//! with the NAS-Bench-201 ops and macro skeleton ([`model`]).
 
 pub mod data;
+pub mod model;
 pub mod space;
 
 pub use core_tensor::{Error, Result};
