@@ -20,7 +20,7 @@ use crate::{Error, Result};
 enum Op {
     Zero,
     Identity,
-    ReluConvBn(nn::Conv2D, nn::BatchNorm),
+    ReluConvBn(Box<(nn::Conv2D, nn::BatchNorm)>),
     AvgPool,
 }
 
@@ -51,7 +51,7 @@ impl Op {
         match self {
             Op::Zero => x.zeros_like(),
             Op::Identity => x.shallow_clone(),
-            Op::ReluConvBn(c, bn) => bn.forward_t(&c.forward_t(&x.relu(), train), train),
+            Op::ReluConvBn(m) => m.1.forward_t(&m.0.forward_t(&x.relu(), train), train),
             Op::AvgPool => x.avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None::<i64>),
         }
     }
