@@ -28,10 +28,10 @@ impl Op {
     fn new(path: &nn::Path<'_>, name: &str, c: i64) -> Result<Self> {
         let conv = |k: i64| {
             let cfg = nn::ConvConfig { padding: k / 2, bias: false, ..Default::default() };
-            Op::ReluConvBn(
+            Op::ReluConvBn(Box::new((
                 nn::conv2d(path / "conv", c, c, k, cfg),
                 nn::batch_norm2d(path / "bn", c, Default::default()),
-            )
+            )))
         };
         Ok(match name {
             "none" => Op::Zero,
