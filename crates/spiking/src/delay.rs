@@ -223,20 +223,31 @@ impl DelayedLinear {
     /// # Errors
     /// `x_t` not of shape `[B, n_in]`.
     pub fn step(&self, x_t: &Tensor, history: &mut Vec<Tensor>) -> Result<Tensor> {
+        self.step_with(x_t, history, &self.kernel())
+    }
+
+    /// [`DelayedLinear::step`] with a kernel already built by [`DelayedLinear::kernel`] (build it
+    /// once per sequence instead of once per step).
+    ///
+    /// # Errors
+    /// `x_t` not of shape `[B, n_in]`; a kernel of the wrong shape.
+    pub fn step_with(&self, x_t: &Tensor, history: &mut Vec<Tensor>, kernel: &Tensor) -> Result<Tensor> {
         let s = x_t.size();
         if s.len() != 2 || s[1] != self.n_in {
             return Err(Error::shape("x_t", format!("[B, {}]", self.n_in), s));
+        }
+        if kernel.size() != [self.n_out, self.n_in, self.max_delay] {
+            return Err(Error::shape("kernel", [self.n_out, self.n_in, self.max_delay], kernel.size()));
         }
         history.push(x_t.shallow_clone());
         if history.len() as i64 > self.max_delay {
             let _ = history.remove(0);
         }
-        let k = self.kernel();
         // H[b, i, j] = x_{t−j}: newest first.
         let h: Vec<Tensor> = history.iter().rev().map(Tensor::shallow_clone).collect();
         let hist = Tensor::stack(&h, 2);
         let used = hist.size()[2];
-        let y = Tensor::einsum("bij,oij->bo", &[hist, k.narrow(2, 0, used)], None::<i64>);
+        let y = Tensor::einsum("bij,oij->bo", &[hist, kernel.narrow(2, 0, used)], None::<i64>);
         Ok(match &self.bias {
             Some(b) => y + b,
             None => y,

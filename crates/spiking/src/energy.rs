@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::net::{Layer, NetOutput, SpikingNet};
+use crate::net::{NetOutput, SpikingNet};
 use crate::{Error, Result};
 
 /// Energy estimate of a pJ per accumulate (32-bit float add, 45 nm; Horowitz 2014).
@@ -133,16 +133,11 @@ pub fn bit_budget(
         .collect())
 }
 
-/// Whether a layer carries weights (has a fan-out).
-pub fn is_weight_layer(l: &Layer) -> bool {
-    l.fan_out().is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::neuron::Leaky;
-    use crate::NeuronOptions;
+    use crate::{Layer, NeuronOptions};
     use tch::{nn, Device, Kind, Tensor};
 
     #[test]

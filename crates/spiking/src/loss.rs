@@ -3,6 +3,7 @@
 
 use tch::{Kind, Reduction, Tensor};
 
+use crate::encode::spike_count;
 use crate::{Error, Result};
 
 fn check(name: &str, rec: &Tensor, targets: &Tensor) -> Result<(i64, i64, i64)> {
@@ -48,7 +49,7 @@ pub fn ce_rate(spk: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// As [`ce_rate`].
 pub fn ce_count(spk: &Tensor, targets: &Tensor) -> Result<Tensor> {
     check("spk", spk, targets)?;
-    let counts = spk.sum_dim_intlist([0i64].as_slice(), false, spk.kind());
+    let counts = spike_count(spk);
     Ok(counts.log_softmax(-1, counts.kind()).nll_loss(targets))
 }
 
@@ -77,7 +78,7 @@ pub fn mse_count(spk: &Tensor, targets: &Tensor, correct_rate: f64, incorrect_ra
             return Err(Error::invalid(n, v, "must lie in [0, 1]"));
         }
     }
-    let counts = spk.sum_dim_intlist([0i64].as_slice(), false, spk.kind());
+    let counts = spike_count(spk);
     let onehot = targets.one_hot(c).to_kind(spk.kind());
     let (on, off) = ((correct_rate * t as f64).floor(), (incorrect_rate * t as f64).floor());
     let target = onehot * (on - off) + off;
@@ -91,7 +92,7 @@ pub fn mse_count(spk: &Tensor, targets: &Tensor, correct_rate: f64, incorrect_ra
 /// As [`ce_rate`].
 pub fn accuracy_rate(spk: &Tensor, targets: &Tensor) -> Result<f64> {
     check("spk", spk, targets)?;
-    let counts = spk.sum_dim_intlist([0i64].as_slice(), false, spk.kind());
+    let counts = spike_count(spk);
     let pred = counts.argmax(-1, false);
     Ok(pred.eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]))
 }

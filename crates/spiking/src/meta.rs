@@ -15,7 +15,7 @@
 
 use core_tensor::train::{Optimizer, OptimizerConfig};
 use tch::nn::{self, Init};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::{Error, Result};
 
@@ -195,18 +195,10 @@ impl MetaNeuron {
     }
 }
 
-/// Convenience: `Kind` of the parameters.
-impl MetaNeuron {
-    /// Parameter dtype.
-    pub fn kind(&self) -> Kind {
-        self.weight.kind()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     #[test]
     fn maximum_likelihood_recovers_the_internal_parameters() {

@@ -153,10 +153,18 @@ impl SpikingNet {
     pub fn forward_single_step(&self, x: &Tensor, record_inputs: bool) -> Result<NetOutput> {
         let t_len = self.check(x)?;
         let mut states: Vec<Option<Vec<Tensor>>> = self.layers.iter().map(|_| None).collect();
-        let (mut spk, mut mem) = (Vec::new(), Vec::new());
+        let (mut spk, mut mem) = (Vec::with_capacity(t_len as usize), Vec::with_capacity(t_len as usize));
         let mut inputs: Vec<Vec<Tensor>> = self.layers.iter().map(|_| Vec::new()).collect();
-        for (t, x_t) in x.unbind(0).into_iter().enumerate() {
-            debug_assert!((t as i64) < t_len);
+        // Delay kernels depend only on the parameters: build them once per sequence.
+        let kernels: Vec<Option<Tensor>> = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                Layer::Delayed(d) => Some(d.kernel()),
+                _ => None,
+            })
+            .collect();
+        for x_t in x.unbind(0) {
             let mut h = x_t;
             for (i, layer) in self.layers.iter().enumerate() {
                 if record_inputs {
@@ -171,7 +179,10 @@ impl SpikingNet {
                         }
                         s
                     }
-                    Layer::Delayed(d) => d.step(&h, states[i].get_or_insert_with(Vec::new))?,
+                    Layer::Delayed(d) => {
+                        let k = kernels[i].as_ref().expect("built for every delay layer");
+                        d.step_with(&h, states[i].get_or_insert_with(Vec::new), k)?
+                    }
                     other => other.f_stateless(&h)?,
                 };
             }

@@ -237,6 +237,17 @@ impl Soma {
         heaviside(&(mem - &self.threshold))
     }
 
+    /// The delayed reset applied to a freshly computed membrane `base` with reset signal `r`:
+    /// `base − rθ` (subtract), `(1 − r)·base` (zero: the whole new value, as snnTorch's Synaptic,
+    /// RLeaky, RSynaptic and Lapicque do), `base` (none).
+    fn reset_new(&self, base: Tensor, r: &Tensor) -> Tensor {
+        match self.reset {
+            Reset::Subtract => base - r * &self.threshold,
+            Reset::Zero => &base - r * &base,
+            Reset::None => base,
+        }
+    }
+
     /// `S = g·H(U − θ)` with the surrogate gradient.
     fn fire(&self, mem: &Tensor) -> Tensor {
         let s = self.surrogate.spike(&(mem - &self.threshold));
@@ -535,11 +546,7 @@ impl Neuron for RLeaky {
         let (spk_prev, mem) = (&state[0], &state[1]);
         let r = self.soma.reset_signal(mem);
         let base = self.beta.get() * mem + input + self.feedback.apply(spk_prev);
-        let new = match self.soma.reset {
-            Reset::Subtract => base - &r * &self.soma.threshold,
-            Reset::Zero => &base - &r * &base,
-            Reset::None => base,
-        };
+        let new = self.soma.reset_new(base, &r);
         let spk = self.soma.fire(&new);
         state[1] = self.soma.immediate_reset(new, &spk, &r);
         state[0] = spk.shallow_clone();
@@ -591,11 +598,7 @@ fn synaptic_step(
     let r = soma.reset_signal(mem);
     let syn_new = alpha.get() * syn + drive;
     let base = beta.get() * mem + &syn_new;
-    let new = match soma.reset {
-        Reset::Subtract => base - &r * &soma.threshold,
-        Reset::Zero => &base - &base * &r,
-        Reset::None => base,
-    };
+    let new = soma.reset_new(base, &r);
     let spk = soma.fire(&new);
     let mem_new = soma.immediate_reset(new, &spk, &r);
     (spk, syn_new, mem_new)
@@ -726,11 +729,7 @@ impl Neuron for Lapicque {
         let mem = &state[0];
         let r = self.soma.reset_signal(mem);
         let base = input * self.gain + mem * self.decay;
-        let new = match self.soma.reset {
-            Reset::Subtract => base - &r * &self.soma.threshold,
-            Reset::Zero => &base - &r * &base,
-            Reset::None => base,
-        };
+        let new = self.soma.reset_new(base, &r);
         let spk = self.soma.fire(&new);
         state[0] = new;
         Ok(spk)

@@ -68,7 +68,7 @@ impl SpikeLoss {
             SpikeLoss::CeMaxMembrane | SpikeLoss::MseMembrane { .. } => {
                 out.mem.amax([0i64].as_slice(), false).argmax(-1, false)
             }
-            _ => out.spk.sum_dim_intlist([0i64].as_slice(), false, Kind::Float).argmax(-1, false),
+            _ => crate::encode::spike_count(&out.spk).argmax(-1, false),
         }
     }
 }
