@@ -54,6 +54,18 @@ fn train_test_pairs(
     Ok([load(n_train, cfg.seed)?, load(n_test, cfg.seed + 1_000_003)?])
 }
 
+/// The cached Burgers train and test sets on `n` points (solved on `fine` points).
+fn burgers_train_test(
+    cfg: &SuiteConfig,
+    n: usize,
+    fine: usize,
+    counts: (usize, usize),
+) -> Result<[(Tensor, Tensor); 2]> {
+    train_test_pairs(cfg, &format!("burgers_{n}_{fine}"), counts, |count, seed| {
+        burgers_pairs(count, n, fine, seed)
+    })
+}
+
 /// Stacks `(input, target)` rows into two `f32` tensors of `shape` (leading size = number of rows).
 fn stack_pairs(rows: &[(Vec<f64>, Vec<f64>)], shape: &[i64]) -> (Tensor, Tensor) {
     let stack = |second: bool| {
@@ -83,10 +95,7 @@ impl Task for FnoBurgers {
         let (n, fine, n_train, n_test, epochs) =
             cfg.pick((256, 256, 200, 50, 150), (1024, 8192, 1000, 100, 500));
         let pb = progress_bar(1, "Burgers data", cfg.progress);
-        let [(xtr, ytr), (xte, yte)] =
-            train_test_pairs(cfg, &format!("burgers_{n}_{fine}"), (n_train, n_test), |count, seed| {
-                burgers_pairs(count, n, fine, seed)
-            })?;
+        let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         pb.finish_and_clear();
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
@@ -94,8 +103,16 @@ impl Task for FnoBurgers {
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig::default()).map_err(core_tensor::Error::other)?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
-        let curve =
-            train_fno(&fno, &mut opt, &xtr, &ytr, epochs, cfg.pick(50, 100), cfg, "FNO Burgers", |y| y)?;
+        let curve = train_operator(
+            |x| fno.forward(x, None),
+            &mut opt,
+            &xtr,
+            &ytr,
+            epochs,
+            cfg.pick(50, 100),
+            cfg,
+            "FNO Burgers",
+        )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             let pred = fno.forward(&xte, None)?;
             Ok(relative_lp_loss(&pred, &yte, 2.0)?.double_value(&[]))
@@ -197,10 +214,16 @@ impl Task for FnoDarcy {
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3).with_weight_decay(1e-4), &vs)?;
-        let curve =
-            train_fno(&fno, &mut opt, &xtr_n, &ytr, epochs, cfg.pick(30, 100), cfg, "FNO Darcy", |y| {
-                yn.decode(&y)
-            })?;
+        let curve = train_operator(
+            |x| Ok(yn.decode(&fno.forward(x, None)?)),
+            &mut opt,
+            &xtr_n,
+            &ytr,
+            epochs,
+            cfg.pick(30, 100),
+            cfg,
+            "FNO Darcy",
+        )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             let pred = yn.decode(&fno.forward(&xte_n, None)?);
             Ok(relative_lp_loss(&pred, &yte, 2.0)?.double_value(&[]))
@@ -278,8 +301,8 @@ impl Task for FnoNavierStokes {
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
-        let curve = train_fno(
-            &fno,
+        let curve = train_operator(
+            |x| fno.forward(x, None),
             &mut opt,
             &xtr,
             &ytr,
@@ -287,7 +310,6 @@ impl Task for FnoNavierStokes {
             cfg.pick(30, 100),
             cfg,
             "FNO Navier–Stokes",
-            |y| y,
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0)?.double_value(&[]))
@@ -310,11 +332,11 @@ impl Task for FnoNavierStokes {
     }
 }
 
-/// Trains an FNO on `(x, y)` with batches of 20 in a seeded order per epoch, the relative L2 loss
-/// of `decode(fno(x))` against `y`, and the learning rate halved every `halve_every` epochs; returns
-/// the `(epoch, training loss)` curve.
-fn train_fno(
-    fno: &Fno,
+/// Trains any operator `forward` (`[B, C_in, …] → [B, C_out, …]`, graph attached) with `opt` on
+/// the relative L2 loss: mini-batches of 20 in a seeded order per epoch, learning rate 1e-3 halved
+/// every `halve_every` epochs. Returns the training-loss curve `(epoch, loss)`.
+fn train_operator(
+    forward: impl Fn(&Tensor) -> crate::Result<Tensor>,
     opt: &mut Optimizer,
     xtr: &Tensor,
     ytr: &Tensor,
@@ -322,23 +344,6 @@ fn train_fno(
     halve_every: usize,
     cfg: &SuiteConfig,
     label: &str,
-    decode: impl Fn(Tensor) -> Tensor,
-) -> Result<Vec<(f64, f64)>> {
-    train_fno_dropout(fno, opt, xtr, ytr, epochs, halve_every, cfg, label, decode, 0.0)
-}
-
-/// [`train_fno`] with feature dropout of rate `dropout` during training.
-fn train_fno_dropout(
-    fno: &Fno,
-    opt: &mut Optimizer,
-    xtr: &Tensor,
-    ytr: &Tensor,
-    epochs: usize,
-    halve_every: usize,
-    cfg: &SuiteConfig,
-    label: &str,
-    decode: impl Fn(Tensor) -> Tensor,
-    dropout: f64,
 ) -> Result<Vec<(f64, f64)>> {
     let dev = xtr.device();
     let n_train = xtr.size()[0];
@@ -357,10 +362,7 @@ fn train_fno_dropout(
         for chunk in order.chunks(batch) {
             let idx = Tensor::from_slice(chunk).to(dev);
             opt.zero_grad();
-            let pred = decode(
-                fno.forward_dropout(&xtr.index_select(0, &idx), None, dropout)
-                    .map_err(core_tensor::Error::other)?,
-            );
+            let pred = forward(&xtr.index_select(0, &idx)).map_err(core_tensor::Error::other)?;
             let loss = relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0)
                 .map_err(core_tensor::Error::other)?;
             loss.backward();
@@ -405,10 +407,7 @@ impl Task for FnoBurgersUq {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let (n, fine, n_train, n_test, epochs, members, passes) =
             cfg.pick((256, 256, 200, 50, 60, 3, 30), (1024, 8192, 1000, 100, 300, 5, 100));
-        let [(xtr, ytr), (xte, yte)] =
-            train_test_pairs(cfg, &format!("burgers_{n}_{fine}"), (n_train, n_test), |count, seed| {
-                burgers_pairs(count, n, fine, seed)
-            })?;
+        let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
         let fno_cfg = FnoConfig { width: 32, ..FnoConfig::default() };
@@ -418,18 +417,8 @@ impl Task for FnoBurgersUq {
             let vs = nn::VarStore::new(dev);
             let fno = Fno::new(&vs.root(), fno_cfg.clone()).map_err(err)?;
             let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
-            train_fno_dropout(
-                &fno,
-                &mut opt,
-                &xtr,
-                &ytr,
-                epochs,
-                epochs / 3 + 1,
-                cfg,
-                label,
-                |y| y,
-                dropout,
-            )?;
+            let forward = |x: &Tensor| fno.forward_dropout(x, None, dropout);
+            train_operator(forward, &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, label)?;
             Ok((vs, fno))
         };
         let predict =
@@ -568,10 +557,7 @@ impl Task for NeuralStaggerBurgers {
         use crate::stagger::NeuralStagger;
         let (n, fine, n_train, n_test, epochs) =
             cfg.pick((256, 256, 200, 50, 60), (1024, 8192, 1000, 100, 300));
-        let [(xtr, ytr), (xte, yte)] =
-            train_test_pairs(cfg, &format!("burgers_{n}_{fine}"), (n_train, n_test), |count, seed| {
-                burgers_pairs(count, n, fine, seed)
-            })?;
+        let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
         let err = core_tensor::Error::other;
@@ -585,25 +571,8 @@ impl Task for NeuralStaggerBurgers {
             // The same modes fit every coarse grid here (16 ≤ n/(2s)).
             let model = NeuralStagger::new(&vs.root(), &base, s).map_err(err)?;
             let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
-            let pb = progress_bar(epochs as u64, format!("NeuralStagger s = {s}"), cfg.progress);
-            for e in 0..epochs {
-                opt.set_lr(1e-3 * 0.5f64.powi((e / (epochs / 3 + 1)) as i32));
-                let order = core_tensor::data::DataLoader::new(
-                    vec![Tensor::arange(n_train as i64, (Kind::Int64, dev))],
-                    20,
-                    derive_seed(cfg.seed, e as u64),
-                )?
-                .order(e);
-                for chunk in order.chunks(20) {
-                    let idx = Tensor::from_slice(chunk).to(dev);
-                    opt.zero_grad();
-                    let pred = model.forward(&xtr.index_select(0, &idx)).map_err(err)?;
-                    relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0).map_err(err)?.backward();
-                    opt.step()?;
-                }
-                pb.inc(1);
-            }
-            pb.finish_and_clear();
+            let label = format!("NeuralStagger s = {s}");
+            train_operator(|x| model.forward(x), &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&model.forward(&xte)?, &yte, 2.0)?.double_value(&[]))
             })
