@@ -11,7 +11,7 @@ pub use probabilistic::{
     crps_ensemble, crps_gaussian, gaussian_nll, interval_coverage, normal_cdf, normal_pdf,
 };
 pub use ranking::{kendall_tau, pearson, precision_at_k, spearman_rho};
-pub use regression::{mae, relative_lp, rmse};
+pub use regression::{mae, mean_var, relative_lp, rmse};
 
 use crate::error::{ensure_finite, Error, Result};
 

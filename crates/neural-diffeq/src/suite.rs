@@ -447,8 +447,7 @@ impl Task for SdeStrongOrder {
         let ys = de(sdeint(&gbm, &EulerMaruyama, &y0, &fine))?;
         let x: Vec<f64> =
             Vec::try_from(ys.last().expect("solved").flatten(0, -1)).map_err(core_tensor::Error::from)?;
-        let m = x.iter().sum::<f64>() / x.len() as f64;
-        let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0);
+        let (m, v) = core_tensor::metrics::mean_var(&x)?;
         r.metric(
             "gbm_mean",
             Metric::new(m, "", Better::Lower).with_reference(mu.exp(), "closed form e^{μT}"),

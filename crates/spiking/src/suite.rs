@@ -361,11 +361,9 @@ impl Task for EnergyTable {
     }
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (m, var.sqrt())
+fn mean_std(v: &[f64]) -> Result<(f64, f64)> {
+    let (m, var) = core_tensor::metrics::mean_var(v)?;
+    Ok((m, var.sqrt()))
 }
 
 /// STDP on a frozen spike pattern embedded in Poisson noise (Masquelier, Guyonneau & Thorpe
@@ -403,10 +401,10 @@ impl Task for StdpPattern {
         }
         pb.finish_and_clear();
         let mut r = TaskReport::new("spiking", "stdp_pattern");
-        let (h, hs) = mean_std(&hits);
-        let (f, fs) = mean_std(&fas);
-        let (fb, _) = mean_std(&fa_before);
-        let (cb, _) = mean_std(&chance_before);
+        let (h, hs) = mean_std(&hits)?;
+        let (f, fs) = mean_std(&fas)?;
+        let (fb, _) = mean_std(&fa_before)?;
+        let (cb, _) = mean_std(&chance_before)?;
         r.metric("hit_rate_after", Metric::new(h, "", Better::Higher))?;
         r.metric("hit_rate_after_std", Metric::new(hs, "", Better::Lower))?;
         r.metric(
@@ -415,7 +413,7 @@ impl Task for StdpPattern {
         )?;
         r.metric("false_alarm_hz_after_std", Metric::new(fs, "Hz", Better::Lower))?;
         r.metric("hit_above_chance_before", Metric::new(cb, "", Better::Higher))?;
-        r.metric("latency_ms_after", Metric::new(mean_std(&latency).0, "ms", Better::Lower))?;
+        r.metric("latency_ms_after", Metric::new(mean_std(&latency)?.0, "ms", Better::Lower))?;
         r.note(format!(
             "{} seeds; frozen weights tested on a fresh 20 s stream; chance hit rate = 1 − exp(−false-alarm rate × pattern length)",
             seeds
@@ -458,9 +456,9 @@ impl Task for TempotronPatterns {
         }
         pb.finish_and_clear();
         let mut r = TaskReport::new("spiking", "tempotron");
-        r.metric("train_accuracy", Metric::new(mean_std(&train).0, "", Better::Higher))?;
-        r.metric("epochs_to_converge", Metric::new(mean_std(&epochs).0, "epochs", Better::Lower))?;
-        let (m, sd) = mean_std(&test);
+        r.metric("train_accuracy", Metric::new(mean_std(&train)?.0, "", Better::Higher))?;
+        r.metric("epochs_to_converge", Metric::new(mean_std(&epochs)?.0, "epochs", Better::Lower))?;
+        let (m, sd) = mean_std(&test)?;
         r.metric("test_accuracy_jittered", Metric::new(m, "", Better::Higher))?;
         r.metric("test_accuracy_jittered_std", Metric::new(sd, "", Better::Lower))?;
         r.plot(

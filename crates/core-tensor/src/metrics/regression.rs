@@ -35,6 +35,22 @@ pub fn mae(pred: &[f64], target: &[f64]) -> Result<f64> {
     Ok(pred.iter().zip(target).map(|(a, b)| (a - b).abs()).sum::<f64>() / pred.len() as f64)
 }
 
+/// Sample mean and unbiased sample variance `Σ(x − x̄)²/(n − 1)` (variance 0 for one value), e.g.
+/// of a metric over seeds or of Monte-Carlo draws.
+///
+/// # Errors
+/// An empty slice or a non-finite value.
+pub fn mean_var(x: &[f64]) -> Result<(f64, f64)> {
+    if x.is_empty() {
+        return Err(Error::invalid("x", "[]", "must not be empty"));
+    }
+    crate::error::ensure_finite("x", x)?;
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    let v = if x.len() > 1 { x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    Ok((m, v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +76,15 @@ mod tests {
         assert!(mae(&[f64::NAN], &[1.0]).is_err());
         assert!(relative_lp(&[1.0], &[0.0], 2.0).is_err());
         assert!(relative_lp(&[1.0], &[1.0], 0.5).is_err());
+    }
+
+    #[test]
+    fn mean_and_sample_variance() {
+        let (m, v) = mean_var(&[1.0, 2.0, 4.0]).unwrap();
+        assert!((m - 7.0 / 3.0).abs() < 1e-15);
+        assert!((v - (16.0 / 9.0 + 1.0 / 9.0 + 25.0 / 9.0) / 2.0).abs() < 1e-15);
+        assert_eq!(mean_var(&[3.0]).unwrap(), (3.0, 0.0));
+        assert!(mean_var(&[]).is_err());
+        assert!(mean_var(&[1.0, f64::NAN]).is_err());
     }
 }

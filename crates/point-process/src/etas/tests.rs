@@ -151,8 +151,8 @@ fn simulated_counts_match_branching_theory() {
         })
         .collect();
     let n = counts.len() as f64;
-    let mean = counts.iter().sum::<f64>() / n;
-    let sd = (counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let (mean, var) = core_tensor::metrics::mean_var(&counts).unwrap();
+    let sd = var.sqrt();
     // after a 2000-day burn-in the remaining transient (aftershocks of early events decaying with
     // τ ≈ 32 days) is far below the Monte-Carlo error
     let expected = m.params.mu() * 1000.0 / (1.0 - m.branching_ratio());

@@ -287,8 +287,7 @@ mod tests {
         }
         for i in 0..d {
             let n = counts[i].len() as f64;
-            let mean = counts[i].iter().sum::<f64>() / n;
-            let var = counts[i].iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            let (mean, var) = core_tensor::metrics::mean_var(&counts[i]).unwrap();
             let se = (var / n).sqrt();
             assert!(
                 (mean - expected[i]).abs() < 4.0 * se,
