@@ -4,8 +4,6 @@
 //! coding with off-spikes), in the dtype of the input. Continuous-time spike trains are sorted
 //! `Vec<f64>` of spike times per channel, in the time unit of the caller.
 
-use rand::Rng;
-use rand_distr::{Distribution, Exp};
 use tch::{Kind, Tensor};
 
 use crate::{Error, Result};
@@ -131,29 +129,6 @@ pub fn delta(x: &Tensor, threshold: f64, padding: bool, off_spikes: bool) -> Res
     Ok(if off_spikes { on - d.le(-threshold).to_kind(x.kind()) } else { on })
 }
 
-/// A homogeneous Poisson spike train of rate `rate` (per unit time) on `[0, duration)`, drawn by
-/// exponential inter-spike intervals from `rng`.
-///
-/// # Errors
-/// Negative or non-finite `rate`, non-positive `duration`.
-pub fn poisson_train(rate: f64, duration: f64, rng: &mut impl Rng) -> Result<Vec<f64>> {
-    if !(rate >= 0.0) || !rate.is_finite() {
-        return Err(Error::invalid("rate", rate, "must be finite and ≥ 0"));
-    }
-    core_tensor::error::ensure_positive("duration", duration)?;
-    let mut out = Vec::new();
-    if rate == 0.0 {
-        return Ok(out);
-    }
-    let exp = Exp::new(rate).map_err(|e| Error::invalid("rate", rate, e.to_string()))?;
-    let mut t = exp.sample(rng);
-    while t < duration {
-        out.push(t);
-        t += exp.sample(rng);
-    }
-    Ok(out)
-}
-
 /// Bins continuous-time spike trains (one per channel) into a dense `[T, channels]` count tensor
 /// with bins of width `dt` starting at 0 (`T = ceil(duration / dt)`); spikes outside `[0, duration)`
 /// are dropped.
@@ -262,7 +237,7 @@ pub fn lz76_complexity(bits: &[bool]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     #[test]
     fn rate_has_the_right_mean() {
@@ -312,11 +287,13 @@ mod tests {
     #[test]
     fn poisson_counts_and_binning() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let trains: Vec<Vec<f64>> = (0..200).map(|_| poisson_train(20.0, 5.0, &mut rng).unwrap()).collect();
+        // 20 Hz over 5 s (times in ms).
+        let trains: Vec<Vec<f64>> =
+            (0..200).map(|_| crate::data::poisson_train(20.0, 5000.0, &mut rng).unwrap()).collect();
         let n: usize = trains.iter().map(Vec::len).sum();
         let mean = n as f64 / 200.0;
         assert!((mean - 100.0).abs() < 4.0 * (100.0f64 / 200.0).sqrt(), "{mean}");
-        let b = bin_trains(&trains, 5.0, 0.001, Kind::Float).unwrap();
+        let b = bin_trains(&trains, 5000.0, 1.0, Kind::Float).unwrap();
         assert_eq!(b.size(), vec![5000, 200]);
         assert_eq!(b.sum(Kind::Double).double_value(&[]) as usize, n);
         assert!(bin_trains(&[vec![0.3, 0.1]], 1.0, 0.1, Kind::Float).is_err());
