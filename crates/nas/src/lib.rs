@@ -14,5 +14,7 @@
 pub mod data;
 pub mod model;
 pub mod space;
+pub mod supernet;
+pub mod train;
 
 pub use core_tensor::{Error, Result};

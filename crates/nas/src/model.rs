@@ -7,7 +7,10 @@
 //!
 //! Network: 3×3 stem convolution + BatchNorm → `cells_per_stage` cells → a residual reduction block
 //! (stride 2, channels × 2) → cells → reduction → cells → BatchNorm-ReLU → global average pool →
-//! linear classifier.
+//! linear classifier. With [`NetworkConfig::batch_norm`] off every BatchNorm is left out (synflow
+//! needs this).
+
+use std::cell::RefCell;
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -15,29 +18,66 @@ use tch::Tensor;
 use crate::space::{Cell, CellSpace};
 use crate::{Error, Result};
 
+/// Collects the input of every ReLU during a forward pass (NASWOT, Dextr).
+pub(crate) type Probe<'a> = Option<&'a RefCell<Vec<Tensor>>>;
+
+fn relu(x: &Tensor, probe: Probe<'_>) -> Tensor {
+    if let Some(p) = probe {
+        p.borrow_mut().push(x.shallow_clone());
+    }
+    x.relu()
+}
+
+/// Convolution followed by an optional BatchNorm.
+#[derive(Debug)]
+pub(crate) struct ConvBn {
+    conv: nn::Conv2D,
+    bn: Option<nn::BatchNorm>,
+    /// `(c_in, c_out, k, stride)` for FLOP counts.
+    shape: (i64, i64, i64, i64),
+}
+
+impl ConvBn {
+    pub(crate) fn new(path: &nn::Path<'_>, c_in: i64, c_out: i64, k: i64, stride: i64, bn: bool) -> Self {
+        let cfg = nn::ConvConfig { stride, padding: k / 2, bias: false, ..Default::default() };
+        ConvBn {
+            conv: nn::conv2d(path / "conv", c_in, c_out, k, cfg),
+            bn: bn.then(|| nn::batch_norm2d(path / "bn", c_out, Default::default())),
+            shape: (c_in, c_out, k, stride),
+        }
+    }
+
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = self.conv.forward_t(x, train);
+        match &self.bn {
+            Some(bn) => bn.forward_t(&y, train),
+            None => y,
+        }
+    }
+
+    /// Multiply–accumulates on an `h × w` input.
+    fn macs(&self, h: i64, w: i64) -> f64 {
+        let (ci, co, k, s) = self.shape;
+        ((h / s) * (w / s) * ci * co * k * k) as f64
+    }
+}
+
 /// One operation on an edge.
 #[derive(Debug)]
-enum Op {
+pub(crate) enum Op {
     Zero,
     Identity,
-    ReluConvBn(Box<(nn::Conv2D, nn::BatchNorm)>),
+    ReluConvBn(ConvBn),
     AvgPool,
 }
 
 impl Op {
-    fn new(path: &nn::Path<'_>, name: &str, c: i64) -> Result<Self> {
-        let conv = |k: i64| {
-            let cfg = nn::ConvConfig { padding: k / 2, bias: false, ..Default::default() };
-            Op::ReluConvBn(Box::new((
-                nn::conv2d(path / "conv", c, c, k, cfg),
-                nn::batch_norm2d(path / "bn", c, Default::default()),
-            )))
-        };
+    pub(crate) fn new(path: &nn::Path<'_>, name: &str, c: i64, bn: bool) -> Result<Self> {
         Ok(match name {
             "none" => Op::Zero,
             "skip_connect" => Op::Identity,
-            "nor_conv_1x1" => conv(1),
-            "nor_conv_3x3" => conv(3),
+            "nor_conv_1x1" => Op::ReluConvBn(ConvBn::new(path, c, c, 1, 1, bn)),
+            "nor_conv_3x3" => Op::ReluConvBn(ConvBn::new(path, c, c, 3, 1, bn)),
             "avg_pool_3x3" => Op::AvgPool,
             other => return Err(Error::invalid(
                 "op",
@@ -47,48 +87,76 @@ impl Op {
         })
     }
 
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn is_zero(&self) -> bool {
+        matches!(self, Op::Zero)
+    }
+
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool, probe: Probe<'_>) -> Tensor {
         match self {
             Op::Zero => x.zeros_like(),
             Op::Identity => x.shallow_clone(),
-            Op::ReluConvBn(m) => m.1.forward_t(&m.0.forward_t(&x.relu(), train), train),
+            Op::ReluConvBn(m) => m.forward_t(&relu(x, probe), train),
             Op::AvgPool => x.avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None::<i64>),
+        }
+    }
+
+    fn macs(&self, h: i64, w: i64, c: i64) -> f64 {
+        match self {
+            Op::Zero | Op::Identity => 0.0,
+            Op::ReluConvBn(m) => m.macs(h, w),
+            Op::AvgPool => (h * w * c * 9) as f64,
         }
     }
 }
 
+/// Runs a cell DAG: node `j` is the sum over its incoming edges of `edge(e, node_i)`; `None` from
+/// `edge` means the edge contributes nothing. Returns the last node (zeros when nothing reaches it).
+pub(crate) fn run_dag(
+    nodes: usize,
+    edges: &[(usize, usize)],
+    x: &Tensor,
+    mut edge: impl FnMut(usize, &Tensor) -> Option<Tensor>,
+) -> Tensor {
+    let mut vals: Vec<Option<Tensor>> = (0..nodes).map(|_| None).collect();
+    vals[0] = Some(x.shallow_clone());
+    for (e, (i, j)) in edges.iter().enumerate() {
+        let Some(src) = vals[*i].as_ref().map(Tensor::shallow_clone) else { continue };
+        if let Some(y) = edge(e, &src) {
+            vals[*j] = Some(match vals[*j].take() {
+                Some(acc) => acc + y,
+                None => y,
+            });
+        }
+    }
+    vals.pop().flatten().unwrap_or_else(|| x.zeros_like())
+}
+
 /// A cell as a module: one [`Op`] per edge.
 #[derive(Debug)]
-struct CellModule {
+pub(crate) struct CellModule {
     nodes: usize,
     edges: Vec<(usize, usize)>,
     ops: Vec<Op>,
 }
 
 impl CellModule {
-    fn new(path: &nn::Path<'_>, space: &CellSpace, cell: &Cell, c: i64) -> Result<Self> {
+    fn new(path: &nn::Path<'_>, space: &CellSpace, cell: &Cell, c: i64, bn: bool) -> Result<Self> {
         space.check(cell)?;
         let edges = space.edges();
         let ops = edges
             .iter()
             .zip(&cell.0)
-            .map(|((i, j), &o)| Op::new(&(path / format!("e{i}_{j}")), &space.ops()[o], c))
+            .map(|((i, j), &o)| Op::new(&(path / format!("e{i}_{j}")), &space.ops()[o], c, bn))
             .collect::<Result<Vec<_>>>()?;
         Ok(CellModule { nodes: space.nodes(), edges, ops })
     }
 
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut nodes: Vec<Option<Tensor>> = (0..self.nodes).map(|_| None).collect();
-        nodes[0] = Some(x.shallow_clone());
-        for ((i, j), op) in self.edges.iter().zip(&self.ops) {
-            let src = nodes[*i].as_ref().expect("sources come before targets").shallow_clone();
-            let y = op.forward_t(&src, train);
-            nodes[*j] = Some(match nodes[*j].take() {
-                Some(acc) => acc + y,
-                None => y,
-            });
-        }
-        nodes.pop().flatten().expect("the output node has inputs")
+    fn forward_t(&self, x: &Tensor, train: bool, probe: Probe<'_>) -> Tensor {
+        run_dag(self.nodes, &self.edges, x, |e, src| {
+            let op = &self.ops[e];
+            // A `none` edge adds zeros; skipping it keeps the same value and gradient.
+            (!op.is_zero()).then(|| op.forward_t(src, train, probe))
+        })
     }
 }
 
@@ -96,43 +164,37 @@ impl CellModule {
 /// + 1×1 convolution shortcut.
 #[derive(Debug)]
 struct Reduction {
-    a: (nn::Conv2D, nn::BatchNorm),
-    b: (nn::Conv2D, nn::BatchNorm),
+    a: ConvBn,
+    b: ConvBn,
     short: nn::Conv2D,
+    c: (i64, i64),
 }
 
 impl Reduction {
-    fn new(path: &nn::Path<'_>, c_in: i64, c_out: i64) -> Self {
-        let c3 = |s: i64| nn::ConvConfig { stride: s, padding: 1, bias: false, ..Default::default() };
+    fn new(path: &nn::Path<'_>, c_in: i64, c_out: i64, bn: bool) -> Self {
+        let conv1 = nn::ConvConfig { bias: false, ..Default::default() };
         Reduction {
-            a: (
-                nn::conv2d(path / "a", c_in, c_out, 3, c3(2)),
-                nn::batch_norm2d(path / "abn", c_out, Default::default()),
-            ),
-            b: (
-                nn::conv2d(path / "b", c_out, c_out, 3, c3(1)),
-                nn::batch_norm2d(path / "bbn", c_out, Default::default()),
-            ),
-            short: nn::conv2d(
-                path / "short",
-                c_in,
-                c_out,
-                1,
-                nn::ConvConfig { bias: false, ..Default::default() },
-            ),
+            a: ConvBn::new(&(path / "a"), c_in, c_out, 3, 2, bn),
+            b: ConvBn::new(&(path / "b"), c_out, c_out, 3, 1, bn),
+            short: nn::conv2d(path / "short", c_in, c_out, 1, conv1),
+            c: (c_in, c_out),
         }
     }
 
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.a.1.forward_t(&self.a.0.forward_t(&x.relu(), train), train);
-        let h = self.b.1.forward_t(&self.b.0.forward_t(&h.relu(), train), train);
+    fn forward_t(&self, x: &Tensor, train: bool, probe: Probe<'_>) -> Tensor {
+        let h = self.a.forward_t(&relu(x, probe), train);
+        let h = self.b.forward_t(&relu(&h, probe), train);
         let s = self.short.forward_t(&x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>), train);
         h + s
     }
+
+    fn macs(&self, h: i64, w: i64) -> f64 {
+        self.a.macs(h, w) + self.b.macs(h / 2, w / 2) + ((h / 2) * (w / 2) * self.c.0 * self.c.1) as f64
+    }
 }
 
-/// Settings of a [`CellNetwork`].
-#[derive(Debug, Clone, Copy)]
+/// Settings of a [`CellNetwork`] (and of the supernet, which shares the skeleton).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkConfig {
     /// Channels of the first stage (doubled at each reduction).
     pub channels: i64,
@@ -142,23 +204,127 @@ pub struct NetworkConfig {
     pub in_channels: i64,
     /// Classes.
     pub classes: i64,
+    /// Whether convolutions are followed by BatchNorm.
+    pub batch_norm: bool,
 }
 
 impl Default for NetworkConfig {
-    /// A small network for the procedural data: 8 channels, 1 cell per stage, RGB, 10 classes.
+    /// A small network for the procedural data: 8 channels, 1 cell per stage, RGB, 10 classes, BN.
     fn default() -> Self {
-        NetworkConfig { channels: 8, cells_per_stage: 1, in_channels: 3, classes: 10 }
+        NetworkConfig { channels: 8, cells_per_stage: 1, in_channels: 3, classes: 10, batch_norm: true }
+    }
+}
+
+impl NetworkConfig {
+    /// Checks the sizes.
+    ///
+    /// # Errors
+    /// Non-positive sizes or fewer than 2 classes.
+    pub fn validate(&self) -> Result<()> {
+        if self.channels < 1 || self.in_channels < 1 || self.classes < 2 || self.cells_per_stage == 0 {
+            return Err(Error::invalid(
+                "config",
+                format!("{self:?}"),
+                "sizes must be positive and classes ≥ 2",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The macro skeleton around any cell type `C`: stem, 3 stages of cells, 2 reductions, head.
+#[derive(Debug)]
+pub(crate) struct Skeleton<C> {
+    stem: ConvBn,
+    pub(crate) stages: Vec<Vec<C>>,
+    reductions: Vec<Reduction>,
+    head_bn: Option<nn::BatchNorm>,
+    classifier: nn::Linear,
+    cfg: NetworkConfig,
+}
+
+impl<C> Skeleton<C> {
+    /// Builds the skeleton; `cell(path, channels)` builds one cell.
+    pub(crate) fn new(
+        path: &nn::Path<'_>,
+        cfg: NetworkConfig,
+        mut cell: impl FnMut(&nn::Path<'_>, i64) -> Result<C>,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let c = cfg.channels;
+        let bn = cfg.batch_norm;
+        let stem = ConvBn::new(&(path / "stem"), cfg.in_channels, c, 3, 1, bn);
+        let mut stages = Vec::new();
+        let mut reductions = Vec::new();
+        for s in 0..3 {
+            let cs = c << s;
+            let cells = (0..cfg.cells_per_stage)
+                .map(|k| cell(&(path / format!("stage{s}_cell{k}")), cs))
+                .collect::<Result<Vec<_>>>()?;
+            stages.push(cells);
+            if s < 2 {
+                reductions.push(Reduction::new(&(path / format!("reduce{s}")), cs, cs * 2, bn));
+            }
+        }
+        let c_last = c << 2;
+        Ok(Skeleton {
+            stem,
+            stages,
+            reductions,
+            head_bn: bn.then(|| nn::batch_norm2d(path / "head_bn", c_last, Default::default())),
+            classifier: nn::linear(path / "classifier", c_last, cfg.classes, Default::default()),
+            cfg,
+        })
+    }
+
+    /// Logits `[B, classes]`; `cell(c, h)` runs one cell.
+    pub(crate) fn forward_t(
+        &self,
+        x: &Tensor,
+        train: bool,
+        probe: Probe<'_>,
+        mut cell: impl FnMut(&C, &Tensor) -> Tensor,
+    ) -> Tensor {
+        let mut h = self.stem.forward_t(x, train);
+        for (s, cells) in self.stages.iter().enumerate() {
+            for c in cells {
+                h = cell(c, &h);
+            }
+            if let Some(r) = self.reductions.get(s) {
+                h = r.forward_t(&h, train, probe);
+            }
+        }
+        let h = match &self.head_bn {
+            Some(bn) => bn.forward_t(&h, train),
+            None => h,
+        };
+        let h = relu(&h, probe).adaptive_avg_pool2d([1, 1]).flatten(1, -1);
+        self.classifier.forward_t(&h, train)
+    }
+
+    /// Multiply–accumulates outside the cells for an `h × w` input, and the spatial size and
+    /// channels seen by each stage's cells.
+    fn skeleton_macs(&self, h: i64, w: i64) -> (f64, Vec<(i64, i64, i64)>) {
+        let mut total = self.stem.macs(h, w);
+        let mut stage_dims = Vec::new();
+        let (mut hh, mut ww) = (h, w);
+        for s in 0..3 {
+            stage_dims.push((hh, ww, self.cfg.channels << s));
+            if let Some(r) = self.reductions.get(s) {
+                total += r.macs(hh, ww);
+                hh /= 2;
+                ww /= 2;
+            }
+        }
+        total += ((self.cfg.channels << 2) * self.cfg.classes) as f64;
+        (total, stage_dims)
     }
 }
 
 /// A classification network built from one cell (see the module docs).
 #[derive(Debug)]
 pub struct CellNetwork {
-    stem: (nn::Conv2D, nn::BatchNorm),
-    stages: Vec<Vec<CellModule>>,
-    reductions: Vec<Reduction>,
-    head_bn: nn::BatchNorm,
-    classifier: nn::Linear,
+    skel: Skeleton<CellModule>,
 }
 
 impl CellNetwork {
@@ -167,54 +333,31 @@ impl CellNetwork {
     /// # Errors
     /// An invalid cell, an op without a network, non-positive sizes.
     pub fn new(path: &nn::Path<'_>, space: &CellSpace, cell: &Cell, cfg: NetworkConfig) -> Result<Self> {
-        if cfg.channels < 1 || cfg.in_channels < 1 || cfg.classes < 2 || cfg.cells_per_stage == 0 {
-            return Err(Error::invalid(
-                "config",
-                format!("{cfg:?}"),
-                "sizes must be positive and classes ≥ 2",
-            ));
-        }
-        let c = cfg.channels;
-        let stem_cfg = nn::ConvConfig { padding: 1, bias: false, ..Default::default() };
-        let stem = (
-            nn::conv2d(path / "stem", cfg.in_channels, c, 3, stem_cfg),
-            nn::batch_norm2d(path / "stem_bn", c, Default::default()),
-        );
-        let mut stages = Vec::new();
-        let mut reductions = Vec::new();
-        for s in 0..3 {
-            let cs = c << s;
-            let cells = (0..cfg.cells_per_stage)
-                .map(|k| CellModule::new(&(path / format!("stage{s}_cell{k}")), space, cell, cs))
-                .collect::<Result<Vec<_>>>()?;
-            stages.push(cells);
-            if s < 2 {
-                reductions.push(Reduction::new(&(path / format!("reduce{s}")), cs, cs * 2));
-            }
-        }
-        let c_last = c << 2;
-        Ok(CellNetwork {
-            stem,
-            stages,
-            reductions,
-            head_bn: nn::batch_norm2d(path / "head_bn", c_last, Default::default()),
-            classifier: nn::linear(path / "classifier", c_last, cfg.classes, Default::default()),
-        })
+        space.check(cell)?;
+        let skel = Skeleton::new(path, cfg, |p, c| CellModule::new(p, space, cell, c, cfg.batch_norm))?;
+        Ok(CellNetwork { skel })
     }
 
     /// Logits `[B, classes]` for images `[B, C, H, W]` (`train` selects batch statistics).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = self.stem.1.forward_t(&self.stem.0.forward_t(x, train), train);
-        for (s, cells) in self.stages.iter().enumerate() {
+        self.forward_probe(x, train, None)
+    }
+
+    /// As [`CellNetwork::forward_t`], also collecting the input of every ReLU into `probe`.
+    pub(crate) fn forward_probe(&self, x: &Tensor, train: bool, probe: Probe<'_>) -> Tensor {
+        self.skel.forward_t(x, train, probe, |c, h| c.forward_t(h, train, probe))
+    }
+
+    /// Multiply–accumulate operations of one forward pass on an `h × w` image (convolutions,
+    /// pooling additions and the classifier; element-wise ops and BatchNorm are not counted).
+    pub fn macs(&self, h: i64, w: i64) -> f64 {
+        let (mut total, dims) = self.skel.skeleton_macs(h, w);
+        for (cells, (hh, ww, c)) in self.skel.stages.iter().zip(dims) {
             for cell in cells {
-                h = cell.forward_t(&h, train);
-            }
-            if let Some(r) = self.reductions.get(s) {
-                h = r.forward_t(&h, train);
+                total += cell.ops.iter().map(|o| o.macs(hh, ww, c)).sum::<f64>();
             }
         }
-        let h = self.head_bn.forward_t(&h, train).relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1);
-        self.classifier.forward_t(&h, train)
+        total
     }
 }
 
@@ -228,15 +371,15 @@ mod tests {
     fn ops_behave_as_named() {
         let vs = nn::VarStore::new(Device::Cpu);
         let x = Tensor::randn([2, 4, 6, 6], (Kind::Float, Device::Cpu));
-        let zero = Op::new(&vs.root(), "none", 4).unwrap().forward_t(&x, false);
+        let zero = Op::new(&vs.root(), "none", 4, true).unwrap().forward_t(&x, false, None);
         assert_eq!(zero.abs().sum(Kind::Float).double_value(&[]), 0.0);
-        let id = Op::new(&vs.root(), "skip_connect", 4).unwrap().forward_t(&x, false);
+        let id = Op::new(&vs.root(), "skip_connect", 4, true).unwrap().forward_t(&x, false, None);
         assert_eq!((id - &x).abs().max().double_value(&[]), 0.0);
-        let pool = Op::new(&vs.root(), "avg_pool_3x3", 4).unwrap().forward_t(&x, false);
+        let pool = Op::new(&vs.root(), "avg_pool_3x3", 4, true).unwrap().forward_t(&x, false, None);
         // Corner: mean of the 2×2 valid neighbourhood (padding excluded).
         let corner = x.narrow(2, 0, 2).narrow(3, 0, 2).mean_dim([2i64, 3].as_slice(), false, Kind::Float);
         assert!((pool.select(2, 0).select(2, 0) - corner).abs().max().double_value(&[]) < 1e-6);
-        assert!(Op::new(&vs.root(), "sep_conv_5x5", 4).is_err());
+        assert!(Op::new(&vs.root(), "sep_conv_5x5", 4, true).is_err());
     }
 
     #[test]

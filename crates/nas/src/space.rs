@@ -70,7 +70,7 @@ pub struct CellSpace {
 
 /// A cell: the op index of every edge, in the order `(0→1), (0→2), (1→2), (0→3), (1→3), (2→3), …`
 /// (node by node, sources ascending — the string order).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Cell(pub Vec<usize>);
 
 impl CellSpace {
