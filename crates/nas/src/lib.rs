@@ -13,6 +13,7 @@
 
 pub mod data;
 pub mod model;
+pub mod proxies;
 pub mod space;
 pub mod supernet;
 pub mod train;
