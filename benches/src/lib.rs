@@ -13,5 +13,6 @@ pub fn all_tasks() -> Vec<Box<dyn Task>> {
     v.extend(neural_diffeq::suite::tasks());
     v.extend(spiking::suite::tasks());
     v.extend(neural_operator::suite::tasks());
+    v.extend(nas::suite::tasks());
     v
 }

@@ -14,8 +14,11 @@
 pub mod data;
 pub mod model;
 pub mod proxies;
+pub mod search;
 pub mod space;
+pub mod suite;
 pub mod supernet;
+pub mod table;
 pub mod train;
 
 pub use core_tensor::{Error, Result};
