@@ -6,10 +6,11 @@
 //! cells), one-shot search (DARTS family), architecture selection, black-box search, zero-cost
 //! proxies and an evaluation protocol that compares every method with random architectures.
 //!
-//! Available now: the [`space::SearchSpace`] abstraction and the NAS-Bench-201-style
-//! [`space::CellSpace`] (sampling, enumeration, neighbours, string encoding, isomorphism); the
-//! procedural image generator and the CIFAR-10 binary reader ([`data`]); trainable cell networks
-//! with the NAS-Bench-201 ops and macro skeleton ([`model`]).
+//! Modules: [`space`] (the [`space::SearchSpace`] abstraction and NAS-Bench-201-style cells),
+//! [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT), [`search`] (random search,
+//! regularised evolution), [`proxies`] (zero-cost proxies), [`data`] (procedural images,
+//! CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the tabular
+//! micro-benchmark) and [`suite`] (benchmark-suite tasks).
 
 pub mod data;
 pub mod model;
