@@ -12,6 +12,7 @@
 //! with the NAS-Bench-201 ops and macro skeleton ([`model`]).
 
 pub mod data;
+pub mod lorenz;
 pub mod model;
 pub mod space;
 
