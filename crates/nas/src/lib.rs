@@ -11,6 +11,7 @@
 //! procedural image generator and the CIFAR-10 binary reader ([`data`]); trainable cell networks
 //! with the NAS-Bench-201 ops and macro skeleton ([`model`]).
 
+pub mod darts_space;
 pub mod data;
 pub mod lorenz;
 pub mod model;
