@@ -53,7 +53,7 @@ use std::collections::HashSet;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::space::SearchSpace;
 use crate::{Error, Result};
@@ -820,7 +820,8 @@ impl CellModule {
                 if train && drop_path > 0.0 && !matches!(self.ops[e], OpModule::Identity) {
                     let keep = 1.0 - drop_path;
                     let mask = Tensor::rand([y.size()[0], 1, 1, 1], (y.kind(), y.device())).lt(keep);
-                    y * mask.to_kind(Kind::Float) / keep
+                    let mask = mask.to_kind(y.kind());
+                    y * mask / keep
                 } else {
                     y
                 }
@@ -945,7 +946,7 @@ impl DartsNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     fn space() -> DartsSpace {
         DartsSpace::default()
@@ -1064,6 +1065,20 @@ mod tests {
         assert!(n.contains(&m));
         assert!(s.enumerate().is_none());
         assert_eq!(s.size(), (2880u128 * 8u128.pow(8)).pow(2));
+        // Sampling is uniform: node 1 has 3 · 2 = 6 ordered input pairs and |ops| = 8 ops per edge.
+        let draws = 6000;
+        let mut pairs = std::collections::HashMap::new();
+        let mut ops = std::collections::HashMap::new();
+        for _ in 0..draws {
+            let c = s.sample(&mut rng).reduce;
+            *pairs.entry((c.0[2].1, c.0[3].1)).or_insert(0usize) += 1;
+            *ops.entry(c.0[5].0).or_insert(0usize) += 1;
+        }
+        assert_eq!(pairs.len(), 6);
+        assert_eq!(ops.len(), 8);
+        // Binomial s.d. of a frequency: √(p(1−p)/n) ≤ 0.0048 here; allow 4 s.d.
+        assert!(pairs.values().all(|&k| (k as f64 / draws as f64 - 1.0 / 6.0).abs() < 0.02), "{pairs:?}");
+        assert!(ops.values().all(|&k| (k as f64 / draws as f64 - 1.0 / 8.0).abs() < 0.018), "{ops:?}");
         // Sampling is deterministic given the seed.
         assert_eq!(s.sample(&mut core_tensor::seed::rng(9)), s.sample(&mut core_tensor::seed::rng(9)));
     }

@@ -102,6 +102,14 @@ fn parse<T: Copy>(table: &[(T, &'static str)], key: &str, value: &str) -> Result
     })
 }
 
+/// Stores the value of a component given once in a string.
+fn fill<T>(slot: &mut Option<T>, value: T, key: &str) -> Result<()> {
+    match slot.replace(value) {
+        Some(_) => Err(Error::invalid("forecast cell string", format!("{key:?}"), "component given twice")),
+        None => Ok(()),
+    }
+}
+
 /// A forecasting cell: one choice per component (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ForecastArch {
@@ -195,28 +203,11 @@ impl SearchSpace for ForecastSpace {
                 )
             })?;
             let (key, value) = (key.trim(), value.trim());
-            let dup = || Error::invalid("forecast cell string", format!("{key:?}"), "component given twice");
             match key {
-                "recurrence" => {
-                    if recurrence.replace(parse(&RECURRENCES, key, value)?).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "attention" => {
-                    if attention.replace(parse(&ATTENTIONS, key, value)?).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "gating" => {
-                    if gating.replace(parse(&GATINGS, key, value)?).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "norm" => {
-                    if norm.replace(parse(&NORMS, key, value)?).is_some() {
-                        return Err(dup());
-                    }
-                }
+                "recurrence" => fill(&mut recurrence, parse(&RECURRENCES, key, value)?, key)?,
+                "attention" => fill(&mut attention, parse(&ATTENTIONS, key, value)?, key)?,
+                "gating" => fill(&mut gating, parse(&GATINGS, key, value)?, key)?,
+                "norm" => fill(&mut norm, parse(&NORMS, key, value)?, key)?,
                 other => {
                     return Err(Error::invalid(
                         "component",
