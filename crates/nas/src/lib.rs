@@ -7,12 +7,17 @@
 //! proxies and an evaluation protocol that compares every method with random architectures.
 //!
 //! Modules: [`space`] (the [`space::SearchSpace`] abstraction and NAS-Bench-201-style cells),
-//! [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT), [`search`] (random search,
-//! regularised evolution), [`proxies`] (zero-cost proxies), [`data`] (procedural images,
-//! CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the tabular
-//! micro-benchmark) and [`suite`] (benchmark-suite tasks).
+//! [`darts_space`] (the DARTS space with DARTS, sharpDARTS and self-normalising networks),
+//! [`forecast`] (a recurrence / attention / gating forecasting-cell space) with [`lorenz`]
+//! (Lorenz-96 data), [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT),
+//! [`search`] (random search, regularised evolution), [`proxies`] (zero-cost proxies), [`data`]
+//! (procedural images, CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the
+//! tabular micro-benchmark) and [`suite`] (benchmark-suite tasks).
 
+pub mod darts_space;
 pub mod data;
+pub mod forecast;
+pub mod lorenz;
 pub mod model;
 pub mod proxies;
 pub mod search;
