@@ -35,7 +35,7 @@ use crate::{Error, Result};
 const SHIPPED_TABLE: &str = include_str!("../data/micro_table.json");
 
 /// Epochs of the micro-benchmark protocol.
-pub const TABLE_EPOCHS: usize = 6;
+pub const TABLE_EPOCHS: usize = 10;
 
 /// Training seeds of the micro-benchmark.
 pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
@@ -249,7 +249,7 @@ impl Task for SearchProtocol {
                 .map(|e| e.mean_val())
                 .ok_or_else(|| Error::invalid("cell", format!("{c:?}"), "not in the table"))
         };
-        let mut methods = vec![
+        let mut methods = [
             MethodResult { name: "random search", accs: vec![] },
             MethodResult { name: "regularised evolution", accs: vec![] },
             MethodResult { name: "DARTS 1st order (magnitude)", accs: vec![] },

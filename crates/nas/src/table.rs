@@ -53,7 +53,7 @@ pub struct TableConfig {
 
 impl TableConfig {
     /// The micro-benchmark: 4 nodes, ops {none, skip_connect, nor_conv_3x3} (3⁶ = 729 cells in
-    /// 127 isomorphism classes), 8 classes of 16×16 images with noise 0.2 (500 training, 500
+    /// 127 isomorphism classes), 8 classes of 16×16 images with noise 0.2 (1000 training, 500
     /// validation and 1000 test images), 8-channel networks, `epochs` epochs of batch 50.
     pub fn micro(epochs: usize) -> Self {
         TableConfig {
@@ -62,7 +62,7 @@ impl TableConfig {
             classes: 8,
             image_size: 16,
             noise: 0.2,
-            sizes: (500, 500, 1000),
+            sizes: (1000, 500, 1000),
             data_seed: 2024,
             network: NetworkConfig { channels: 8, classes: 8, ..NetworkConfig::default() },
             train: TrainConfig {

@@ -1,7 +1,7 @@
 //! Builds, merges and summarises the tabular micro-benchmark.
 //!
 //! ```text
-//! nas-table build --out table.json [--epochs 6] [--seeds 3] [--shard i/n] [--limit K] [--threads 1]
+//! nas-table build --out table.json [--epochs 10] [--seeds 3] [--shard i/n] [--limit K] [--threads 1]
 //! nas-table merge --out table.json shard0.json shard1.json …
 //! nas-table show table.json
 //! ```
@@ -54,7 +54,7 @@ fn run(args: &[String]) -> Result<()> {
             // Small networks gain nothing from intra-op threads; one thread per process lets
             // shards share a machine without oversubscription.
             tch::set_num_threads(number(args, "--threads", 1)? as i32);
-            let cfg = TableConfig::micro(number(args, "--epochs", 6)?);
+            let cfg = TableConfig::micro(number(args, "--epochs", nas::suite::TABLE_EPOCHS)?);
             let seeds: Vec<u64> = (0..number(args, "--seeds", 3)? as u64).collect();
             let shard = value(args, "--shard").map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
             let limit = value(args, "--limit").map(|_| number(args, "--limit", 0)).transpose()?;
