@@ -10,7 +10,8 @@ pub mod term;
 pub use adjoint::stochastic_adjoint;
 pub use brownian::{BrownianPath, VirtualBrownianTree};
 pub use solver::{
-    reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, sdeint, EulerHeun, EulerMaruyama,
-    Heun, Milstein, ReversibleHeunState, SdeSolver, Sra1,
+    reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, sdeint, sdeint_adaptive,
+    AdaptiveSdeSolution, EulerHeun, EulerMaruyama, Heun, Milstein, ReversibleHeunState, SdeAdaptive,
+    SdeSolver, Sra1,
 };
 pub use term::{FnSde, Noise, SdeTerm};

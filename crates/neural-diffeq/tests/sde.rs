@@ -213,3 +213,38 @@ fn stochastic_adjoint_converges_to_backprop() {
     assert!(errs[2] < 1e-2, "{errs:?}");
     assert!(errs[2] < errs[0], "no convergence: {errs:?}");
 }
+
+/// Adaptive stepping on a virtual Brownian tree converges to the exact GBM solution driven by the
+/// same Brownian path, `X_T = X₀ exp((μ − σ²/2)T + σ W_T)`: tighter tolerances give smaller strong
+/// errors with more steps, and rejected steps do not change the path.
+#[test]
+fn adaptive_sde_stepping_converges_on_the_tree_path() {
+    let b = 400;
+    let tree = VirtualBrownianTree::new(0.0, 1.0, 1e-7, &[b, 1], 21, Kind::Double, Device::Cpu).unwrap();
+    let y0 = Tensor::ones([b, 1], (Kind::Double, Device::Cpu));
+    let exact = (tree.value(1.0).unwrap() * SIGMA + (MU - 0.5 * SIGMA * SIGMA)).exp();
+    let mut last = f64::INFINITY;
+    let mut steps = 0;
+    for tol in [1e-2, 1e-3, 1e-4] {
+        let cfg = SdeAdaptive { rtol: tol, atol: tol, ..SdeAdaptive::default() };
+        let sol = sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &cfg).unwrap();
+        assert_eq!(*sol.ts.last().unwrap(), 1.0);
+        let err = (sol.ys.last().unwrap() - &exact).abs().mean(Kind::Double).double_value(&[]);
+        assert!(err < 0.7 * last, "tol {tol}: error {err} (previous {last})");
+        assert!(sol.ts.len() > steps);
+        eprintln!(
+            "tol {tol:e}: {} steps, {} rejected, mean |error| {err:.3e}",
+            sol.ts.len() - 1,
+            sol.rejected
+        );
+        last = err;
+        steps = sol.ts.len();
+    }
+    assert!(last < 3e-3, "strong error {last} at tol 1e-4");
+    // Bad input is an error, not a hang.
+    let bad = SdeAdaptive { rtol: 0.0, atol: 0.0, ..SdeAdaptive::default() };
+    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &bad).is_err());
+    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 2.0, &SdeAdaptive::default()).is_err());
+    let small = SdeAdaptive { max_steps: 3, rtol: 1e-6, atol: 1e-6, ..SdeAdaptive::default() };
+    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &small).is_err());
+}

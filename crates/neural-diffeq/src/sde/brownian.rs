@@ -130,9 +130,21 @@ impl BrownianPath {
     }
 }
 
-/// A virtual Brownian tree (Gaines & Lyons 1997; Li et al. 2020): `W(t)` on `[t0, t1]` for any
-/// query in any order, deterministic given the seed, by Brownian-bridge bisection down to
-/// `tol` and linear interpolation below it.
+/// A virtual Brownian tree (Gaines & Lyons 1997; Li et al. 2020) with space-time Lévy area:
+/// `W(t)` and `H_{s,t}` on `[t0, t1]` for any query in any order, deterministic given the seed.
+///
+/// Every tree node `[a, b]` (width `h`) carries its increment `W` and space-time Lévy area
+/// `H = (1/h)∫_a^b (W_r − W_a − (r − a)/h · W) dr ~ N(0, h/12)`, independent of `W`. Bisection
+/// at the midpoint samples the left half exactly from its law given `(W, H)` (Gaussian
+/// conditioning of the four independent half-interval quantities, `h′ = h/2`):
+///
+/// `W₁ = W/2 + 3H/2 + √(h′/8) z₁`, `H₁ = H/4 − √(h′/32) z₁ + √(h′/24) z₂`,
+///
+/// and the right half follows from `W₂ = W − W₁` and Chen's relation `H₂ = 2H + W/2 − W₁ − H₁`.
+/// Below the leaf width `tol` a query at `r = a + h₁` uses the conditional mean
+/// `W(r) = W(a) + (h₁/h) W + 6 h₁h₂/h² · H`. The tree also tracks `I(r) = ∫_{t0}^r W`, from
+/// which the Lévy area of any interval follows: `H_{s,t} = (I(t) − I(s) − (t − s)W(s))/(t − s) −
+/// (W(t) − W(s))/2`, so areas of adjacent intervals satisfy Chen's relation exactly.
 #[derive(Debug, Clone)]
 pub struct VirtualBrownianTree {
     t0: f64,
@@ -163,42 +175,90 @@ impl VirtualBrownianTree {
         }
         Ok(VirtualBrownianTree { t0, t1, tol, seed, shape: shape.to_vec(), kind, device })
     }
-    /// `W(t)` with `W(t0) = 0`.
-    pub fn value(&self, t: f64) -> Result<Tensor> {
-        if !(t >= self.t0 - 1e-12 && t <= self.t1 + 1e-12) {
-            return Err(invalid("t", t, &format!("outside [{}, {}]", self.t0, self.t1)));
+
+    /// Start of the interval.
+    pub fn t0(&self) -> f64 {
+        self.t0
+    }
+
+    /// End of the interval.
+    pub fn t1(&self) -> f64 {
+        self.t1
+    }
+
+    fn normal(&self, stream: u64) -> Tensor {
+        normals(derive_seed(self.seed, stream), &self.shape, self.kind, self.device)
+    }
+
+    /// `(W(r), ∫_{t0}^r W)` at `r`.
+    fn state(&self, r: f64) -> Result<(Tensor, Tensor)> {
+        if !(r >= self.t0 - 1e-12 && r <= self.t1 + 1e-12) {
+            return Err(invalid("t", r, &format!("outside [{}, {}]", self.t0, self.t1)));
         }
-        let t = t.clamp(self.t0, self.t1);
+        let r = r.clamp(self.t0, self.t1);
         let (mut a, mut b) = (self.t0, self.t1);
-        let mut wa = Tensor::zeros(self.shape.as_slice(), (self.kind, self.device));
-        let mut wb = normals(derive_seed(self.seed, 1), &self.shape, self.kind, self.device) * (b - a).sqrt();
+        let h = b - a;
+        let mut w_a = Tensor::zeros(self.shape.as_slice(), (self.kind, self.device));
+        let mut i_a = w_a.zeros_like();
+        let mut w = self.normal(1) * h.sqrt();
+        let mut area = self.normal(2) * (h / 12.0).sqrt();
         let mut node: u64 = 1;
         while b - a > self.tol {
             let m = 0.5 * (a + b);
-            // bridge: W(m) | W(a), W(b) ~ N((W(a) + W(b))/2, (b − a)/4)
-            let z = normals(
-                derive_seed(self.seed, node.wrapping_mul(2).wrapping_add(1) ^ 0xB5AD_4ECE_DA1C_E2A9),
-                &self.shape,
-                self.kind,
-                self.device,
-            );
-            let wm = (&wa + &wb) * 0.5 + z * ((b - a) / 4.0).sqrt();
-            if t <= m {
+            let hh = 0.5 * (b - a);
+            let key = node.wrapping_mul(2).wrapping_add(1) ^ 0xB5AD_4ECE_DA1C_E2A9;
+            let z1 = self.normal(key);
+            let z2 = self.normal(key ^ 0x5DEE_CE66_D1CE_4E5B);
+            let w1 = &w * 0.5 + &area * 1.5 + &z1 * (hh / 8.0).sqrt();
+            let h1 = &area * 0.25 - &z1 * (hh / 32.0).sqrt() + z2 * (hh / 24.0).sqrt();
+            if r <= m {
                 b = m;
-                wb = wm;
+                w = w1;
+                area = h1;
                 node = node.wrapping_mul(2);
             } else {
+                let w2 = &w - &w1;
+                let h2 = &area * 2.0 + &w * 0.5 - &w1 - &h1;
+                i_a += (&w_a + &w1 * 0.5 + &h1) * hh;
+                w_a += &w1;
                 a = m;
-                wa = wm;
+                w = w2;
+                area = h2;
                 node = node.wrapping_mul(2).wrapping_add(1);
             }
         }
-        let w = if b > a { (t - a) / (b - a) } else { 0.0 };
-        Ok(&wa * (1.0 - w) + &wb * w)
+        let h = b - a;
+        let (h1, h2) = (r - a, b - r);
+        if h1 <= 0.0 || h <= 0.0 {
+            return Ok((w_a, i_a));
+        }
+        // Conditional means of the left part [a, r] given the leaf's (W, H).
+        let w1 = &w * (h1 / h) + &area * (6.0 * h1 * h2 / (h * h));
+        let a1 = &area * ((h1 / h) * (h1 / h));
+        let i_r = &i_a + (&w_a + &w1 * 0.5 + a1) * h1;
+        Ok((w_a + w1, i_r))
     }
+
+    /// `W(t)` with `W(t0) = 0`.
+    pub fn value(&self, t: f64) -> Result<Tensor> {
+        Ok(self.state(t)?.0)
+    }
+
     /// `W(t) − W(s)`.
     pub fn increment(&self, s: f64, t: f64) -> Result<Tensor> {
         Ok(self.value(t)? - self.value(s)?)
+    }
+
+    /// The increment `W(t) − W(s)` and the space-time Lévy area `H_{s,t}` (type docs), `s < t`.
+    pub fn levy_area(&self, s: f64, t: f64) -> Result<(Tensor, Tensor)> {
+        if !(s < t) {
+            return Err(invalid("s, t", format!("{s}, {t}"), "need s < t"));
+        }
+        let (ws, is) = self.state(s)?;
+        let (wt, it) = self.state(t)?;
+        let dw = &wt - &ws;
+        let h = (it - is - &ws * (t - s)) / (t - s) - &dw * 0.5;
+        Ok((dw, h))
     }
 }
 
@@ -251,5 +311,51 @@ mod tests {
         let sum = t.increment(0.3, 0.4).unwrap() + t.increment(0.4, 0.55).unwrap();
         assert!(sum.allclose(&a, 1e-12, 1e-12, false));
         assert!(t.value(1.5).is_err());
+    }
+
+    /// Lévy areas from the tree: N(0, Δt/12) on dyadic and non-dyadic intervals, uncorrelated
+    /// with the increment, exactly additive by Chen's relation, and consistent with the areas the
+    /// tree splits into.
+    #[test]
+    fn tree_levy_areas_have_their_law_and_chen_relation() {
+        let n = 4000;
+        let t = VirtualBrownianTree::new(0.0, 1.0, 1e-5, &[n], 4, Kind::Double, Device::Cpu).unwrap();
+        for (s, u) in [(0.0, 0.5), (0.25, 0.5), (0.3, 0.55), (0.123, 0.9)] {
+            let (dw, h) = t.levy_area(s, u).unwrap();
+            let dwv: Vec<f64> = Vec::try_from(&dw).unwrap();
+            let hv: Vec<f64> = Vec::try_from(&h).unwrap();
+            let len: f64 = u - s;
+            assert!(ks_normal(&dwv, len.sqrt()) < 1.63, "W on [{s}, {u}]");
+            assert!(
+                ks_normal(&hv, (len / 12.0).sqrt()) < 1.63,
+                "H on [{s}, {u}]: {}",
+                ks_normal(&hv, (len / 12.0).sqrt())
+            );
+            let corr = dwv.iter().zip(&hv).map(|(a, b)| a * b).sum::<f64>()
+                / (dwv.iter().map(|a| a * a).sum::<f64>() * hv.iter().map(|b| b * b).sum::<f64>()).sqrt();
+            assert!(corr.abs() < 4.0 / (n as f64).sqrt(), "corr {corr}");
+        }
+        // Chen: H_{s,t} = (h₁H₁ + h₂H₂)/h + (h₂W₁ − h₁W₂)/(2h).
+        let (s, u, v) = (0.1, 0.37, 0.8);
+        let (w1, h1) = t.levy_area(s, u).unwrap();
+        let (w2, h2) = t.levy_area(u, v).unwrap();
+        let (w, h) = t.levy_area(s, v).unwrap();
+        let (a, b, c) = (u - s, v - u, v - s);
+        let chen = (&h1 * a + &h2 * b) / c + (&w1 * b - &w2 * a) / (2.0 * c);
+        assert!(chen.allclose(&h, 1e-10, 1e-12, false));
+        assert!((w1 + w2).allclose(&w, 1e-12, 1e-12, false));
+        // The path integral matches the Lévy areas of a fine partition (the tree is one path).
+        let k = 64;
+        let fine: Vec<(Tensor, Tensor)> =
+            (0..k).map(|i| t.levy_area(i as f64 / k as f64, (i + 1) as f64 / k as f64).unwrap()).collect();
+        let mut acc = Tensor::zeros([n], (Kind::Double, Device::Cpu));
+        let mut wsum = acc.zeros_like();
+        for (dw, hh) in &fine {
+            acc += (&wsum + dw * 0.5 + hh) / k as f64;
+            wsum += dw;
+        }
+        let (w01, h01) = t.levy_area(0.0, 1.0).unwrap();
+        assert!((acc - &w01 * 0.5).allclose(&h01, 1e-10, 1e-12, false));
+        assert!(t.levy_area(0.5, 0.5).is_err());
     }
 }

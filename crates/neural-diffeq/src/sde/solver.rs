@@ -1,6 +1,7 @@
-//! Fixed-step SDE solvers on a [`BrownianPath`] grid.
+//! SDE solvers: fixed steps on a [`BrownianPath`] grid, or adaptive steps on a
+//! [`VirtualBrownianTree`].
 
-use super::brownian::BrownianPath;
+use super::brownian::{BrownianPath, VirtualBrownianTree};
 use super::term::{Noise, SdeTerm};
 use crate::error::{invalid, Error, Result};
 use tch::{Kind, Tensor};
@@ -245,6 +246,131 @@ pub fn sdeint(
         return Err(Error::NonFinite { t: path.t0() + path.steps() as f64 * h });
     }
     Ok(ys)
+}
+
+/// Settings of [`sdeint_adaptive`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdeAdaptive {
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// First step size.
+    pub h0: f64,
+    /// Smallest allowed step.
+    pub hmin: f64,
+    /// Most steps (accepted + rejected).
+    pub max_steps: usize,
+    /// Safety factor of the step-size update.
+    pub safety: f64,
+}
+
+impl Default for SdeAdaptive {
+    fn default() -> Self {
+        SdeAdaptive { rtol: 1e-3, atol: 1e-3, h0: 1e-2, hmin: 1e-10, max_steps: 100_000, safety: 0.9 }
+    }
+}
+
+/// Solution of [`sdeint_adaptive`].
+#[derive(Debug)]
+pub struct AdaptiveSdeSolution {
+    /// Accepted times, `t0` first and `t1` last.
+    pub ts: Vec<f64>,
+    /// States at `ts`.
+    pub ys: Vec<Tensor>,
+    /// Rejected steps.
+    pub rejected: usize,
+}
+
+/// Adaptive stepping by step doubling on a virtual Brownian tree, so that rejected steps and
+/// retries see the same Brownian path: each attempt takes one step of size `h` and two of `h/2`
+/// (increments and Lévy areas from `tree`), the error is the RMS of
+/// `(y_half − y_full) / (atol + rtol · max(|y|, |y_half|))`, an accepted step keeps the two-half-step
+/// value, and the next step is `h · clamp(safety · err^{−1/(p + ½)}, 0.2, 5)` for strong order `p`
+/// (the local error of a strong-order-`p` method is `O(h^{p + ½})`). Solves from `tree.t0()` to
+/// `t1`, landing exactly on `t1`.
+///
+/// # Errors
+/// Bad tolerances, `t1` outside the tree, mismatched Brownian shape, [`Error::MaxSteps`],
+/// [`Error::StepSizeTooSmall`] or [`Error::NonFinite`].
+pub fn sdeint_adaptive(
+    term: &dyn SdeTerm,
+    solver: &dyn SdeSolver,
+    y0: &Tensor,
+    tree: &VirtualBrownianTree,
+    t1: f64,
+    cfg: &SdeAdaptive,
+) -> Result<AdaptiveSdeSolution> {
+    for (n, v) in [("rtol", cfg.rtol), ("atol", cfg.atol), ("h0", cfg.h0), ("hmin", cfg.hmin)] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(invalid(n, v, "must be finite and >= 0"));
+        }
+    }
+    if cfg.rtol <= 0.0 && cfg.atol <= 0.0 {
+        return Err(invalid(
+            "rtol, atol",
+            format!("{}, {}", cfg.rtol, cfg.atol),
+            "one tolerance must be > 0",
+        ));
+    }
+    if !(cfg.h0 > 0.0) {
+        return Err(invalid("h0", cfg.h0, "must be > 0"));
+    }
+    let t0 = tree.t0();
+    if !(t1 > t0 && t1 <= tree.t1()) {
+        return Err(invalid("t1", t1, &format!("must lie in ({t0}, {}]", tree.t1())));
+    }
+    let (b, d) =
+        y0.size2().map_err(|_| invalid("y0", format!("{:?}", y0.size()), "expected [batch, dim]"))?;
+    let m = term.noise().brownian_dim(d);
+    let shape = tree.value(t0)?.size();
+    if shape != [b, m] {
+        return Err(invalid("tree", format!("{shape:?}"), &format!("Brownian values must be [{b}, {m}]")));
+    }
+    let expo = -1.0 / (solver.strong_order() + 0.5);
+    let (mut t, mut h) = (t0, cfg.h0.min(t1 - t0));
+    let mut ts = vec![t0];
+    let mut ys = vec![y0.shallow_clone()];
+    let mut rejected = 0;
+    for _ in 0..cfg.max_steps {
+        if t >= t1 {
+            return Ok(AdaptiveSdeSolution { ts, ys, rejected });
+        }
+        let last = t1 - t <= h * (1.0 + 1e-12);
+        let tn = if last { t1 } else { t + h };
+        let hs = tn - t;
+        let y = ys.last().expect("non-empty");
+        let (dw, lv) = tree.levy_area(t, tn)?;
+        let full = solver.step(term, t, y, hs, &dw, &lv)?;
+        let tm = t + 0.5 * hs;
+        let (dw1, lv1) = tree.levy_area(t, tm)?;
+        let (dw2, lv2) = tree.levy_area(tm, tn)?;
+        let half = solver.step(term, t, y, 0.5 * hs, &dw1, &lv1)?;
+        let two = solver.step(term, tm, &half, 0.5 * hs, &dw2, &lv2)?;
+        let err = tch::no_grad(|| {
+            let scale = y.abs().maximum(&two.abs()) * cfg.rtol + cfg.atol;
+            ((&two - &full) / scale).square().mean(Kind::Double).sqrt().double_value(&[])
+        });
+        if !err.is_finite() {
+            return Err(Error::NonFinite { t });
+        }
+        let factor = if err == 0.0 { 5.0 } else { (cfg.safety * err.powf(expo)).clamp(0.2, 5.0) };
+        if err <= 1.0 {
+            t = tn;
+            ts.push(t);
+            ys.push(two);
+        } else {
+            rejected += 1;
+        }
+        h = hs * factor;
+        if h < cfg.hmin && t < t1 {
+            return Err(Error::StepSizeTooSmall { t, dt: h });
+        }
+    }
+    if t >= t1 {
+        return Ok(AdaptiveSdeSolution { ts, ys, rejected });
+    }
+    Err(Error::MaxSteps { t, max_steps: cfg.max_steps })
 }
 
 /// Reversible Heun (Kidger et al. 2021): algebraically reversible, 1 evaluation of `f` and `g` per
