@@ -70,6 +70,113 @@ pub fn type2_variance(hurst: f64, t: f64) -> f64 {
     t.powf(2.0 * hurst) / (2.0 * hurst * libm::tgamma(hurst + 0.5).powi(2))
 }
 
+/// Covariance of type-II fBM, `R(s, t) = Γ(H + ½)⁻² ∫_0^{min(s,t)} (s − u)^{H−½} (t − u)^{H−½} du`.
+/// With `w = min − u = v^{1/a}`, `a = H + ½`, the singular factor becomes `dv / a`, so a 128-point
+/// Gauss–Legendre rule on `v ∈ [0, min^a]` is accurate: it agrees with a 10⁶-cell midpoint sum to
+/// 1e-8 relative for `H = 0.7` and 1e-5 for `H = 0.3` (where the sum itself converges slowly), test.
+/// The diagonal uses the closed form [`type2_variance`].
+pub fn type2_covariance(hurst: f64, s: f64, t: f64) -> f64 {
+    let (lo, hi) = if s <= t { (s, t) } else { (t, s) };
+    if lo <= 0.0 {
+        return 0.0;
+    }
+    if hi - lo <= 1e-14 * hi {
+        return type2_variance(hurst, lo);
+    }
+    let a = hurst + 0.5;
+    let (nodes, wts) = gauss_legendre_nodes(128);
+    let top = lo.powf(a);
+    let gap = hi - lo;
+    let integral: f64 = nodes
+        .iter()
+        .zip(&wts)
+        .map(|(x, w)| {
+            let v = x * top;
+            let wv = v.powf(1.0 / a);
+            w * (gap + wv).powf(hurst - 0.5)
+        })
+        .sum::<f64>()
+        * top
+        / a;
+    integral / libm::tgamma(a).powi(2)
+}
+
+/// Exact samples of type-II fBM on the grid `t_k = k dt`, `k = 1..=n`: `[batch, n]` (the value at
+/// `t = 0` is 0 and not returned), by a Cholesky factor of the covariance [`type2_covariance`].
+///
+/// # Errors
+/// `hurst ∉ (0, 1)`, `dt ≤ 0`, `n = 0`, or a covariance that is not positive definite.
+pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64) -> Result<Tensor> {
+    if !(hurst > 0.0 && hurst < 1.0) {
+        return Err(invalid("hurst", hurst, "must lie in (0, 1)"));
+    }
+    if !(dt > 0.0 && dt.is_finite()) || n == 0 {
+        return Err(invalid("dt, n", format!("{dt}, {n}"), "need dt > 0 and n > 0"));
+    }
+    let mut cov = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let c = type2_covariance(hurst, (i + 1) as f64 * dt, (j + 1) as f64 * dt);
+            cov[i * n + j] = c;
+            cov[j * n + i] = c;
+        }
+    }
+    let c = Tensor::from_slice(&cov).view([n as i64, n as i64]);
+    let l = c.f_linalg_cholesky(false).map_err(|e| {
+        invalid("hurst", hurst, &format!("covariance not positive definite on this grid: {e}"))
+    })?;
+    let z = super::brownian::BrownianPath::increments_only(
+        0.0,
+        1.0,
+        1,
+        &[batch as i64, n as i64],
+        seed,
+        Kind::Double,
+        Device::Cpu,
+    )?
+    .increment(0);
+    Ok(z.matmul(&l.tr()))
+}
+
+/// fOU paths `dX = −θX dt + σ dB̂^H` driven by **exact** type-II fBM ([`simulate_type2_fbm`] on a
+/// grid `sub` times finer than `dt`), integrated by the exponential midpoint rule
+/// `X_{k+1} = e^{−θh} X_k + σ e^{−θh/2} ΔB̂_k`, `h = dt/sub`; `[batch, n]` observations at
+/// `t = 0, dt, …` (`x0` first).
+///
+/// # Errors
+/// As [`simulate_type2_fbm`], or `n < 2`, `sub = 0`.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_fou_exact(
+    hurst: f64,
+    theta: f64,
+    sigma: f64,
+    x0: f64,
+    dt: f64,
+    n: usize,
+    sub: usize,
+    batch: usize,
+    seed: u64,
+) -> Result<Tensor> {
+    if n < 2 || sub == 0 {
+        return Err(invalid("n, sub", format!("{n}, {sub}"), "need n ≥ 2 and sub ≥ 1"));
+    }
+    let h = dt / sub as f64;
+    let steps = (n - 1) * sub;
+    let b = simulate_type2_fbm(hurst, h, steps, batch, seed)?;
+    let zero = Tensor::zeros([batch as i64, 1], (Kind::Double, Device::Cpu));
+    let db = Tensor::cat(&[&zero, &b], 1).diff(1, 1, None::<Tensor>, None::<Tensor>);
+    let (decay, mid) = ((-theta * h).exp(), (-theta * h / 2.0).exp());
+    let mut x = Tensor::full([batch as i64], x0, (Kind::Double, Device::Cpu));
+    let mut xs = vec![x.shallow_clone()];
+    for k in 0..steps {
+        x = &x * decay + db.select(1, k as i64) * (sigma * mid);
+        if (k + 1) % sub == 0 {
+            xs.push(x.shallow_clone());
+        }
+    }
+    Ok(Tensor::stack(&xs, 1))
+}
+
 /// The linear fractional OU process `dX = −θX dt + σ dB̂^H` with Markov-approximate noise, as the
 /// linear Gaussian system `ds = M s dt + L dW` on `s = [X, Y_1 … Y_K]`:
 /// `dX = −θX dt − σ Σ ω_k γ_k Y_k dt + σ (Σ ω_k) dW`, `dY_k = −γ_k Y_k dt + dW`.
@@ -249,6 +356,37 @@ impl super::term::SdeTerm for FractionalSde<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The type-II covariance by quadrature against a brute-force midpoint sum (10⁶ cells); exact
+    /// samples have that covariance (4 standard errors).
+    #[test]
+    fn exact_type2_fbm_has_its_covariance() {
+        for (hurst, tol) in [(0.7f64, 1e-8f64), (0.3, 1e-5)] {
+            let (s, t) = (0.6, 1.0);
+            let m = 1_000_000;
+            let du = s / m as f64;
+            let brute: f64 = (0..m)
+                .map(|k| {
+                    let u = (k as f64 + 0.5) * du;
+                    ((s - u) * (t - u)).powf(hurst - 0.5) * du
+                })
+                .sum::<f64>()
+                / libm::tgamma(hurst + 0.5).powi(2);
+            let q = type2_covariance(hurst, s, t);
+            assert!(((q - brute) / brute).abs() < tol, "H {hurst}: {q} vs {brute}");
+            let x = simulate_type2_fbm(hurst, 0.05, 20, 4000, 3).unwrap();
+            for (i, j) in [(4i64, 4i64), (19, 19), (4, 14)] {
+                let r = type2_covariance(hurst, (i + 1) as f64 * 0.05, (j + 1) as f64 * 0.05);
+                let prod = x.select(1, i) * x.select(1, j);
+                let mean = prod.mean(Kind::Double).double_value(&[]);
+                let se = prod.std(true).double_value(&[]) / (4000f64).sqrt();
+                assert!((mean - r).abs() < 4.0 * se, "H {hurst} ({i}, {j}): {mean} vs {r} ± {se}");
+            }
+        }
+        assert!(simulate_type2_fbm(1.2, 0.1, 5, 2, 0).is_err());
+        let fou = simulate_fou_exact(0.3, 1.0, 0.5, 0.0, 0.05, 11, 4, 3, 1).unwrap();
+        assert_eq!(fou.size(), vec![3, 11]);
+    }
 
     /// The approximation reproduces type-II fBM's variance `t^{2H}/(2H Γ(H+½)²)` at the horizon.
     #[test]
