@@ -23,7 +23,11 @@ fn main() -> nas::Result<()> {
     let table = nas::suite::micro_table(&core_tensor::bench::SuiteConfig::quick(std::env::temp_dir()))?;
     let space = table.config.space()?;
     let data = table.config.data(dev)?;
-    println!("micro-benchmark: {} classes, random-architecture mean test accuracy {:.3}", table.entries.len(), table.random_mean());
+    println!(
+        "micro-benchmark: {} classes, random-architecture mean test accuracy {:.3}",
+        table.entries.len(),
+        table.random_mean()
+    );
 
     // Zero-cost proxies of one cell at initialisation.
     let c = space.sample(&mut core_tensor::seed::rng(1));
