@@ -312,8 +312,8 @@ pub struct ForecastStudy {
     pub evolution: SearchOutcome,
     /// Random search with the same budget.
     pub random: SearchOutcome,
-    /// Distinct cells trained in all (sweep and searches).
-    pub trained: usize,
+    /// Every distinct cell trained (sweep and searches), in enumeration order.
+    pub trained: Vec<ArchScore>,
 }
 
 impl ForecastStudy {
@@ -326,7 +326,16 @@ impl ForecastStudy {
 
     /// The sweep entry with the lowest test nMSE.
     pub fn best(&self) -> &ArchScore {
-        self.sweep
+        Self::lowest(&self.sweep)
+    }
+
+    /// The trained cell (sweep or search) with the lowest test nMSE.
+    pub fn best_trained(&self) -> &ArchScore {
+        Self::lowest(&self.trained)
+    }
+
+    fn lowest(scores: &[ArchScore]) -> &ArchScore {
+        scores
             .iter()
             .min_by(|a, b| a.test_nmse.total_cmp(&b.test_nmse))
             .expect("run_study always evaluates at least one cell")
@@ -412,13 +421,15 @@ pub fn run_study(
         random_search(&space, plan.budget, &mut rng(derive_seed(seed, 31)), |a| Ok(-score(a)?.val_nmse))?;
     let random = SearchOutcome { found: score(&rs.best)?, trajectory: losses(&rs) };
     drop(score);
+    let mut trained: Vec<ArchScore> = cache.into_values().collect();
+    trained.sort_by_key(|s| classes[class_of[&s.key]].1);
     Ok(ForecastStudy {
         persistence_test_mse: data.persistence_test,
         sweep,
         multiplicity,
         evolution,
         random,
-        trained: cache.len(),
+        trained,
     })
 }
 
@@ -500,6 +511,12 @@ fn report(study: &ForecastStudy, protocol: &ForecastProtocol, plan: &StudyPlan) 
         Metric::new(best.test_nmse, "", Better::Lower).with_reference(random, "random architectures"),
     )?;
     r.metric("best_ri_pct", Metric::new(relative_improvement(random, best.test_nmse), "%", Better::Higher))?;
+    let overall = study.best_trained();
+    r.metric("cells_trained", Metric::new(study.trained.len() as f64, "", Better::Higher))?;
+    r.metric(
+        "best_trained_test_nmse",
+        Metric::new(overall.test_nmse, "", Better::Lower).with_reference(random, "random architectures"),
+    )?;
     for (name, o) in [("evolution", &study.evolution), ("random_search", &study.random)] {
         r.metric(
             format!("{name}_test_nmse"),
@@ -539,6 +556,15 @@ fn report(study: &ForecastStudy, protocol: &ForecastProtocol, plan: &StudyPlan) 
             relative_improvement(random, best.test_nmse)
         ),
         String::new(),
+        format!(
+            "Best of all {} cells trained (sweep and searches): `{}` {:.4} ({} parameters, RI {:+.1} %).",
+            study.trained.len(),
+            space.encode(&overall.arch),
+            overall.test_nmse,
+            overall.params,
+            relative_improvement(random, overall.test_nmse)
+        ),
+        String::new(),
         "| component | value | cells | mean test nMSE | best test nMSE |".to_string(),
         "|---|---|---|---|---|".to_string(),
     ];
@@ -567,7 +593,10 @@ fn report(study: &ForecastStudy, protocol: &ForecastProtocol, plan: &StudyPlan) 
     lines.push(format!(
         "Search with {} queries each (validation nMSE; evolution population {}, tournament {}), \
          {} distinct cells trained in all:",
-        plan.budget, plan.population, plan.tournament, study.trained
+        plan.budget,
+        plan.population,
+        plan.tournament,
+        study.trained.len()
     ));
     lines.push(String::new());
     lines.push("| method | found cell | val nMSE | test nMSE | RI vs random (%) |".to_string());
@@ -599,6 +628,15 @@ fn report(study: &ForecastStudy, protocol: &ForecastProtocol, plan: &StudyPlan) 
         if !pts.is_empty() {
             plot = plot.scatter(format!("recurrence={rec}"), pts);
         }
+    }
+    let extra: Vec<(f64, f64)> = study
+        .trained
+        .iter()
+        .filter(|s| !study.sweep.iter().any(|w| w.key == s.key))
+        .map(|s| (s.params as f64, s.test_nmse))
+        .collect();
+    if !extra.is_empty() {
+        plot = plot.scatter("met only by a search", extra);
     }
     r.plot(plot);
     let traj =
@@ -658,7 +696,8 @@ mod tests {
         }
         assert!(study.random_mean().is_finite() && study.persistence_test_mse > 0.0);
         assert_eq!(study.evolution.trajectory.len(), 4);
-        assert!(study.trained >= 5 && study.trained <= 5 + 8);
+        assert!(study.trained.len() >= 5 && study.trained.len() <= 5 + 8);
+        assert!(study.best_trained().test_nmse <= study.best().test_nmse);
         let r = report(&study, &tiny(), &plan).unwrap();
         assert!(r.metrics.values().all(|m| m.value.is_finite()));
         assert!(r.notes[0].contains("| recurrence | gru |"), "{}", r.notes[0]);
@@ -681,6 +720,23 @@ mod tests {
         assert!(run_study(&p, &plan, 0, Device::Cpu, false).is_err());
         let plan = StudyPlan { sample: Some(5), budget: 0, ..plan };
         assert!(run_study(&p, &plan, 0, Device::Cpu, false).is_err());
+    }
+
+    /// The whole quick-profile task on one thread, with its wall time (run in release:
+    /// `cargo test -p nas --release quick_profile -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "runs the full quick profile (tens of seconds)"]
+    fn quick_profile_runs_on_one_thread() {
+        tch::set_num_threads(1);
+        let cfg = SuiteConfig { device: Device::Cpu, ..SuiteConfig::quick(std::env::temp_dir()) };
+        let start = std::time::Instant::now();
+        let r = ForecastSearch.run(&cfg).unwrap();
+        let wall = start.elapsed().as_secs_f64();
+        println!("{}\n\nwall time {wall:.1} s", r.notes.join("\n"));
+        for (k, m) in &r.metrics {
+            println!("{k}: {:.4}", m.value);
+        }
+        assert!(r.metrics.values().all(|m| m.value.is_finite()));
     }
 
     #[test]
