@@ -420,7 +420,6 @@ pub fn run_study(
     let rs =
         random_search(&space, plan.budget, &mut rng(derive_seed(seed, 31)), |a| Ok(-score(a)?.val_nmse))?;
     let random = SearchOutcome { found: score(&rs.best)?, trajectory: losses(&rs) };
-    drop(score);
     let mut trained: Vec<ArchScore> = cache.into_values().collect();
     trained.sort_by_key(|s| classes[class_of[&s.key]].1);
     Ok(ForecastStudy {

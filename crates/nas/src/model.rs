@@ -67,7 +67,7 @@ impl ConvBn {
 pub(crate) enum Op {
     Zero,
     Identity,
-    ReluConvBn(ConvBn),
+    ReluConvBn(Box<ConvBn>),
     AvgPool,
 }
 
@@ -76,8 +76,8 @@ impl Op {
         Ok(match name {
             "none" => Op::Zero,
             "skip_connect" => Op::Identity,
-            "nor_conv_1x1" => Op::ReluConvBn(ConvBn::new(path, c, c, 1, 1, bn)),
-            "nor_conv_3x3" => Op::ReluConvBn(ConvBn::new(path, c, c, 3, 1, bn)),
+            "nor_conv_1x1" => Op::ReluConvBn(Box::new(ConvBn::new(path, c, c, 1, 1, bn))),
+            "nor_conv_3x3" => Op::ReluConvBn(Box::new(ConvBn::new(path, c, c, 3, 1, bn))),
             "avg_pool_3x3" => Op::AvgPool,
             other => return Err(Error::invalid(
                 "op",

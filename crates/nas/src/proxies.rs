@@ -353,8 +353,8 @@ mod tests {
         let a = t(&[1.0, 2.0, -1.0, 0.5, 0.0, 3.0], &[3, 2]);
         let x = Tensor::randn([5, 2], (Kind::Double, Device::Cpu));
         let s = jacob_cov_of(|i| i.matmul(&a.tr()), &x).unwrap();
-        let k = 1e-5;
-        let want = -((5.0 + k as f64).ln() + 1.0 / (5.0 + k) + 4.0 * (k.ln() + 1.0 / k));
+        let k: f64 = 1e-5;
+        let want = -((5.0 + k).ln() + 1.0 / (5.0 + k) + 4.0 * (k.ln() + 1.0 / k));
         assert!(((s - want) / want).abs() < 1e-6, "{s} vs {want}");
     }
 
