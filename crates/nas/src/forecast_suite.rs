@@ -368,6 +368,17 @@ pub fn run_study(
     if plan.budget == 0 {
         return Err(Error::invalid("budget", 0, "must be ≥ 1"));
     }
+    // Checked before any training (regularised evolution checks them again).
+    if plan.population < 2 {
+        return Err(Error::invalid("population", plan.population, "must be ≥ 2"));
+    }
+    if plan.tournament == 0 || plan.tournament > plan.population {
+        return Err(Error::invalid(
+            "tournament",
+            plan.tournament,
+            format!("must be in [1, population = {}]", plan.population),
+        ));
+    }
     let data = protocol.prepare(device)?;
     let space = ForecastSpace;
     let all = space.enumerate().expect("the forecasting space is finite");
@@ -724,6 +735,11 @@ mod tests {
         assert!(run_study(&p, &plan, 0, Device::Cpu, false).is_err());
         let plan = StudyPlan { sample: Some(5), budget: 0, ..plan };
         assert!(run_study(&p, &plan, 0, Device::Cpu, false).is_err());
+        let plan = StudyPlan { budget: 4, population: 1, ..plan };
+        assert!(run_study(&p, &plan, 0, Device::Cpu, false).is_err());
+        let plan = StudyPlan { population: 2, tournament: 3, ..plan };
+        let e = run_study(&p, &plan, 0, Device::Cpu, false).unwrap_err().to_string();
+        assert!(e.contains("tournament"), "{e}");
     }
 
     /// The whole quick-profile task, with its wall time (run in release:
