@@ -42,7 +42,12 @@ pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
 
 /// Every nas task.
 pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(MicroBench), Box::new(ProxyRanking), Box::new(SearchProtocol)]
+    vec![
+        Box::new(MicroBench),
+        Box::new(ProxyRanking),
+        Box::new(SearchProtocol),
+        Box::new(crate::forecast_suite::ForecastSearch),
+    ]
 }
 
 /// The micro-benchmark table for this profile.
