@@ -499,12 +499,8 @@ impl Task for ForecastSearch {
             population: cfg.pick(4, 8),
             tournament: cfg.pick(2, 3),
         };
-        // Networks this small are dominated by thread synchronisation in intra-op parallel
-        // kernels (ten times slower on two shared cores); train on one thread and restore.
-        let threads = tch::get_num_threads();
-        tch::set_num_threads(1);
-        let study = run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress);
-        tch::set_num_threads(threads);
+        let study =
+            crate::suite::single_threaded(|| run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress));
         report(&study?, &protocol, &plan)
     }
 }

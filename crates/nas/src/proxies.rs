@@ -9,7 +9,9 @@
 //! - `jacob_cov` (Mellor et al. 2021, v1): `J` = rows `∂(Σ_k f_k(x_b))/∂x_b`, `Σ` = correlation
 //!   matrix of the rows, eigenvalues `λ`, score `−Σ_i [log(λ_i + k) + 1/(λ_i + k)]`, `k = 10⁻⁵`;
 //! - `naswot` (Mellor et al. 2021): binary codes `c = 1[z > 0]` of every ReLU input `z`,
-//!   `K = Σ_layers [c cᵀ + (1 − c)(1 − c)ᵀ]` over the batch, score `log|det K|`;
+//!   `K = Σ_layers [c cᵀ + (1 − c)(1 − c)ᵀ]` over the batch, score `log|det K|`; a singular `K`
+//!   (two inputs with identical codes everywhere, e.g. a cell that outputs zeros) scores
+//!   `f64::MIN`, the lowest finite value, so such networks rank last;
 //! - `dextr` (label-free): `S = log(1 + Σ_layers σ_min/σ_max)` of each ReLU layer's feature matrix
 //!   `[B, D]`, `K = log(1 + κ)` with `κ` the total extrinsic curvature `∮ κ(θ) ‖y′(θ)‖ dθ` of the
 //!   logits along the input circle `x(θ) = u cos θ + v sin θ` (orthonormal random `u, v` scaled to
@@ -97,8 +99,14 @@ fn weights_of(params: &[(String, Tensor)]) -> Vec<Tensor> {
     params.iter().filter(|(_, t)| t.dim() >= 2).map(|(_, t)| t.shallow_clone()).collect()
 }
 
+/// Gradients of `loss` with respect to `ws`; weights outside the graph (edges a cell never uses)
+/// get zeros.
 fn grads(loss: &Tensor, ws: &[Tensor]) -> Vec<Tensor> {
     Tensor::run_backward(&[loss], ws, false, false)
+        .into_iter()
+        .zip(ws)
+        .map(|(g, w)| if g.defined() { g } else { w.zeros_like() })
+        .collect()
 }
 
 fn sum_f64(ts: impl Iterator<Item = Tensor>) -> f64 {
@@ -259,7 +267,12 @@ pub fn score(
         Proxy::Naswot => {
             let probe = RefCell::new(Vec::new());
             let _ = tch::no_grad(|| net.forward_probe(x, true, Some(&probe)));
-            naswot_of(&probe.into_inner())
+            let s = naswot_of(&probe.into_inner());
+            if s == f64::NEG_INFINITY {
+                f64::MIN
+            } else {
+                s
+            }
         }
         Proxy::Dextr => {
             let probe = RefCell::new(Vec::new());
@@ -407,5 +420,11 @@ mod tests {
             assert_eq!(a, b, "{}", p.name());
         }
         assert!(score(Proxy::Snip, &space, &cell, cfg, &x, &y.narrow(0, 0, 3), 0).is_err());
+        // A conv fed by a node nothing reaches never enters the graph: its gradient counts as 0.
+        let dead =
+            space.decode("|none~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|").unwrap();
+        for p in Proxy::ALL {
+            assert!(score(p, &space, &dead, cfg, &x, &y, 1).unwrap().is_finite(), "{}", p.name());
+        }
     }
 }

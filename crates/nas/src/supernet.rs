@@ -293,8 +293,13 @@ pub struct DartsEpoch {
     pub cell: Cell,
 }
 
+/// Gradients of `loss` with respect to `inputs` (zeros for inputs outside the graph).
 fn grads_of(loss: &Tensor, inputs: &[Tensor]) -> Vec<Tensor> {
     Tensor::run_backward(&[loss], inputs, false, false)
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, w)| if g.defined() { g } else { w.zeros_like() })
+        .collect()
 }
 
 fn global_norm(ts: &[Tensor]) -> f64 {
