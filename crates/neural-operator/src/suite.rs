@@ -18,6 +18,7 @@ pub fn tasks() -> Vec<Box<dyn Task>> {
         Box::new(FnoNavierStokes),
         Box::new(FnoBurgersUq),
         Box::new(NeuralStaggerBurgers),
+        Box::new(NeuralStaggerNavierStokes),
     ]
 }
 
@@ -601,6 +602,146 @@ impl Task for NeuralStaggerBurgers {
         }
         r.note(format!(
             "Burgers, {n} points, {n_train}/{n_test} samples, FNO width 32 / modes 16, {epochs} epochs; inference = one forward pass over the {n_test} test samples; parallel speed-up assumes the s sub-solvers run concurrently"
+        ));
+        Ok(r)
+    }
+}
+
+/// Vorticity trajectories of forced 2-D Navier–Stokes (as [`navier_stokes_pairs`]): frame 0 as
+/// `[count, 1, n, n]` and frames `1..frames` every `frame_dt` as `[count, frames − 1, n, n]`.
+pub fn navier_stokes_trajectories(
+    count: usize,
+    n: usize,
+    nu: f64,
+    dt: f64,
+    frames: usize,
+    frame_dt: f64,
+    seed: u64,
+) -> crate::Result<(Tensor, Tensor)> {
+    use crate::data::{Grf2d, NavierStokes};
+    let solver = NavierStokes { dt, ..NavierStokes::fno(nu) };
+    let times: Vec<f64> = (1..frames).map(|k| k as f64 * frame_dt).collect();
+    let rows = (0..count)
+        .into_par_iter()
+        .map(|i| -> crate::Result<(Vec<f64>, Vec<f64>)> {
+            let w0 = Grf2d::navier_stokes().sample(n, &mut rng(derive_seed(seed, i as u64)))?;
+            let rest = solver.solve(&w0, n, &times)?.concat();
+            Ok((w0, rest))
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    let to_t = |second: bool, c: i64| {
+        let v: Vec<f64> =
+            rows.iter().flat_map(|r| if second { &r.1 } else { &r.0 }.iter().copied()).collect();
+        Tensor::from_slice(&v).view([count as i64, c, n as i64, n as i64]).to_kind(Kind::Float)
+    };
+    let (a, rest) = (to_t(false, 1), to_t(true, frames as i64 - 1));
+    Ok((a, rest))
+}
+
+/// NeuralStagger in 2-D and in time on forced Navier–Stokes (ν = 1e-3): a fine FNO-2D stepping one
+/// frame per call against staggered coarse sub-solvers (s = 2, four 16×16 grids) stepping one
+/// (τ = 1) or two (τ = 2) frames per call; rollout error over the trajectory and inference time.
+pub struct NeuralStaggerNavierStokes;
+
+impl Task for NeuralStaggerNavierStokes {
+    fn crate_name(&self) -> &'static str {
+        "neural-operator"
+    }
+    fn name(&self) -> &'static str {
+        "neural_stagger_navier_stokes"
+    }
+    fn description(&self) -> &'static str {
+        "NeuralStagger 2-D (s = 2) and spatio-temporal (s = 2, τ = 2) vs a fine FNO-2D on Navier–Stokes rollouts: error and speed-up"
+    }
+    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+        use crate::stagger::NeuralStagger;
+        let (n, dt, n_train, n_test, epochs, width, modes) =
+            cfg.pick((32, 2e-3, 100, 20, 30, 24, 8), (64, 1e-4, 1000, 100, 200, 32, 12));
+        let (frames, frame_dt) = (9usize, 0.5);
+        let err = core_tensor::Error::other;
+        let pb = progress_bar(1, "Navier–Stokes trajectories", cfg.progress);
+        let [(w0tr, resttr), (w0te, restte)] = train_test_pairs(
+            cfg,
+            &format!("navier_stokes_traj_{n}_{dt}_{frames}_{frame_dt}"),
+            (n_train, n_test),
+            |count, seed| navier_stokes_trajectories(count, n, 1e-3, dt, frames, frame_dt, seed),
+        )?;
+        pb.finish_and_clear();
+        let dev = cfg.device;
+        let traj_tr = Tensor::cat(&[w0tr, resttr], 1).to(dev); // [N, frames, n, n]
+        let traj_te = Tensor::cat(&[w0te, restte], 1).to(dev);
+        // Windows: τ frames in, the next τ frames out.
+        let windows = |traj: &Tensor, tau: i64| -> (Tensor, Tensor) {
+            let k = frames as i64 - 2 * tau + 1;
+            let xs: Vec<Tensor> = (0..k).map(|s| traj.narrow(1, s, tau)).collect();
+            let ys: Vec<Tensor> = (0..k).map(|s| traj.narrow(1, s + tau, tau)).collect();
+            (Tensor::cat(&xs, 0), Tensor::cat(&ys, 0))
+        };
+        // Every model starts from the known frames 0 and 1 and predicts frames 2..frames.
+        let known = 2i64;
+        let horizon = frames as i64 - known;
+        let target = traj_te.narrow(1, known, horizon);
+        let base = FnoConfig { modes: vec![modes, modes], width, ..Default::default() };
+        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut lines = vec![
+            "| model | sub-solvers | frames per call | calls per rollout | rollout relative L2 | rollout ms | speed-up (sequential) | speed-up (parallel sub-solvers) |".to_string(),
+            "|---|---|---|---|---|---|---|---|".to_string(),
+        ];
+        let mut fine_ms = 0.0;
+        for (s, tau) in [(1i64, 1i64), (2, 1), (2, 2)] {
+            tch::manual_seed(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64) as i64);
+            let vs = nn::VarStore::new(dev);
+            let b = FnoConfig { modes: vec![(modes).min(n as i64 / (2 * s)); 2], ..base.clone() };
+            let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau).map_err(err)?;
+            let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
+            let (xtr, ytr) = windows(&traj_tr, tau);
+            let label = format!("NS stagger s = {s}, τ = {tau}");
+            train_operator(|x| model.forward(x), &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
+            let calls = (horizon + tau - 1) / tau;
+            let start = traj_te.narrow(1, known - tau, tau);
+            let pred = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;
+            let pred = Tensor::cat(&pred, 1).narrow(1, 0, horizon);
+            let rel = tch::no_grad(|| -> crate::Result<f64> {
+                Ok(relative_lp_loss(
+                    &pred.reshape([-1, 1, n as i64, n as i64]),
+                    &target.reshape([-1, 1, n as i64, n as i64]),
+                    2.0,
+                )?
+                .double_value(&[]))
+            })
+            .map_err(err)?;
+            let ms = median_ms(cfg.pick(5, 11), || {
+                let _ = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;
+                Ok(())
+            })?;
+            let subs = s * s;
+            let key = format!("s{s}_tau{tau}");
+            r.metric(format!("{key}_rollout_relative_l2"), Metric::new(rel, "", Better::Lower))?;
+            r.metric(format!("{key}_rollout_ms"), Metric::new(ms, "ms", Better::Lower))?;
+            if s == 1 && tau == 1 {
+                fine_ms = ms;
+            } else {
+                r.metric(
+                    format!("{key}_speedup_sequential"),
+                    Metric::new(fine_ms / ms, "×", Better::Higher)
+                        .with_reference(1.0, "fine FNO-2D, one frame per call"),
+                )?;
+                r.metric(
+                    format!("{key}_speedup_parallel"),
+                    Metric::new(fine_ms / (ms / subs as f64), "×", Better::Higher),
+                )?;
+            }
+            lines.push(format!(
+                "| {} | {subs} | {tau} | {calls} | {rel:.4} | {ms:.1} | {:.2} | {:.2} |",
+                if s == 1 { "fine FNO-2D" } else { "NeuralStagger" },
+                fine_ms / ms,
+                fine_ms / (ms / subs as f64)
+            ));
+        }
+        r.note(format!(
+            "Forced Navier–Stokes (ν = 1e-3), {n}×{n}, frames every {frame_dt} time units; {n_train}/{n_test} trajectories of {frames} frames; every model starts from frames 0–1 and rolls out frames 2–{}; FNO width {width}, modes ≤ {modes} (≤ n/(2s) on the coarse grids), {epochs} epochs.\n\n{}",
+            frames - 1,
+            lines.join("\n")
         ));
         Ok(r)
     }
