@@ -25,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod etas;
 pub mod hawkes;
+pub mod neural;
 pub mod optim;
 pub mod poisson;
 pub mod suite;

@@ -15,12 +15,14 @@ use nalgebra::DMatrix;
 
 /// All `point-process` tasks.
 pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![
+    let mut v: Vec<Box<dyn Task>> = vec![
         Box::new(HawkesRecovery),
         Box::new(HawkesGoodnessOfFit),
         Box::new(HawkesIntensity),
         Box::new(EtasFit),
-    ]
+    ];
+    v.extend(crate::neural::suite::tasks());
+    v
 }
 
 fn pp<T>(r: PpResult<T>) -> Result<T> {

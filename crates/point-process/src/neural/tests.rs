@@ -1,0 +1,286 @@
+//! Tests of the neural TPPs against closed forms and the classical implementation.
+
+use super::decoder::Decoder;
+use super::encoder::{Encoder, History};
+use super::*;
+use crate::data::EventSequence;
+use crate::hawkes::{self, Hawkes, SimOptions};
+use approx::assert_abs_diff_eq;
+use core_tensor::seed::rng;
+use nalgebra::DMatrix;
+use tch::{nn, Device, Kind, Tensor};
+
+const GL: Integration = Integration::GaussLegendre { panels: 4 };
+
+fn set(vs: &nn::VarStore, name: &str, value: &Tensor) {
+    let vars = vs.variables();
+    let mut v =
+        vars.get(name).unwrap_or_else(|| panic!("no variable {name}: {:?}", vars.keys())).shallow_clone();
+    let src = value.to_kind(v.kind());
+    tch::no_grad(|| v.copy_(&src));
+}
+
+fn hawkes2() -> Hawkes {
+    Hawkes::exponential(vec![0.4, 0.3], DMatrix::from_row_slice(2, 2, &[0.3, 0.2, 0.1, 0.4]), 1.5).unwrap()
+}
+
+fn sims(h: &Hawkes, n: usize, t_end: f64, seed: u64) -> Vec<EventSequence> {
+    let mut r = rng(seed);
+    (0..n).map(|_| h.simulate_ogata(SimOptions::new(t_end), &mut r).unwrap()).collect()
+}
+
+fn model_f64(cfg: TppConfig, seed: i64) -> (nn::VarStore, NeuralTpp) {
+    tch::manual_seed(seed);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let m = NeuralTpp::new(&vs.root(), cfg).unwrap();
+    vs.double();
+    (vs, m)
+}
+
+/// RMTPP with zero weights is a multivariate homogeneous Poisson process: its log-likelihood must
+/// equal the classical Hawkes likelihood with α = 0, tail compensator included.
+#[test]
+fn rmtpp_poisson_matches_classical_likelihood() {
+    let rates = [0.5, 1.5];
+    let (vs, m) = model_f64(TppConfig::new(Model::Rmtpp, 2).hidden(8), 0);
+    set(&vs, "decoder.base.weight", &Tensor::zeros([1, 8], (Kind::Double, Device::Cpu)));
+    set(&vs, "decoder.base.bias", &Tensor::from_slice(&[2.0f64.ln()]));
+    set(&vs, "decoder.w", &Tensor::from_slice(&[0.0f64]));
+    set(&vs, "decoder.marks.weight", &Tensor::zeros([2, 8], (Kind::Double, Device::Cpu)));
+    set(&vs, "decoder.marks.bias", &Tensor::from_slice(&[0.5f64.ln(), 1.5f64.ln()]));
+    let truth = Hawkes::exponential(rates.to_vec(), DMatrix::zeros(2, 2), 1.0).unwrap();
+    let mut seqs = sims(&truth, 4, 7.0, 1);
+    seqs.push(EventSequence::new(vec![], None, 2, 0.0, 3.0).unwrap()); // empty: tail only
+    let b = TppBatch::from_sequences(&seqs, Kind::Double, Device::Cpu).unwrap();
+    let ll = m.log_likelihood(&b, GL, false).unwrap();
+    let per: Vec<f64> = Vec::try_from(ll.per_sequence()).unwrap();
+    for (s, got) in seqs.iter().zip(per) {
+        let want = hawkes::log_likelihood(&truth, s).unwrap();
+        assert_abs_diff_eq!(got, want, epsilon = 1e-9);
+    }
+}
+
+/// An encoder computing the exact excitation state of an exponential Hawkes process.
+#[derive(Debug)]
+struct HawkesState {
+    h: Hawkes,
+}
+
+impl Encoder for HawkesState {
+    fn encode(&self, batch: &TppBatch, _train: bool) -> crate::Result<History> {
+        let (b, l) = (batch.batch_size(), batch.max_len());
+        let d = self.h.dim();
+        let beta = 1.5;
+        let t: Vec<f64> = Vec::try_from(batch.times.flatten(0, -1)).unwrap();
+        let mk: Vec<i64> = Vec::try_from(batch.marks.flatten(0, -1)).unwrap();
+        let mask: Vec<bool> = Vec::try_from(batch.mask.flatten(0, -1)).unwrap();
+        let mut ctx = vec![0.0; (b * (l + 1)) as usize * d];
+        for r in 0..b as usize {
+            let mut s = vec![0.0; d];
+            let mut prev = 0.0;
+            for c in 0..l as usize {
+                let i = r * l as usize + c;
+                if !mask[i] {
+                    break;
+                }
+                for (k, sk) in s.iter_mut().enumerate() {
+                    *sk = *sk * (-beta * (t[i] - prev)).exp() + self.h.alpha()[0][(k, mk[i] as usize)] * beta;
+                }
+                prev = t[i];
+                let o = (r * (l as usize + 1) + c + 1) * d;
+                ctx[o..o + d].copy_from_slice(&s);
+            }
+        }
+        let ctx = Tensor::from_slice(&ctx).view([b, l + 1, d as i64]);
+        let zeros = Tensor::zeros([b, 1], (Kind::Double, Device::Cpu));
+        Ok(History {
+            ctx,
+            prev_times: Tensor::cat(&[&zeros, &batch.times], 1),
+            events: Tensor::zeros([b, l, 1], (Kind::Double, Device::Cpu)),
+            event_times: batch.times.shallow_clone(),
+            event_mask: batch.mask.shallow_clone(),
+        })
+    }
+    fn out_dim(&self) -> i64 {
+        self.h.dim() as i64
+    }
+}
+
+/// `λ_k(τ) = μ_k + s_k e^{−βτ}`, with or without its closed-form compensator.
+#[derive(Debug)]
+struct HawkesDecoder {
+    mu: Vec<f64>,
+    exact: bool,
+}
+
+impl Decoder for HawkesDecoder {
+    fn num_marks(&self) -> usize {
+        self.mu.len()
+    }
+    fn log_intensity(&self, h: &History, tau: &Tensor) -> crate::Result<Tensor> {
+        let mu = Tensor::from_slice(&self.mu);
+        Ok((mu + h.ctx.unsqueeze(2) * (tau.unsqueeze(-1) * -1.5).exp()).log())
+    }
+    fn compensator(&self, h: &History, tau: &Tensor) -> Option<crate::Result<Tensor>> {
+        self.exact.then(|| {
+            let m: f64 = self.mu.iter().sum();
+            let s = h.ctx.sum_dim_intlist(-1, false, Kind::Double);
+            Ok(tau * m + s * (1.0 - (tau * -1.5).exp()) / 1.5)
+        })
+    }
+}
+
+fn hawkes_model(exact: bool) -> NeuralTpp {
+    let h = hawkes2();
+    let mu = h.mu().to_vec();
+    NeuralTpp::from_parts(
+        TppConfig::new(Model::Rmtpp, 2),
+        Box::new(HawkesState { h }),
+        Box::new(HawkesDecoder { mu, exact }),
+    )
+    .unwrap()
+}
+
+/// The likelihood assembly (event terms, compensators between events and the tail to T) with a
+/// decoder reproducing the Hawkes intensity gives the classical log-likelihood, both with the
+/// exact compensator and with quadrature.
+#[test]
+fn hawkes_decoder_gives_classical_likelihood_exact_and_by_quadrature() {
+    let truth = hawkes2();
+    let seqs = sims(&truth, 5, 15.0, 3);
+    let b = TppBatch::from_sequences(&seqs, Kind::Double, Device::Cpu).unwrap();
+    for exact in [true, false] {
+        let m = hawkes_model(exact);
+        let per: Vec<f64> = Vec::try_from(m.log_likelihood(&b, GL, false).unwrap().per_sequence()).unwrap();
+        for (s, got) in seqs.iter().zip(per) {
+            let want = hawkes::log_likelihood(&truth, s).unwrap();
+            assert_abs_diff_eq!(got, want, epsilon = if exact { 1e-9 } else { 1e-7 });
+        }
+    }
+    // Monte Carlo is unbiased: the mean over repetitions is close to the exact value
+    let m = hawkes_model(false);
+    tch::manual_seed(0);
+    let want: f64 = seqs.iter().map(|s| hawkes::log_likelihood(&truth, s).unwrap()).sum();
+    let mc: f64 = (0..20)
+        .map(|_| m.log_likelihood(&b, Integration::MonteCarlo { samples: 50 }, false).unwrap().total())
+        .sum::<f64>()
+        / 20.0;
+    assert!((mc - want).abs() < 0.01 * want.abs(), "MC {mc} vs exact {want}");
+}
+
+fn random_batch(k: usize) -> (Vec<EventSequence>, TppBatch) {
+    let seqs = vec![
+        EventSequence::new(
+            vec![0.2, 0.9, 1.1, 2.5, 2.6, 3.7, 4.0, 5.2],
+            Some(vec![0, 1, 2, 1, 0, 2, 2, 1].into_iter().map(|m| m % k).collect()),
+            k,
+            0.0,
+            6.0,
+        )
+        .unwrap(),
+        EventSequence::new(vec![0.5, 3.0], Some(vec![1 % k, 0]), k, 0.0, 4.0).unwrap(),
+    ];
+    let b = TppBatch::from_sequences(&seqs, Kind::Double, Device::Cpu).unwrap();
+    (seqs, b)
+}
+
+/// Where a decoder has a closed-form compensator, quadrature of its intensity agrees with it.
+#[test]
+fn closed_form_compensators_match_quadrature() {
+    for model in [Model::Rmtpp, Model::IntensityFree, Model::FullyNn] {
+        let (_vs, m) = model_f64(TppConfig::new(model, 3).hidden(8), 5);
+        let (_, b) = random_batch(3);
+        let h = m.encode(&b, false).unwrap();
+        let hi = Tensor::from_slice(&[0.3f64, 1.0, 2.5, 0.05, 4.0, 0.7, 1.9, 3.3, 0.2])
+            .view([1, 9])
+            .expand([2, 9], false);
+        let lo = &hi * 0.25;
+        let exact = m.compensator(&h, &lo, &hi, GL).unwrap();
+        assert!(m.decoder().compensator(&h, &hi).is_some());
+        let quad = m.integrate(&h, &lo, &hi, Integration::GaussLegendre { panels: 32 }).unwrap();
+        let err = ((&exact - &quad).abs() / exact.abs().clamp_min(1e-12)).max().double_value(&[]);
+        assert!(err < 1e-6, "{model:?}: relative error {err}");
+    }
+}
+
+/// Perturbing a later event (its time and mark) leaves every earlier intensity and likelihood
+/// term unchanged, for every model.
+#[test]
+fn no_future_leakage() {
+    for model in Model::ALL {
+        let (_vs, m) = model_f64(TppConfig::new(model, 3).hidden(8), 7);
+        let (seqs, b) = random_batch(3);
+        let s = &seqs[0];
+        let j = 5;
+        let mut t = s.times().to_vec();
+        let mut mk = s.marks().to_vec();
+        t[j] = 0.5 * (t[j] + t[j + 1]);
+        mk[j] = (mk[j] + 1) % 3;
+        let p = EventSequence::new(t, Some(mk), 3, 0.0, 6.0).unwrap();
+        let bp = TppBatch::from_sequences(&[p, seqs[1].clone()], Kind::Double, Device::Cpu).unwrap();
+        let q = Tensor::linspace(0.0, s.times()[j] - 1e-3, 40, (Kind::Double, Device::Cpu))
+            .view([1, 40])
+            .expand([2, 40], false);
+        let l0 = m.intensity(&b, &q).unwrap();
+        let l1 = m.intensity(&bp, &q).unwrap();
+        let d = (&l0 - &l1).abs().max().double_value(&[]);
+        assert!(d < 1e-10, "{model:?}: intensity before the perturbed event changed by {d}");
+        let a = m.log_likelihood(&b, GL, false).unwrap();
+        let c = m.log_likelihood(&bp, GL, false).unwrap();
+        let ta = (&a.time + &a.mark).narrow(1, 0, j as i64);
+        let tc = (&c.time + &c.mark).narrow(1, 0, j as i64);
+        let d = (ta - tc).abs().max().double_value(&[]);
+        assert!(d < 1e-10, "{model:?}: likelihood terms before the perturbed event changed by {d}");
+        // and the perturbation is visible later (the test can fail)
+        let later =
+            (&a.time + &a.mark).narrow(1, j as i64 + 1, 3) - (&c.time + &c.mark).narrow(1, j as i64 + 1, 3);
+        assert!(later.abs().max().double_value(&[]) > 1e-8, "{model:?}: history ignored");
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let t = Tensor::from_slice(&[0.5f64, 0.2]).view([1, 2]);
+    let mk = Tensor::from_slice(&[0i64, 1]).view([1, 2]);
+    let mask = Tensor::from_slice(&[true, true]).view([1, 2]);
+    let dur = Tensor::from_slice(&[1.0f64]);
+    let e = TppBatch::new(t, mk.shallow_clone(), mask.shallow_clone(), dur.shallow_clone(), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("times[0, 1]") && e.contains("increase"), "{e}");
+    let t = Tensor::from_slice(&[0.5f64, f64::NAN]).view([1, 2]);
+    let e = TppBatch::new(t, mk.shallow_clone(), mask.shallow_clone(), dur.shallow_clone(), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("times[0, 1]") && e.contains("finite"), "{e}");
+    let t = Tensor::from_slice(&[0.2f64, 0.5]).view([1, 2]);
+    let e =
+        TppBatch::new(t.shallow_clone(), mk.shallow_clone(), mask.shallow_clone(), dur.shallow_clone(), 1)
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("marks[0, 1]"), "{e}");
+    let e = TppBatch::new(t.shallow_clone(), mk.view([2, 1]), mask.shallow_clone(), dur.shallow_clone(), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("marks"), "{e}");
+    assert!(TppBatch::new(t, mk, mask, dur, 2).is_ok());
+    let e = NeuralTpp::new(&nn::VarStore::new(Device::Cpu).root(), TppConfig::new(Model::Thp, 2).heads(3))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("heads"), "{e}");
+    let e = NeuralTpp::new(
+        &nn::VarStore::new(Device::Cpu).root(),
+        TppConfig::custom(EncoderKind::Gru, DecoderKind::CtLstm, 2),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("decoder"), "{e}");
+    assert!("lstm_thing".parse::<Model>().unwrap_err().to_string().contains("model"));
+    let (_vs, m) = model_f64(TppConfig::new(Model::Rmtpp, 3).hidden(8), 1);
+    let (_, b) = random_batch(3);
+    let e = m.intensity(&b, &Tensor::zeros([3, 2], (Kind::Double, Device::Cpu))).unwrap_err().to_string();
+    assert!(e.contains("query"), "{e}");
+    let (_, b2) = random_batch(2);
+    let e = m.log_likelihood(&b2, GL, false).unwrap_err().to_string();
+    assert!(e.contains("num_marks"), "{e}");
+}
