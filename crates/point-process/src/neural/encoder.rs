@@ -54,6 +54,10 @@ pub trait Encoder: std::fmt::Debug + Send {
     fn event_dim(&self) -> i64 {
         self.out_dim()
     }
+    /// Floating-point kind of the parameters, when known (batches must match it).
+    fn kind(&self) -> Option<Kind> {
+        None
+    }
 }
 
 /// Builds the encoder of `cfg`.
@@ -133,6 +137,9 @@ impl Encoder for RnnEncoder {
     fn out_dim(&self) -> i64 {
         self.hidden
     }
+    fn kind(&self) -> Option<Kind> {
+        Some(self.h0.kind())
+    }
 }
 
 /// Self-attention history (THP / SAHP): `x_j = emb(m_j) + z(t_j)` with the sinusoidal time
@@ -200,6 +207,9 @@ impl Encoder for AttentionEncoder {
     }
     fn out_dim(&self) -> i64 {
         self.hidden
+    }
+    fn kind(&self) -> Option<Kind> {
+        Some(self.h0.kind())
     }
 }
 
@@ -271,5 +281,8 @@ impl Encoder for CtLstmEncoder {
     }
     fn event_dim(&self) -> i64 {
         self.hidden
+    }
+    fn kind(&self) -> Option<Kind> {
+        Some(self.gates.ws.kind())
     }
 }

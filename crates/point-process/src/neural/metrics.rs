@@ -84,10 +84,12 @@ fn expected_gap(model: &NeuralTpp, h: &super::History, horizon: f64, grid: usize
     }
     let lam = Tensor::cat(&lams, -1); // [B, N, G]
     let dx = horizon / (grid - 1) as f64;
-    let cum = Tensor::cumulative_trapezoid(&lam, -1) * dx; // [B, N, G − 1]
-    let cum = Tensor::cat(&[Tensor::zeros([b, n, 1], (kind, dev)), cum], -1);
+    let g = grid as i64;
+    let mid = (lam.narrow(-1, 0, g - 1) + lam.narrow(-1, 1, g - 1)) * (0.5 * dx);
+    let cum = Tensor::cat(&[Tensor::zeros([b, n, 1], (kind, dev)), mid.cumsum(-1, kind)], -1);
     let surv = (-cum).exp();
-    Ok(Tensor::trapezoid(&surv, -1) * dx)
+    let ends = surv.narrow(-1, 0, 1) + surv.narrow(-1, g - 1, 1);
+    Ok((surv.sum_dim_intlist(-1, false, kind) - ends.squeeze_dim(-1) * 0.5) * dx)
 }
 
 /// Evaluates `model` on `seqs`. With `score_from` (absolute times, one per sequence) events

@@ -147,6 +147,15 @@ impl NeuralTpp {
                 &format!("the model has {} marks", self.num_marks()),
             ));
         }
+        if let Some(k) = self.encoder.kind() {
+            if k != batch.kind() {
+                return Err(invalid(
+                    "batch",
+                    format!("{:?} tensors", batch.kind()),
+                    &format!("the model's parameters are {k:?}"),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -284,3 +284,132 @@ fn bad_inputs_are_clear_errors() {
     let e = m.log_likelihood(&b2, GL, false).unwrap_err().to_string();
     assert!(e.contains("num_marks"), "{e}");
 }
+
+fn poisson_rmtpp(rates: [f64; 2]) -> (nn::VarStore, NeuralTpp) {
+    let (vs, m) = model_f64(TppConfig::new(Model::Rmtpp, 2).hidden(8), 0);
+    set(&vs, "decoder.base.weight", &Tensor::zeros([1, 8], (Kind::Double, Device::Cpu)));
+    set(&vs, "decoder.base.bias", &Tensor::from_slice(&[(rates[0] + rates[1]).ln()]));
+    set(&vs, "decoder.w", &Tensor::from_slice(&[0.0f64]));
+    set(&vs, "decoder.marks.weight", &Tensor::zeros([2, 8], (Kind::Double, Device::Cpu)));
+    set(&vs, "decoder.marks.bias", &Tensor::from_slice(&[rates[0].ln(), rates[1].ln()]));
+    (vs, m)
+}
+
+/// On data from the model itself (a Poisson process): the NLL is the closed form, the PIT values
+/// are uniform, the predicted gap is the mean 1/R (RMSE ≈ the gap's standard deviation 1/R) and
+/// the mark accuracy is the majority share.
+#[test]
+fn metrics_of_the_true_poisson_model() {
+    let rates = [0.5, 1.5];
+    let (_vs, m) = poisson_rmtpp(rates);
+    let truth = Hawkes::exponential(rates.to_vec(), DMatrix::zeros(2, 2), 1.0).unwrap();
+    let seqs = sims(&truth, 150, 10.0, 11);
+    let n: usize = seqs.iter().map(|s| s.len()).sum();
+    let n1: usize = seqs.iter().map(|s| s.counts()[1]).sum();
+    let cfg = EvalConfig { horizon: Some(20.0), grid: 2001, ..EvalConfig::new(Kind::Double, Device::Cpu) };
+    let r = evaluate(&m, &seqs, None, &cfg).unwrap();
+    assert_eq!(r.events, n);
+    let exact = -(n1 as f64 * 1.5f64.ln() + (n - n1) as f64 * 0.5f64.ln() - 2.0 * 10.0 * 150.0) / n as f64;
+    assert_abs_diff_eq!(r.nll_per_event, exact, epsilon = 1e-9);
+    let mark = -(n1 as f64 * 0.75f64.ln() + (n - n1) as f64 * 0.25f64.ln()) / n as f64;
+    assert_abs_diff_eq!(r.nll_mark_per_event, mark, epsilon = 1e-9);
+    assert_abs_diff_eq!(r.mark_accuracy, n1 as f64 / n as f64, epsilon = 1e-12);
+    assert!(r.time_calibration_error < 0.03, "{r:?}");
+    assert!(r.mark_ece < 0.03, "{r:?}");
+    assert!((r.rmse_next_time - 0.5).abs() < 0.05, "{r:?}");
+    // history before score_from is context only
+    let from: Vec<f64> = seqs.iter().map(|_| 5.0).collect();
+    let r2 = evaluate(&m, &seqs, Some(&from), &cfg).unwrap();
+    let n2: usize = seqs.iter().map(|s| s.times().iter().filter(|&&t| t > 5.0).count()).sum();
+    assert_eq!(r2.events, n2);
+}
+
+/// Training through the Trainer lowers the validation NLL, stops early or at the epoch cap, and
+/// writes checkpoints.
+#[test]
+fn training_lowers_the_nll_and_checkpoints() {
+    let truth = hawkes2();
+    let train_s = sims(&truth, 48, 20.0, 21);
+    let val = sims(&truth, 16, 20.0, 22);
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let m = NeuralTpp::new(&vs.root(), TppConfig::new(Model::Rmtpp, 2).hidden(16)).unwrap();
+    let before = train::nll_per_event(&m, &val, 16, Kind::Float, Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TppTrainConfig {
+        epochs: 6,
+        batch_size: 16,
+        lr: 1e-2,
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        checkpoint_every: 2,
+        ..Default::default()
+    };
+    let hist = train(&m, &vs, &train_s, &val, &cfg).unwrap();
+    let after = train::nll_per_event(&m, &val, 16, Kind::Float, Device::Cpu).unwrap();
+    assert!(after < before - 0.1, "NLL {before} -> {after}");
+    assert!(hist.epochs.len() <= 6 && hist.best_loss.is_some());
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() > 0);
+    // a batch in the wrong dtype is an error, not a panic
+    let b = TppBatch::from_sequences(&val[..2], Kind::Double, Device::Cpu).unwrap();
+    assert!(m.log_likelihood(&b, GL, false).unwrap_err().to_string().contains("Float"));
+}
+
+/// Samples of the first gap, mapped through the model's own compensator, are Exp(1) (time
+/// rescaling), for the three sampler paths: closed-form inversion (RMTPP), thinning with a valid
+/// bound (SAHP, NHP) and numerical inversion (neural intensity).
+#[test]
+fn samplers_follow_the_model() {
+    let cases = [
+        TppConfig::new(Model::Rmtpp, 2).hidden(8),
+        TppConfig::new(Model::Sahp, 2).hidden(8).layers(1),
+        TppConfig::new(Model::Nhp, 2).hidden(8),
+        TppConfig::custom(EncoderKind::Gru, DecoderKind::NeuralIntensity, 2).hidden(8),
+    ];
+    for cfg in cases {
+        let name = format!("{:?}", cfg.decoder);
+        let rmtpp = cfg.decoder == DecoderKind::Exponential;
+        let (vs, m) = model_f64(cfg, 3);
+        if rmtpp {
+            // a growing intensity, so an event surely comes
+            set(&vs, "decoder.w", &Tensor::from_slice(&[0.05f64]));
+        }
+        let hist = EventSequence::new(vec![0.4, 1.0], Some(vec![1, 0]), 2, 0.0, 1.5).unwrap();
+        let b = TppBatch::from_sequences(std::slice::from_ref(&hist), Kind::Double, Device::Cpu).unwrap();
+        let h = m.encode(&b, false).unwrap().gather(&Tensor::from_slice(&[2i64]).view([1, 1]));
+        let mut r = rng(5);
+        let sc = SampleConfig::default();
+        let mut res = Vec::new();
+        for _ in 0..150 {
+            let next = sample_next(&m, &hist, 200.0, &mut r, &sc, Kind::Double, Device::Cpu).unwrap();
+            let (t, k) = next.unwrap_or_else(|| panic!("{name}: no event before the horizon"));
+            assert!(t > 1.5 && k < 2);
+            let a = Tensor::from_slice(&[0.5f64]).view([1, 1]);
+            let bb = Tensor::from_slice(&[t - 1.0]).view([1, 1]);
+            res.push(
+                m.compensator(&h, &a, &bb, Integration::GaussLegendre { panels: 16 })
+                    .unwrap()
+                    .double_value(&[0, 0]),
+            );
+        }
+        let ks = crate::hawkes::ks_exp1(&res).unwrap();
+        assert!(ks.p_value > 0.01, "{name}: KS p = {}", ks.p_value);
+    }
+}
+
+/// Whole continuations: increasing times inside the window, deterministic from the seed, and for
+/// a Poisson model the expected count.
+#[test]
+fn continuations() {
+    let (_vs, m) = poisson_rmtpp([0.5, 1.5]);
+    let hist = EventSequence::new(vec![0.4, 1.0], Some(vec![1, 0]), 2, 0.0, 1.5).unwrap();
+    let sc = SampleConfig::default();
+    let a = generate(&m, &hist, 40.0, &mut rng(1), &sc, Kind::Double, Device::Cpu).unwrap();
+    let b = generate(&m, &hist, 40.0, &mut rng(1), &sc, Kind::Double, Device::Cpu).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.t_start(), 1.5);
+    // 2 events per unit time on 38.5 units: 77 ± 9
+    assert!((a.len() as f64 - 77.0).abs() < 30.0, "{}", a.len());
+    let (_vs, m) = model_f64(TppConfig::new(Model::Thp, 2).hidden(8).layers(1), 2);
+    let c = generate(&m, &hist, 6.0, &mut rng(2), &sc, Kind::Double, Device::Cpu).unwrap();
+    assert!(c.times().iter().all(|&t| t > 1.5 && t <= 6.0));
+}
