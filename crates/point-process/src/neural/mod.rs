@@ -21,7 +21,7 @@
 //! use tch::{nn, Kind};
 //!
 //! # fn main() -> point_process::Result<()> {
-//! let vs = nn::VarStore::new(core_tensor::device());
+//! let vs = nn::VarStore::new(core_tensor::device::device());
 //! let model = NeuralTpp::new(&vs.root(), TppConfig::new(Model::Rmtpp, 2).hidden(8))?;
 //! let seq = EventSequence::new(vec![0.5, 1.2, 2.0], Some(vec![0, 1, 0]), 2, 0.0, 3.0)?;
 //! let batch = TppBatch::from_sequences(&[seq], Kind::Float, vs.device())?;
@@ -32,6 +32,7 @@
 //! ```
 
 pub mod batch;
+pub mod benchmark;
 pub mod config;
 pub mod decoder;
 pub mod encoder;
