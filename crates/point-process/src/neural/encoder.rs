@@ -224,7 +224,8 @@ impl Encoder for AttentionEncoder {
 #[derive(Debug)]
 pub struct CtLstmEncoder {
     emb: nn::Embedding,
-    gates: nn::Linear,
+    input: nn::Linear,
+    recurrent: nn::Linear,
     hidden: i64,
     bos: i64,
 }
@@ -232,18 +233,20 @@ pub struct CtLstmEncoder {
 impl CtLstmEncoder {
     /// Encoder of width `hidden` over `num_marks` marks (plus a BOS input).
     pub fn new(path: &nn::Path<'_>, num_marks: usize, hidden: i64) -> Self {
+        let no_bias = nn::LinearConfig { bias: false, ..Default::default() };
         CtLstmEncoder {
             emb: nn::embedding(path / "emb", num_marks as i64 + 1, hidden, Default::default()),
-            gates: nn::linear(path / "gates", 2 * hidden, 7 * hidden, Default::default()),
+            input: nn::linear(path / "input", hidden, 7 * hidden, Default::default()),
+            recurrent: nn::linear(path / "recurrent", hidden, 7 * hidden, no_bias),
             hidden,
             bos: num_marks as i64,
         }
     }
 
-    /// One cell update from input `k [B, H]`, decayed `c(t) [B, H]`, `h(t) [B, H]` and the previous
-    /// `c̄`; returns `(c, c̄, δ, o)`.
-    fn step(&self, k: &Tensor, c_t: &Tensor, h_t: &Tensor, cbar: &Tensor) -> [Tensor; 4] {
-        let g = Tensor::cat(&[k, h_t], -1).apply(&self.gates).chunk(7, -1);
+    /// One cell update from the projected input `x [B, 7H]`, decayed `c(t) [B, H]`, `h(t) [B, H]`
+    /// and the previous `c̄`; returns `(c, c̄, δ, o)`.
+    fn step(&self, x: &Tensor, c_t: &Tensor, h_t: &Tensor, cbar: &Tensor) -> [Tensor; 4] {
+        let g = (x + h_t.apply(&self.recurrent)).chunk(7, -1);
         let (i, f, z, o) = (g[0].sigmoid(), g[1].sigmoid(), g[2].tanh(), g[3].sigmoid());
         let (ib, fb, d) = (g[4].sigmoid(), g[5].sigmoid(), g[6].softplus());
         let c = f * c_t + &i * &z;
@@ -258,23 +261,28 @@ impl Encoder for CtLstmEncoder {
         let h = self.hidden;
         let (kind, dev) = (batch.kind(), batch.device());
         let zeros = Tensor::zeros([b, h], (kind, dev));
-        let bos = Tensor::full([b], self.bos, (Kind::Int64, dev)).apply(&self.emb);
+        let bos = Tensor::full([b], self.bos, (Kind::Int64, dev)).apply(&self.emb).apply(&self.input);
         let mut state = self.step(&bos, &zeros, &zeros, &zeros);
-        let mut ctx = vec![Tensor::cat(&state, -1)];
+        let mut states: [Vec<Tensor>; 4] = Default::default();
         let mut after = Vec::with_capacity(l as usize);
         let gaps = batch.gaps();
-        let emb = batch.marks.apply(&self.emb);
-        for j in 0..l {
+        let x = batch.marks.apply(&self.emb).apply(&self.input); // [B, L, 7H], all steps at once
+        for j in 0..=l {
+            for (v, s) in states.iter_mut().zip(&state) {
+                v.push(s.shallow_clone());
+            }
+            if j == l {
+                break;
+            }
             let [c, cb, d, o] = &state;
-            let decay = (-(d * gaps.select(1, j).unsqueeze(1))).exp();
-            let c_t = cb + (c - cb) * decay;
+            let c_t = cb + (c - cb) * (-(d * gaps.select(1, j).unsqueeze(1))).exp();
             let h_t = o * c_t.tanh();
-            state = self.step(&emb.select(1, j), &c_t, &h_t, cb);
+            state = self.step(&x.select(1, j), &c_t, &h_t, cb);
             after.push(&state[3] * state[0].tanh());
-            ctx.push(Tensor::cat(&state, -1));
         }
+        let ctx: Vec<Tensor> = states.iter().map(|v| Tensor::stack(v, 1)).collect();
         let events = if l == 0 { Tensor::zeros([b, 0, h], (kind, dev)) } else { Tensor::stack(&after, 1) };
-        Ok(history(batch, Tensor::stack(&ctx, 1), events))
+        Ok(history(batch, Tensor::cat(&ctx, -1), events))
     }
     fn out_dim(&self) -> i64 {
         4 * self.hidden
@@ -283,6 +291,6 @@ impl Encoder for CtLstmEncoder {
         self.hidden
     }
     fn kind(&self) -> Option<Kind> {
-        Some(self.gates.ws.kind())
+        Some(self.input.ws.kind())
     }
 }

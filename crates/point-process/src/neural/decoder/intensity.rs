@@ -174,7 +174,7 @@ impl Decoder for CtLstmDecoder {
         let tb = hinf.unsqueeze(-2) * w;
         let mut x = ta.maximum(&tb).sum_dim_intlist(-1, false, h0.kind());
         if let Some(bias) = &self.lin.bs {
-            x = x + bias;
+            x += bias;
         }
         Some(Ok(x.softplus().sum_dim_intlist(-1, false, h0.kind())))
     }
