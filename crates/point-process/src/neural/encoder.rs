@@ -84,6 +84,12 @@ fn history(batch: &TppBatch, ctx: Tensor, events: Tensor) -> History {
     }
 }
 
+/// `[Δt, ln(Δt + 10⁻³)]` per event, `[B, L, 2]`.
+fn gap_features(batch: &TppBatch) -> Tensor {
+    let g = batch.gaps().unsqueeze(-1);
+    Tensor::cat(&[g.shallow_clone(), (g + 1e-3).log()], -1)
+}
+
 /// Prepends a learned initial context `h0 [H]` to per-event states `[B, L, H]`.
 fn prepend(h0: &Tensor, states: &Tensor) -> Tensor {
     let (b, _, h) = states.size3().expect("[B, L, H]");
@@ -142,8 +148,9 @@ impl Encoder for RnnEncoder {
     }
 }
 
-/// Self-attention history (THP / SAHP): `x_j = emb(m_j) + z(t_j)` with the sinusoidal time
-/// encoding `z` of the event time, then `layers` post-norm transformer blocks
+/// Self-attention history (THP / SAHP): `x_j = emb(m_j) + z(t_j) + W[Δt_j, ln(Δt_j + 10⁻³)]` with
+/// the sinusoidal time encoding `z` of the event time and a learned projection of the gap to the
+/// previous event (in the spirit of SAHP's time-shifted encoding), then `layers` post-norm transformer blocks
 /// `x ← LN(x + MHA(x)); x ← LN(x + FFN(x))` with causal masks (event `j` attends to events `≤ j`).
 /// The context of interval `i` is the state of event `i − 1` (a learned `h_0` for the first).
 /// Shapes `[B, L, H]`.
@@ -151,6 +158,7 @@ impl Encoder for RnnEncoder {
 pub struct AttentionEncoder {
     emb: nn::Embedding,
     time: SinusoidalTimeEncoding,
+    gap: nn::Linear,
     blocks: Vec<(MultiHeadAttention, nn::LayerNorm, Mlp, nn::LayerNorm)>,
     h0: Tensor,
     hidden: i64,
@@ -177,6 +185,7 @@ impl AttentionEncoder {
         Ok(AttentionEncoder {
             emb,
             time: SinusoidalTimeEncoding::new(hidden)?,
+            gap: nn::linear(path / "gap", 2, hidden, Default::default()),
             blocks,
             h0: path.zeros("h0", &[hidden]),
             hidden,
@@ -190,7 +199,9 @@ impl Encoder for AttentionEncoder {
         let mut x = if l == 0 {
             Tensor::zeros([b, 0, self.hidden], (batch.kind(), batch.device()))
         } else {
-            batch.marks.apply(&self.emb) + self.time.encode(&batch.times)
+            batch.marks.apply(&self.emb)
+                + self.time.encode(&batch.times)
+                + gap_features(batch).apply(&self.gap)
         };
         if l > 0 {
             let pad = batch.mask.logical_not();

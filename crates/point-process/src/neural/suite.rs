@@ -159,7 +159,7 @@ impl Task for NeuralHawkesGap {
 }
 
 /// The quick profile's reachable bound on the best model's gap (few sequences and epochs).
-pub const QUICK_GAP: f64 = 0.10;
+pub const QUICK_GAP: f64 = 0.05;
 
 fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
     let x = run.metrics;
@@ -192,8 +192,9 @@ fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
 pub struct NeuralEtasProtocol;
 
 fn etas_truth() -> PpResult<Etas> {
+    // temporal model: μ in events per day
     let p = EtasParams {
-        log10_mu: -4.6,
+        log10_mu: -0.3,
         log10_k0: 0.0,
         a: 1.0,
         log10_c: -2.0,
@@ -278,10 +279,10 @@ impl Task for NeuralEtasProtocol {
             hidden: 32,
             layers: 1,
             train: TppTrainConfig {
-                epochs: cfg.pick(6, 40),
+                epochs: cfg.pick(20, 40),
                 batch_size: 8,
                 lr: 5e-3,
-                patience: cfg.pick(3, 6),
+                patience: cfg.pick(4, 6),
                 ..Default::default()
             },
             device: cfg.device,

@@ -1,7 +1,7 @@
 //! Decoders that parameterise the mark intensities directly; their compensators are integrated
 //! numerically.
 
-use super::{log_softplus, per_interval, Decoder};
+use super::{log_softplus, per_interval, Decoder, ScaledSoftplus};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
@@ -41,16 +41,19 @@ impl Decoder for NeuralIntensityDecoder {
     }
 }
 
-/// SAHP's intensity (Zhang et al. 2020): `λ_k(τ) = softplus(μ_k + (η_k − μ_k) e^{−γ_k τ})` with
-/// `μ = GELU(W_μ h)`, `η = GELU(W_η h)`, `γ = softplus(W_γ h)` (`h [B, N, H]`, γ in 1/time).
+/// SAHP's intensity (Zhang et al. 2020): `λ_k(τ) = f_k(μ_k + (η_k − μ_k) e^{−γ_k τ})` with
+/// `μ = GELU(W_μ h)`, `η = GELU(W_η h)`, `γ = softplus(W_γ h)` (`h [B, N, H]`, γ in 1/time) and
+/// the scaled softplus `f_k(x) = s_k ln(1 + e^{x/s_k})` with learned `s_k` (GELU ≥ −0.17 would
+/// otherwise floor every λ_k at softplus(−0.17) ≈ 0.61).
 ///
-/// Each `λ_k` moves monotonically from `softplus(η_k)` at `τ = 0` to `softplus(μ_k)`, so
-/// `Σ_k softplus(max(μ_k, η_k))` bounds the total intensity on every window.
+/// Each `λ_k` moves monotonically from `f_k(η_k)` at `τ = 0` to `f_k(μ_k)`, so
+/// `Σ_k f_k(max(μ_k, η_k))` bounds the total intensity on every window.
 #[derive(Debug)]
 pub struct SahpDecoder {
     mu: nn::Linear,
     eta: nn::Linear,
     gamma: nn::Linear,
+    f: ScaledSoftplus,
     k: usize,
 }
 
@@ -58,7 +61,13 @@ impl SahpDecoder {
     /// Decoder over contexts of width `h` and `k` marks.
     pub fn new(path: &nn::Path<'_>, h: i64, k: usize) -> Self {
         let lin = |n: &str| nn::linear(path / n, h, k as i64, Default::default());
-        SahpDecoder { mu: lin("mu"), eta: lin("eta"), gamma: lin("gamma"), k }
+        SahpDecoder {
+            mu: lin("mu"),
+            eta: lin("eta"),
+            gamma: lin("gamma"),
+            f: ScaledSoftplus::new(path, k),
+            k,
+        }
     }
 
     fn params(&self, h: &History) -> (Tensor, Tensor, Tensor) {
@@ -78,15 +87,16 @@ impl Decoder for SahpDecoder {
         let (mu, eta, gamma) = self.params(h);
         let (mu, eta, gamma) = (per_interval(mu), per_interval(eta), per_interval(gamma));
         let x = &mu + (eta - &mu) * (-(gamma * tau.unsqueeze(-1))).exp();
-        Ok(log_softplus(&x))
+        Ok(self.f.log_apply(&x))
     }
     fn intensity_bound(&self, h: &History, _a: &Tensor, _b: &Tensor) -> Option<Result<Tensor>> {
         let (mu, eta, _) = self.params(h);
-        Some(Ok(mu.maximum(&eta).softplus().sum_dim_intlist(-1, false, mu.kind())))
+        Some(Ok(self.f.apply(&mu.maximum(&eta)).sum_dim_intlist(-1, false, mu.kind())))
     }
 }
 
-/// THP's intensity (Zuo et al. 2020): `λ_k(τ) = softplus(α_k τ + w_k·h + b_k)` with `h [B, N, H]`
+/// THP's intensity (Zuo et al. 2020): `λ_k(τ) = f_k(α_k τ + w_k·h + b_k)` (scaled softplus
+/// `f_k(x) = s_k ln(1 + e^{x/s_k})`, learned `s_k`) with `h [B, N, H]`
 /// the attention state of the last event and `α_k` learned (1/time). The paper scales the
 /// elapsed time by the last event time, `α_k τ / t_j`, which is undefined for the first interval;
 /// like common implementations we use `τ` itself.
@@ -96,6 +106,7 @@ impl Decoder for SahpDecoder {
 pub struct ThpDecoder {
     alpha: Tensor,
     lin: nn::Linear,
+    f: ScaledSoftplus,
     k: usize,
 }
 
@@ -105,6 +116,7 @@ impl ThpDecoder {
         ThpDecoder {
             alpha: path.var("alpha", &[k as i64], nn::Init::Const(-0.1)),
             lin: nn::linear(path / "lin", h, k as i64, Default::default()),
+            f: ScaledSoftplus::new(path, k),
             k,
         }
     }
@@ -116,32 +128,38 @@ impl Decoder for ThpDecoder {
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
         let base = per_interval(h.ctx.apply(&self.lin));
-        Ok(log_softplus(&(base + tau.unsqueeze(-1) * &self.alpha)))
+        Ok(self.f.log_apply(&(base + tau.unsqueeze(-1) * &self.alpha)))
     }
     fn intensity_bound(&self, h: &History, a: &Tensor, b: &Tensor) -> Option<Result<Tensor>> {
         let base = h.ctx.apply(&self.lin);
         let xa = &base + a.unsqueeze(-1) * &self.alpha;
         let xb = base + b.unsqueeze(-1) * &self.alpha;
-        Some(Ok(xa.maximum(&xb).softplus().sum_dim_intlist(-1, false, xa.kind())))
+        Some(Ok(self.f.apply(&xa.maximum(&xb)).sum_dim_intlist(-1, false, xa.kind())))
     }
 }
 
-/// NHP's intensity (Mei & Eisner 2017): `λ_k(τ) = softplus(w_k·h(τ) + b_k)` with the decaying
+/// NHP's intensity (Mei & Eisner 2017): `λ_k(τ) = f_k(w_k·h(τ) + b_k)`, `f_k(x) = s_k ln(1 + e^{x/s_k})`
+/// with learned `s_k`, and the decaying
 /// continuous-time LSTM state `h(τ) = o ⊙ tanh(c̄ + (c − c̄) e^{−δ τ})`; the context is
 /// `[c, c̄, δ, o]` (`[B, N, 4H]`) from [`CtLstmEncoder`](crate::neural::encoder::CtLstmEncoder).
 ///
 /// Bound: every coordinate of `h(τ)` moves monotonically between `h(0)` and `h(∞) = o ⊙ tanh(c̄)`,
-/// so `softplus(b_k + Σ_d max(w_kd h_d(0), w_kd h_d(∞)))` bounds `λ_k` for all τ ≥ 0.
+/// so `f_k(b_k + Σ_d max(w_kd h_d(0), w_kd h_d(∞)))` bounds `λ_k` for all τ ≥ 0.
 #[derive(Debug)]
 pub struct CtLstmDecoder {
     lin: nn::Linear,
+    f: ScaledSoftplus,
     k: usize,
 }
 
 impl CtLstmDecoder {
     /// Decoder over CT-LSTM states of width `h` and `k` marks.
     pub fn new(path: &nn::Path<'_>, h: i64, k: usize) -> Self {
-        CtLstmDecoder { lin: nn::linear(path / "lin", h, k as i64, Default::default()), k }
+        CtLstmDecoder {
+            lin: nn::linear(path / "lin", h, k as i64, Default::default()),
+            f: ScaledSoftplus::new(path, k),
+            k,
+        }
     }
 
     fn state(h: &History) -> Vec<Tensor> {
@@ -163,7 +181,7 @@ impl Decoder for CtLstmDecoder {
         );
         let ct = &cb + (c - &cb) * (-(d * tau.unsqueeze(-1))).exp();
         let ht = o * ct.tanh();
-        Ok(log_softplus(&ht.apply(&self.lin)))
+        Ok(self.f.log_apply(&ht.apply(&self.lin)))
     }
     fn intensity_bound(&self, h: &History, _a: &Tensor, _b: &Tensor) -> Option<Result<Tensor>> {
         let s = Self::state(h);
@@ -176,6 +194,6 @@ impl Decoder for CtLstmDecoder {
         if let Some(bias) = &self.lin.bs {
             x += bias;
         }
-        Some(Ok(x.softplus().sum_dim_intlist(-1, false, h0.kind())))
+        Some(Ok(self.f.apply(&x).sum_dim_intlist(-1, false, h0.kind())))
     }
 }

@@ -66,3 +66,26 @@ pub(crate) fn per_interval(x: Tensor) -> Tensor {
 pub(crate) fn log_softplus(x: &Tensor) -> Tensor {
     x.softplus().clamp_min(1e-30).log().where_self(&x.gt(-20.0), x)
 }
+
+/// Scaled softplus with a learned scale per mark (NHP's `f_k(x) = s_k ln(1 + e^{x/s_k})`, EasyTPP's
+/// `ScaledSoftplus`): the intensity floor of a bounded input shrinks with `s_k`.
+#[derive(Debug)]
+pub(crate) struct ScaledSoftplus {
+    log_s: Tensor,
+}
+
+impl ScaledSoftplus {
+    pub(crate) fn new(path: &nn::Path<'_>, k: usize) -> Self {
+        ScaledSoftplus { log_s: path.zeros("log_scale", &[k as i64]) }
+    }
+    /// `ln f_k(x)` for `x [..., K]`.
+    pub(crate) fn log_apply(&self, x: &Tensor) -> Tensor {
+        let s = self.log_s.exp();
+        log_softplus(&(x / &s)) + &self.log_s
+    }
+    /// `f_k(x)` for `x [..., K]`.
+    pub(crate) fn apply(&self, x: &Tensor) -> Tensor {
+        let s = self.log_s.exp();
+        (x / &s).softplus() * s
+    }
+}
