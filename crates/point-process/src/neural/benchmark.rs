@@ -92,29 +92,20 @@ pub fn fit_and_evaluate(
     settings: &RunSettings,
     seed: u64,
 ) -> Result<ModelRun> {
-    with_single_thread(|| fit_inner(model, num_marks, data, test_score_from, settings, seed))
-}
-
-fn fit_inner(
-    model: Model,
-    num_marks: usize,
-    data: [&[EventSequence]; 3],
-    test_score_from: Option<&[f64]>,
-    settings: &RunSettings,
-    seed: u64,
-) -> Result<ModelRun> {
-    let [train_s, val, test] = data;
-    tch::manual_seed(derive_seed(seed, model as u64) as i64);
-    let vs = nn::VarStore::new(settings.device);
-    let cfg = TppConfig::new(model, num_marks).hidden(settings.hidden).layers(settings.layers);
-    let m = NeuralTpp::new(&vs.root(), cfg)?;
-    let start = Instant::now();
-    let history = train(&m, &vs, train_s, val, &TppTrainConfig { seed, ..settings.train.clone() })?;
-    let train_s = start.elapsed().as_secs_f64();
-    let eval = EvalConfig { grid: 256, ..EvalConfig::new(Kind::Float, settings.device) };
-    let metrics = evaluate(&m, test, test_score_from, &eval)?;
-    let parameters = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
-    Ok(ModelRun { model, metrics, history, train_s, parameters })
+    with_single_thread(|| {
+        let [train_s, val, test] = data;
+        tch::manual_seed(derive_seed(seed, model as u64) as i64);
+        let vs = nn::VarStore::new(settings.device);
+        let cfg = TppConfig::new(model, num_marks).hidden(settings.hidden).layers(settings.layers);
+        let m = NeuralTpp::new(&vs.root(), cfg)?;
+        let start = Instant::now();
+        let history = train(&m, &vs, train_s, val, &TppTrainConfig { seed, ..settings.train.clone() })?;
+        let train_s = start.elapsed().as_secs_f64();
+        let eval = EvalConfig { grid: 256, ..EvalConfig::new(Kind::Float, settings.device) };
+        let metrics = evaluate(&m, test, test_score_from, &eval)?;
+        let parameters = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
+        Ok(ModelRun { model, metrics, history, train_s, parameters })
+    })
 }
 
 /// Chronological split of one long sequence into training windows of length `window` on

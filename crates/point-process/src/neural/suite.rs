@@ -10,7 +10,7 @@ use super::config::Model;
 use super::train::TppTrainConfig;
 use crate::data::{EventSequence, Region};
 use crate::error::Result as PpResult;
-use crate::etas::{self, Etas, EtasFitConfig, EtasParams};
+use crate::etas::{self, Etas, EtasFitConfig};
 use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
 use core_tensor::seed::{derive_seed, rng};
 use core_tensor::Result;
@@ -191,24 +191,6 @@ fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
 /// as context of the test period, temporal log-likelihood per test event (TLL, tail included).
 pub struct NeuralEtasProtocol;
 
-fn etas_truth() -> PpResult<Etas> {
-    // temporal model: μ in events per day
-    let p = EtasParams {
-        log10_mu: -0.3,
-        log10_k0: 0.0,
-        a: 1.0,
-        log10_c: -2.0,
-        omega: 0.2,
-        log10_tau: 1.5,
-        log10_d: -0.5,
-        gamma: 0.5,
-        rho: 0.6,
-    };
-    let unit = Etas::temporal(p, 3.0, 1.0)?;
-    let k0 = 0.6 / unit.branching_ratio();
-    Etas::temporal(EtasParams { log10_k0: k0.log10(), ..p }, 3.0, 1.0)
-}
-
 /// Magnitude classes used as marks by the neural models: `[Mc, Mc + 0.5)`, `[Mc + 0.5, Mc + 1.5)`,
 /// `≥ Mc + 1.5`.
 fn magnitude_class(m: f64, mc: f64) -> usize {
@@ -232,7 +214,7 @@ impl Task for NeuralEtasProtocol {
         "EarthquakeNPP protocol on a simulated temporal ETAS catalogue: fitted ETAS vs every neural TPP, test TLL/event"
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(etas_truth())?;
+        let truth = pp(crate::suite::etas_truth_with(-0.3, false))?; // μ in events per day
         let region = pp(Region::new(-118.0, -116.0, 33.0, 35.0))?;
         let (t_val, t_test, t_end) = cfg.pick((1200.0, 1400.0, 1700.0), (4000.0, 4500.0, 5500.0));
         let full = pp(etas::simulate(
@@ -246,19 +228,7 @@ impl Task for NeuralEtasProtocol {
         ))?;
         // ETAS: fit on the training period (history before 100 days), score the test period
         let train_cat = pp(full.until(t_val))?;
-        let start = pp(Etas::temporal(
-            EtasParams {
-                log10_mu: -4.0,
-                log10_k0: -2.0,
-                a: 1.5,
-                log10_c: -2.5,
-                omega: 0.3,
-                log10_tau: 2.0,
-                ..truth.params
-            },
-            3.0,
-            pp(train_cat.b_value())?,
-        ))?;
+        let start = pp(crate::suite::etas_start(-0.8, false, pp(train_cat.b_value())?))?;
         let fit = pp(etas::fit(&train_cat, &start, &EtasFitConfig::default()))?;
         let test_cat =
             pp(crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_test, t_end, 3.0, region))?;
