@@ -8,7 +8,7 @@ use super::NeuralTpp;
 use crate::data::EventSequence;
 use crate::error::{invalid, Result};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 /// Settings of [`evaluate`].
 #[derive(Debug, Clone)]
@@ -70,28 +70,6 @@ pub struct TppMetrics {
     pub mark_ece: f64,
 }
 
-/// `E[τ] ≈ ∫_0^H S(τ) dτ` per interval on a uniform grid, `[B, N]`.
-fn expected_gap(model: &NeuralTpp, h: &super::History, horizon: f64, grid: usize) -> Result<Tensor> {
-    let (kind, dev) = (h.prev_times.kind(), h.prev_times.device());
-    let (b, n) = (h.prev_times.size()[0], h.prev_times.size()[1]);
-    let taus = Tensor::linspace(0.0, horizon, grid as i64, (kind, dev));
-    let mut lams = Vec::new();
-    for c in taus.split(64, 0) {
-        let s = c.size()[0];
-        let tau = c.view([1, 1, s]).expand([b, n, s], false).contiguous();
-        let l = model.decoder().log_intensity(h, &tau)?.logsumexp(-1, false).exp().detach();
-        lams.push(l);
-    }
-    let lam = Tensor::cat(&lams, -1); // [B, N, G]
-    let dx = horizon / (grid - 1) as f64;
-    let g = grid as i64;
-    let mid = (lam.narrow(-1, 0, g - 1) + lam.narrow(-1, 1, g - 1)) * (0.5 * dx);
-    let cum = Tensor::cat(&[Tensor::zeros([b, n, 1], (kind, dev)), mid.cumsum(-1, kind)], -1);
-    let surv = (-cum).exp();
-    let ends = surv.narrow(-1, 0, 1) + surv.narrow(-1, g - 1, 1);
-    Ok((surv.sum_dim_intlist(-1, false, kind) - ends.squeeze_dim(-1) * 0.5) * dx)
-}
-
 /// Evaluates `model` on `seqs`. With `score_from` (absolute times, one per sequence) events
 /// before it are conditioning history only.
 pub fn evaluate(
@@ -131,7 +109,7 @@ pub fn evaluate(
         let (ll, pred) = tch::no_grad(|| -> Result<_> {
             let ll = model.log_likelihood(&batch, integration, false)?;
             let h = model.encode(&batch, false)?;
-            Ok((ll, expected_gap(model, &h, horizon, cfg.grid)?))
+            Ok((ll, model.predict_next(&h, horizon, cfg.grid)?.0))
         })?;
         time += ll.time.sum(Kind::Double).double_value(&[]);
         mark += ll.mark.sum(Kind::Double).double_value(&[]);

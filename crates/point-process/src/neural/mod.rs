@@ -255,6 +255,44 @@ impl NeuralTpp {
         Ok(self.log_likelihood(batch, self.config.train_integration, train)?.nll_per_event())
     }
 
+    /// Point predictions of the next event of every interval from its start: the expected gap
+    /// `E[τ] = ∫_0^H S(τ) dτ` (`[B, N]`, truncated at the horizon `H`) and the mark distribution
+    /// marginalised over the time of the event, `P(k) = ∫_0^H S(τ) λ_k(τ) dτ` normalised
+    /// (`[B, N, K]`), with `S(τ) = exp(−Λ(τ))`, all by the trapezoid rule on `grid` points of
+    /// `[0, H]`.
+    pub fn predict_next(&self, h: &History, horizon: f64, grid: usize) -> Result<(Tensor, Tensor)> {
+        if !(horizon.is_finite() && horizon > 0.0) {
+            return Err(invalid("horizon", horizon, "must be finite and > 0"));
+        }
+        if grid < 2 {
+            return Err(invalid("grid", grid, "must be >= 2"));
+        }
+        let (kind, dev) = (h.prev_times.kind(), h.prev_times.device());
+        let (b, n) = (h.prev_times.size()[0], h.prev_times.size()[1]);
+        let taus = Tensor::linspace(0.0, horizon, grid as i64, (kind, dev));
+        let mut parts = Vec::new();
+        for c in taus.split(64, 0) {
+            let s = c.size()[0];
+            let tau = c.view([1, 1, s]).expand([b, n, s], false).contiguous();
+            parts.push(self.decoder.log_intensity(h, &tau)?.exp().detach());
+        }
+        let lam_k = Tensor::cat(&parts, 2); // [B, N, G, K]
+        let lam = lam_k.sum_dim_intlist(-1, false, kind);
+        let dx = horizon / (grid - 1) as f64;
+        let g = grid as i64;
+        let trapz = |y: &Tensor| {
+            let ends = y.narrow(2, 0, 1) + y.narrow(2, g - 1, 1);
+            (y.sum_dim_intlist(2, false, kind) - ends.squeeze_dim(2) * 0.5) * dx
+        };
+        let mid = (lam.narrow(-1, 0, g - 1) + lam.narrow(-1, 1, g - 1)) * (0.5 * dx);
+        let cum = Tensor::cat(&[Tensor::zeros([b, n, 1], (kind, dev)), mid.cumsum(-1, kind)], -1);
+        let surv = (-cum).exp(); // [B, N, G]
+        let gap = trapz(&surv);
+        let pk = trapz(&(surv.unsqueeze(-1) * lam_k));
+        let pk = &pk / pk.sum_dim_intlist(-1, true, kind).clamp_min(1e-30);
+        Ok((gap, pk))
+    }
+
     /// Intensities `λ_k(t)` at query times `query [B, Q]` (relative to each window's start, any
     /// order), each conditioned only on the events strictly before it: `[B, Q, K]`.
     pub fn intensity(&self, batch: &TppBatch, query: &Tensor) -> Result<Tensor> {

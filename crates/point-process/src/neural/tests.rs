@@ -300,6 +300,10 @@ fn poisson_rmtpp(rates: [f64; 2]) -> (nn::VarStore, NeuralTpp) {
 /// the mark accuracy is the majority share.
 #[test]
 fn metrics_of_the_true_poisson_model() {
+    benchmark::with_single_thread(metrics_of_the_true_poisson_model_inner)
+}
+
+fn metrics_of_the_true_poisson_model_inner() {
     let rates = [0.5, 1.5];
     let (_vs, m) = poisson_rmtpp(rates);
     let truth = Hawkes::exponential(rates.to_vec(), DMatrix::zeros(2, 2), 1.0).unwrap();
@@ -322,12 +326,22 @@ fn metrics_of_the_true_poisson_model() {
     let r2 = evaluate(&m, &seqs, Some(&from), &cfg).unwrap();
     let n2: usize = seqs.iter().map(|s| s.times().iter().filter(|&&t| t > 5.0).count()).sum();
     assert_eq!(r2.events, n2);
+    // point predictions: E[τ] = (1 − e^{−RH})/R and P(k) = r_k / R
+    let b = TppBatch::from_sequences(&seqs[..3], Kind::Double, Device::Cpu).unwrap();
+    let (gap, pk) = m.predict_next(&m.encode(&b, false).unwrap(), 3.0, 3001).unwrap();
+    let want = (1.0 - (-6.0f64).exp()) / 2.0;
+    assert!((gap - want).abs().max().double_value(&[]) < 1e-5);
+    assert!((pk.select(-1, 1) - 0.75).abs().max().double_value(&[]) < 1e-5);
 }
 
 /// Training through the Trainer lowers the validation NLL, stops early or at the epoch cap, and
 /// writes checkpoints.
 #[test]
 fn training_lowers_the_nll_and_checkpoints() {
+    benchmark::with_single_thread(training_inner)
+}
+
+fn training_inner() {
     let truth = hawkes2();
     let train_s = sims(&truth, 48, 20.0, 21);
     let val = sims(&truth, 16, 20.0, 22);
@@ -359,6 +373,10 @@ fn training_lowers_the_nll_and_checkpoints() {
 /// bound (SAHP, NHP) and numerical inversion (neural intensity).
 #[test]
 fn samplers_follow_the_model() {
+    benchmark::with_single_thread(samplers_inner)
+}
+
+fn samplers_inner() {
     let cases = [
         TppConfig::new(Model::Rmtpp, 2).hidden(8),
         TppConfig::new(Model::Sahp, 2).hidden(8).layers(1),
