@@ -431,3 +431,44 @@ fn continuations() {
     let c = generate(&m, &hist, 6.0, &mut rng(2), &sc, Kind::Double, Device::Cpu).unwrap();
     assert!(c.times().iter().all(|&t| t > 1.5 && t <= 6.0));
 }
+
+/// Every valid encoder × decoder combination builds, gives a finite likelihood with gradients for
+/// its parameters, and the invalid ones are refused.
+#[test]
+fn every_combination_runs() {
+    let encoders = [EncoderKind::Gru, EncoderKind::Lstm, EncoderKind::SelfAttention, EncoderKind::CtLstm];
+    let decoders = [
+        DecoderKind::Exponential,
+        DecoderKind::LogNormalMixture,
+        DecoderKind::CumulativeHazard,
+        DecoderKind::NeuralIntensity,
+        DecoderKind::Sahp,
+        DecoderKind::Thp,
+        DecoderKind::CtLstm,
+        DecoderKind::ContinuousAttention,
+    ];
+    let seqs = random_batch(3).0;
+    for e in encoders {
+        for d in decoders {
+            let cfg = TppConfig::custom(e, d, 3).hidden(8).layers(1);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let m = NeuralTpp::new(&vs.root(), cfg);
+            if d == DecoderKind::CtLstm && e != EncoderKind::CtLstm {
+                assert!(m.is_err());
+                continue;
+            }
+            let m = m.unwrap();
+            let bf = TppBatch::from_sequences(&seqs, Kind::Float, Device::Cpu).unwrap();
+            let loss = m.loss(&bf, true).unwrap();
+            assert!(loss.double_value(&[]).is_finite(), "{e:?} × {d:?}");
+            loss.backward();
+            let with_grad = vs.trainable_variables().iter().filter(|v| v.grad().defined()).count();
+            assert!(with_grad > 0, "{e:?} × {d:?}: no gradient");
+        }
+    }
+    // a batch of empty sequences: only the tail compensators
+    let (_vs, m) = poisson_rmtpp([0.5, 1.5]);
+    let empty = vec![EventSequence::new(vec![], None, 2, 0.0, 3.0).unwrap(); 2];
+    let be = TppBatch::from_sequences(&empty, Kind::Double, Device::Cpu).unwrap();
+    assert_abs_diff_eq!(m.log_likelihood(&be, GL, false).unwrap().total(), -12.0, epsilon = 1e-9);
+}
