@@ -55,7 +55,7 @@ pub struct RunSettings {
 }
 
 /// The outcome of [`fit_and_evaluate`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ModelRun {
     /// The model.
     pub model: Model,
@@ -67,6 +67,10 @@ pub struct ModelRun {
     pub train_s: f64,
     /// Number of trainable scalars.
     pub parameters: i64,
+    /// The trained model.
+    pub tpp: NeuralTpp,
+    /// Its variables.
+    pub var_store: nn::VarStore,
 }
 
 /// Runs `f` with one libtorch intra-op thread, restoring the previous count afterwards. The
@@ -104,7 +108,7 @@ pub fn fit_and_evaluate(
         let eval = EvalConfig { grid: 256, ..EvalConfig::new(Kind::Float, settings.device) };
         let metrics = evaluate(&m, test, test_score_from, &eval)?;
         let parameters = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
-        Ok(ModelRun { model, metrics, history, train_s, parameters })
+        Ok(ModelRun { model, metrics, history, train_s, parameters, tpp: m, var_store: vs })
     })
 }
 
