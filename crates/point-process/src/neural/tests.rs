@@ -363,6 +363,19 @@ fn training_inner() {
     assert!(after < before - 0.1, "NLL {before} -> {after}");
     assert!(hist.epochs.len() <= 6 && hist.best_loss.is_some());
     assert!(std::fs::read_dir(dir.path()).unwrap().count() > 0);
+    // same seeds, same numbers (a fresh run without checkpoints)
+    tch::manual_seed(0);
+    let vs2 = nn::VarStore::new(Device::Cpu);
+    let m2 = NeuralTpp::new(&vs2.root(), TppConfig::new(Model::Rmtpp, 2).hidden(16)).unwrap();
+    let hist2 = train(
+        &m2,
+        &vs2,
+        &train_s,
+        &val,
+        &TppTrainConfig { checkpoint_dir: None, checkpoint_every: 0, ..cfg },
+    )
+    .unwrap();
+    assert_eq!(hist.train_losses(), hist2.train_losses());
     // a batch in the wrong dtype is an error, not a panic
     let b = TppBatch::from_sequences(&val[..2], Kind::Double, Device::Cpu).unwrap();
     assert!(m.log_likelihood(&b, GL, false).unwrap_err().to_string().contains("Float"));
