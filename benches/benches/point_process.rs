@@ -3,7 +3,8 @@
 //! simulation, μ = 0.5, α ~ U(0, 0.08), β = 3, T = 20 000, ≈ 179k events) by thinning and by
 //! branching, and the exact log-likelihood with gradient on the simulated events; the training
 //! step (loss, backward, Adam update) of every neural TPP on a fixed batch of 32 sequences of the
-//! 5-D Hawkes benchmark process (≈ 50 events each, H = 32, one attention layer).
+//! 5-D Hawkes benchmark process (≈ 50 events each, H = 32, one attention layer, one intra-op
+//! thread).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
@@ -54,6 +55,9 @@ fn neural_benches(c: &mut Criterion) {
     let seqs = simulate_many(&hawkes_5d().expect("valid"), 32, 20.0, 0).expect("simulation");
     let batch = TppBatch::from_sequences(&seqs, tch::Kind::Float, device).expect("batch");
     let events: usize = seqs.iter().map(|s| s.len()).sum();
+    // one intra-op thread, as in the suite runs (small latency-bound ops)
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
     let mut g = c.benchmark_group("neural_tpp_train_step");
     g.sample_size(10);
     g.throughput(Throughput::Elements(events as u64));
@@ -70,6 +74,7 @@ fn neural_benches(c: &mut Criterion) {
         });
     }
     g.finish();
+    tch::set_num_threads(threads);
 }
 
 criterion_group!(benches, hawkes_benches, neural_benches);
