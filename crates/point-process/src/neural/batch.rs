@@ -116,13 +116,14 @@ impl TppBatch {
         if num_marks == 0 {
             return Err(invalid("num_marks", 0, "must be > 0"));
         }
-        let t: Vec<f64> =
-            Vec::try_from(times.to_kind(Kind::Double).flatten(0, -1)).map_err(core_tensor::Error::from)?;
-        let m: Vec<i64> =
-            Vec::try_from(marks.to_kind(Kind::Int64).flatten(0, -1)).map_err(core_tensor::Error::from)?;
-        let k: Vec<bool> =
-            Vec::try_from(mask.to_kind(Kind::Bool).flatten(0, -1)).map_err(core_tensor::Error::from)?;
-        let d: Vec<f64> = Vec::try_from(durations.to_kind(Kind::Double)).map_err(core_tensor::Error::from)?;
+        let t: Vec<f64> = Vec::try_from(times.to_kind(Kind::Double).flatten(0, -1).to(Device::Cpu))
+            .map_err(core_tensor::Error::from)?;
+        let m: Vec<i64> = Vec::try_from(marks.to_kind(Kind::Int64).flatten(0, -1).to(Device::Cpu))
+            .map_err(core_tensor::Error::from)?;
+        let k: Vec<bool> = Vec::try_from(mask.to_kind(Kind::Bool).flatten(0, -1).to(Device::Cpu))
+            .map_err(core_tensor::Error::from)?;
+        let d: Vec<f64> = Vec::try_from(durations.to_kind(Kind::Double).to(Device::Cpu))
+            .map_err(core_tensor::Error::from)?;
         let l = l as usize;
         for (r, &dur) in d.iter().enumerate() {
             if !(dur.is_finite() && dur > 0.0) {

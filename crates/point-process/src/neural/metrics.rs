@@ -119,13 +119,15 @@ pub fn evaluate(
         let p = pred.masked_select(sel).to_kind(Kind::Double);
         se += (p - &gaps).square().sum(Kind::Double).double_value(&[]);
         let u = -(-ll.compensator.masked_select(sel).to_kind(Kind::Double)).exp() + 1.0;
-        pit.extend(Vec::<f64>::try_from(u).map_err(core_tensor::Error::from)?);
+        pit.extend(Vec::<f64>::try_from(u.to(Device::Cpu)).map_err(core_tensor::Error::from)?);
         let probs = ll.log_intensity.softmax(-1, Kind::Double); // [B, N, K]
         let (c, arg) = probs.max_dim(-1, false);
         let hit = arg.eq_tensor(&iv.marks).masked_select(sel);
         correct += hit.sum(Kind::Int64).int64_value(&[]) as usize;
-        conf.extend(Vec::<f64>::try_from(c.masked_select(sel)).map_err(core_tensor::Error::from)?);
-        ok.extend(Vec::<bool>::try_from(hit).map_err(core_tensor::Error::from)?);
+        conf.extend(
+            Vec::<f64>::try_from(c.masked_select(sel).to(Device::Cpu)).map_err(core_tensor::Error::from)?,
+        );
+        ok.extend(Vec::<bool>::try_from(hit.to(Device::Cpu)).map_err(core_tensor::Error::from)?);
     }
     if n == 0 {
         return Err(invalid("seqs", "0 scored events", "need at least one scored event"));

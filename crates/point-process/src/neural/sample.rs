@@ -65,7 +65,7 @@ fn scalar(x: f64, kind: Kind, device: Device) -> Tensor {
 fn mark_intensities(model: &NeuralTpp, h: &History, tau: f64) -> Result<Vec<f64>> {
     let t = scalar(tau, h.prev_times.kind(), h.prev_times.device()).unsqueeze(-1);
     let l = model.decoder().log_intensity(h, &t)?.exp().to_kind(Kind::Double).flatten(0, -1);
-    Ok(Vec::<f64>::try_from(l).map_err(core_tensor::Error::from)?)
+    Ok(Vec::<f64>::try_from(l.to(Device::Cpu)).map_err(core_tensor::Error::from)?)
 }
 
 fn draw_mark(lam: &[f64], rng: &mut Rng) -> usize {
