@@ -2,7 +2,7 @@
 //! the ground-truth processes, train → early-stop → evaluate for one model, and chronological
 //! splits of one long catalogue (EarthquakeNPP's protocol).
 
-use super::config::{Model, TppConfig};
+use super::config::{DecoderKind, EncoderKind, Model, TppConfig};
 use super::metrics::{evaluate, EvalConfig, TppMetrics};
 use super::train::{train, TppTrainConfig};
 use super::NeuralTpp;
@@ -54,11 +54,76 @@ pub struct RunSettings {
     pub device: Device,
 }
 
+/// What a benchmark run trains: a preset, or any encoder × decoder combination of the study's
+/// grid. Parsed from `"nhp"` (a [`Model`] name) or `"gru+sahp"` (encoder + decoder, snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spec {
+    /// One of the seven presets.
+    Preset(Model),
+    /// An encoder with a decoder.
+    Combination(EncoderKind, DecoderKind),
+}
+
+fn snake<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default().trim_matches('"').to_string()
+}
+
+impl Spec {
+    /// `"nhp"` or `"gru+sahp"`.
+    pub fn name(&self) -> String {
+        match self {
+            Spec::Preset(m) => m.name().to_string(),
+            Spec::Combination(e, d) => format!("{}+{}", snake(e), snake(d)),
+        }
+    }
+    /// The model configuration with `num_marks` marks.
+    pub fn config(&self, num_marks: usize) -> TppConfig {
+        match *self {
+            Spec::Preset(m) => TppConfig::new(m, num_marks),
+            Spec::Combination(e, d) => TppConfig::custom(e, d, num_marks),
+        }
+    }
+    /// Seed stream of the parameter initialisation.
+    fn stream(&self) -> u64 {
+        match *self {
+            Spec::Preset(m) => m as u64,
+            Spec::Combination(e, d) => 100 + 10 * e as u64 + d as u64,
+        }
+    }
+}
+
+impl From<Model> for Spec {
+    fn from(m: Model) -> Self {
+        Spec::Preset(m)
+    }
+}
+
+impl std::str::FromStr for Spec {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.split_once('+') {
+            None => Ok(Spec::Preset(s.parse()?)),
+            Some((e, d)) => {
+                let e = serde_json::from_str(&format!("\"{e}\""))
+                    .map_err(|_| invalid("encoder", e, "expected gru, lstm, self_attention or ct_lstm"))?;
+                let d = serde_json::from_str(&format!("\"{d}\"")).map_err(|_| {
+                    invalid(
+                        "decoder",
+                        d,
+                        "expected exponential, log_normal_mixture, cumulative_hazard, neural_intensity, sahp, thp, ct_lstm or continuous_attention",
+                    )
+                })?;
+                Ok(Spec::Combination(e, d))
+            }
+        }
+    }
+}
+
 /// The outcome of [`fit_and_evaluate`].
 #[derive(Debug)]
 pub struct ModelRun {
-    /// The model.
-    pub model: Model,
+    /// What was trained.
+    pub spec: Spec,
     /// Test metrics.
     pub metrics: TppMetrics,
     /// Training history (validation NLL per epoch).
@@ -85,22 +150,23 @@ pub fn with_single_thread<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Builds `model` (seeded), trains it on `train` with early stopping on `val`, evaluates it on
+/// Builds the model of `spec` (seeded), trains it on `train` with early stopping on `val`, evaluates it on
 /// `test` (events before `test_score_from` are context only); runs with one intra-op thread
 /// ([`with_single_thread`]).
 pub fn fit_and_evaluate(
-    model: Model,
+    spec: impl Into<Spec>,
     num_marks: usize,
     data: [&[EventSequence]; 3],
     test_score_from: Option<&[f64]>,
     settings: &RunSettings,
     seed: u64,
 ) -> Result<ModelRun> {
+    let spec = spec.into();
     with_single_thread(|| {
         let [train_s, val, test] = data;
-        tch::manual_seed(derive_seed(seed, model as u64) as i64);
+        tch::manual_seed(derive_seed(seed, spec.stream()) as i64);
         let vs = nn::VarStore::new(settings.device);
-        let cfg = TppConfig::new(model, num_marks).hidden(settings.hidden).layers(settings.layers);
+        let cfg = spec.config(num_marks).hidden(settings.hidden).layers(settings.layers);
         let m = NeuralTpp::new(&vs.root(), cfg)?;
         let start = Instant::now();
         let history = train(&m, &vs, train_s, val, &TppTrainConfig { seed, ..settings.train.clone() })?;
@@ -108,7 +174,7 @@ pub fn fit_and_evaluate(
         let eval = EvalConfig { grid: 256, ..EvalConfig::new(Kind::Float, settings.device) };
         let metrics = evaluate(&m, test, test_score_from, &eval)?;
         let parameters = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
-        Ok(ModelRun { model, metrics, history, train_s, parameters, tpp: m, var_store: vs })
+        Ok(ModelRun { spec, metrics, history, train_s, parameters, tpp: m, var_store: vs })
     })
 }
 

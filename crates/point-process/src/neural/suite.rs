@@ -48,7 +48,7 @@ fn curves(id: &str, title: &str, runs: &[ModelRun], reference: Option<(f64, &str
     for r in runs {
         let pts =
             r.history.epochs.iter().filter_map(|e| e.val_loss.map(|v| ((e.epoch + 1) as f64, v))).collect();
-        p = p.line(r.model.name(), pts);
+        p = p.line(r.spec.name(), pts);
     }
     if let Some((v, name)) = reference {
         let n = runs.iter().map(|r| r.history.epochs.len()).max().unwrap_or(1) as f64;
@@ -103,7 +103,7 @@ impl Task for NeuralHawkesGap {
         let mut gaps = Vec::new();
         let mut table = String::from("model | NLL | gap | time | mark | RMSE | acc | PCE | ECE | train s\n");
         for run in &runs {
-            let (n, x) = (run.model.name(), run.metrics);
+            let (n, x) = (run.spec.name(), run.metrics);
             let gap = x.nll_per_event - true_nll;
             gaps.push(gap);
             r.metric(
@@ -115,7 +115,7 @@ impl Task for NeuralHawkesGap {
                 format!("{n}_nll_gap"),
                 Metric::new(gap, "nats/event", Better::Lower).with_reference(threshold, source),
             )?;
-            report_forecast(&mut r, n, run)?;
+            report_forecast(&mut r, &n, run)?;
             table.push_str(&format!(
                 "{n} | {:.4} | {gap:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.4} | {:.4} | {:.1}\n",
                 x.nll_per_event,
@@ -276,13 +276,13 @@ impl Task for NeuralEtasProtocol {
             "etas (fitted) | {etas_fit_tll:.4} | - | -\netas (true) | {etas_true_tll:.4} | - | -\n"
         ));
         for (i, run) in runs.iter().enumerate() {
-            let n = run.model.name();
+            let n = run.spec.name();
             let tll_n = -run.metrics.nll_time_per_event;
             r.metric(
                 format!("{n}_test_tll_per_event"),
                 Metric::new(tll_n, "nats/event", Better::Higher).with_reference(etas_fit_tll, "fitted ETAS"),
             )?;
-            report_forecast(&mut r, n, run)?;
+            report_forecast(&mut r, &n, run)?;
             pts.push(((i + 1) as f64, tll_n));
             table.push_str(&format!(
                 "{n} | {tll_n:.4} | {:.4} | {:.1}\n",

@@ -485,3 +485,16 @@ fn every_combination_runs() {
     let be = TppBatch::from_sequences(&empty, Kind::Double, Device::Cpu).unwrap();
     assert_abs_diff_eq!(m.log_likelihood(&be, GL, false).unwrap().total(), -12.0, epsilon = 1e-9);
 }
+
+#[test]
+fn specs_parse_presets_and_combinations() {
+    use benchmark::Spec;
+    let s: Spec = "gru+sahp".parse().unwrap();
+    assert_eq!(s, Spec::Combination(EncoderKind::Gru, DecoderKind::Sahp));
+    assert_eq!(s.name(), "gru+sahp");
+    let s: Spec = "self_attention+log_normal_mixture".parse().unwrap();
+    assert_eq!(s.name().parse::<Spec>().unwrap(), s);
+    assert_eq!("attnhp".parse::<Spec>().unwrap(), Spec::Preset(Model::AttNhp));
+    assert!("tcn+sahp".parse::<Spec>().unwrap_err().to_string().contains("encoder"));
+    assert!("gru+weibull".parse::<Spec>().unwrap_err().to_string().contains("decoder"));
+}
