@@ -29,18 +29,27 @@ pub struct History {
 }
 
 impl History {
-    /// The history seen from intervals `index [B, Q]` (int64): contexts and starts gathered, the
-    /// event states shared.
-    pub fn gather(&self, index: &Tensor) -> History {
-        let h = self.ctx.size()[2];
-        let (b, q) = index.size2().expect("[B, Q] index");
-        History {
+    /// The history seen from intervals `index [B, Q]` (int64, each `< N`): contexts and starts
+    /// gathered, the event states shared.
+    pub fn gather(&self, index: &Tensor) -> Result<History> {
+        let (b, n, h) = self.ctx.size3().map_err(core_tensor::Error::from)?;
+        let shape = || {
+            crate::Error::Core(core_tensor::Error::shape("index", format!("[{b}, Q] int64"), index.size()))
+        };
+        let (ib, q) = index.size2().map_err(|_| shape())?;
+        if ib != b || index.kind() != Kind::Int64 {
+            return Err(shape());
+        }
+        if q > 0 && (index.min().int64_value(&[]) < 0 || index.max().int64_value(&[]) >= n) {
+            return Err(crate::error::invalid("index", "out of range", &format!("intervals are 0..{n}")));
+        }
+        Ok(History {
             ctx: self.ctx.gather(1, &index.unsqueeze(-1).expand([b, q, h], false), false),
             prev_times: self.prev_times.gather(1, index, false),
             events: self.events.shallow_clone(),
             event_times: self.event_times.shallow_clone(),
             event_mask: self.event_mask.shallow_clone(),
-        }
+        })
     }
 }
 

@@ -320,7 +320,7 @@ impl NeuralTpp {
         let before =
             batch.times.unsqueeze(1).lt_tensor(&qd.unsqueeze(-1)).logical_and(&batch.mask.unsqueeze(1));
         let idx = before.sum_dim_intlist(-1, false, Kind::Int64); // [B, Q] interval index
-        let g = h.gather(&idx);
+        let g = h.gather(&idx)?;
         let tau = &qd - &g.prev_times;
         Ok(self.decoder.log_intensity(&g, &tau.unsqueeze(-1))?.squeeze_dim(2).exp())
     }

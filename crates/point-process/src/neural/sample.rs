@@ -120,7 +120,7 @@ pub fn sample_next(
     let batch = TppBatch::from_sequences(std::slice::from_ref(history), kind, device)?;
     let n = history.len() as i64;
     let h = tch::no_grad(|| model.encode(&batch, false))?;
-    let h = h.gather(&Tensor::from_slice(&[n]).to(device).view([1, 1]));
+    let h = h.gather(&Tensor::from_slice(&[n]).to(device).view([1, 1]))?;
     let t0 = history.t_start();
     let prev = history.times().last().copied().unwrap_or(t0) - t0;
     let mut a = history.t_end() - t0 - prev; // elapsed time at the present

@@ -283,6 +283,15 @@ fn bad_inputs_are_clear_errors() {
     let (_, b2) = random_batch(2);
     let e = m.log_likelihood(&b2, GL, false).unwrap_err().to_string();
     assert!(e.contains("num_marks"), "{e}");
+    let h = m.encode(&b, false).unwrap();
+    let e = m
+        .decoder()
+        .log_intensity(&h, &Tensor::zeros([2, 3], (Kind::Double, Device::Cpu)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tau"), "{e}");
+    let e = h.gather(&Tensor::from_slice(&[0i64, 99]).view([2, 1])).unwrap_err().to_string();
+    assert!(e.contains("index"), "{e}");
 }
 
 fn poisson_rmtpp(rates: [f64; 2]) -> (nn::VarStore, NeuralTpp) {
@@ -406,7 +415,7 @@ fn samplers_inner() {
         }
         let hist = EventSequence::new(vec![0.4, 1.0], Some(vec![1, 0]), 2, 0.0, 1.5).unwrap();
         let b = TppBatch::from_sequences(std::slice::from_ref(&hist), Kind::Double, Device::Cpu).unwrap();
-        let h = m.encode(&b, false).unwrap().gather(&Tensor::from_slice(&[2i64]).view([1, 1]));
+        let h = m.encode(&b, false).unwrap().gather(&Tensor::from_slice(&[2i64]).view([1, 1])).unwrap();
         let mut r = rng(5);
         let sc = SampleConfig::default();
         let mut res = Vec::new();

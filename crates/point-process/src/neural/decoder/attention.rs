@@ -1,6 +1,6 @@
 //! AttNHP's continuous-time attention (Yang, Mei & Eisner 2022).
 
-use super::{log_softplus, Decoder};
+use super::{check_tau, log_softplus, Decoder};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use core_tensor::nn::SinusoidalTimeEncoding;
@@ -42,6 +42,7 @@ impl Decoder for ContinuousAttentionDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let (b, n, s) = tau.size3().map_err(core_tensor::Error::from)?;
         let l = h.event_times.size()[1];
         let t = (h.prev_times.unsqueeze(-1) + tau).view([b, n * s]); // absolute query times

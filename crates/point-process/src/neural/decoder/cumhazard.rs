@@ -1,6 +1,6 @@
 //! FullyNN's cumulative-hazard network (Omi et al. 2019).
 
-use super::{per_interval, Decoder};
+use super::{check_tau, per_interval, Decoder};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use tch::{nn, Tensor};
@@ -61,6 +61,7 @@ impl Decoder for CumulativeHazardDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let hp = per_interval(h.ctx.apply(&self.proj));
         let lam = tch::with_grad(|| {
             let t = tau.detach().set_requires_grad(true);

@@ -1,6 +1,6 @@
 //! RMTPP's exponential intensity (Du et al. 2016).
 
-use super::{per_interval, Decoder};
+use super::{check_tau, per_interval, Decoder};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use tch::{nn, Tensor};
@@ -40,6 +40,7 @@ impl Decoder for ExponentialDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let log_total = self.log_base(h).unsqueeze(-1) + &self.w * tau; // [B, N, S]
         let log_p = per_interval(h.ctx.apply(&self.marks).log_softmax(-1, h.ctx.kind()));
         Ok(log_total.unsqueeze(-1) + log_p)

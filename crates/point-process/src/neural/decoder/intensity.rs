@@ -1,7 +1,7 @@
 //! Decoders that parameterise the mark intensities directly; their compensators are integrated
 //! numerically.
 
-use super::{log_softplus, per_interval, Decoder, ScaledSoftplus};
+use super::{check_tau, log_softplus, per_interval, Decoder, ScaledSoftplus};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
@@ -33,6 +33,7 @@ impl Decoder for NeuralIntensityDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let s = tau.size()[2];
         let (b, n, hd) = h.ctx.size3().map_err(core_tensor::Error::from)?;
         let ctx = per_interval(h.ctx.shallow_clone()).expand([b, n, s, hd], false);
@@ -84,6 +85,7 @@ impl Decoder for SahpDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let (mu, eta, gamma) = self.params(h);
         let (mu, eta, gamma) = (per_interval(mu), per_interval(eta), per_interval(gamma));
         let x = &mu + (eta - &mu) * (-(gamma * tau.unsqueeze(-1))).exp();
@@ -127,6 +129,7 @@ impl Decoder for ThpDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let base = per_interval(h.ctx.apply(&self.lin));
         Ok(self.f.log_apply(&(base + tau.unsqueeze(-1) * &self.alpha)))
     }
@@ -172,6 +175,7 @@ impl Decoder for CtLstmDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let s = Self::state(h);
         let (c, cb, d, o) = (
             per_interval(s[0].shallow_clone()),

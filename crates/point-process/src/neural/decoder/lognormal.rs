@@ -1,6 +1,6 @@
 //! IntensityFree's log-normal mixture (Shchur et al. 2020).
 
-use super::{per_interval, Decoder};
+use super::{check_tau, per_interval, Decoder};
 use crate::error::Result;
 use crate::neural::encoder::History;
 use tch::{nn, Tensor};
@@ -54,6 +54,7 @@ impl Decoder for LogNormalMixtureDecoder {
         self.k
     }
     fn log_intensity(&self, h: &History, tau: &Tensor) -> Result<Tensor> {
+        check_tau(h, tau)?;
         let (log_w, _mu, log_s, z) = self.parts(h, tau, true);
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
         let log_pdf_log = (&log_w - &log_s - half_log_2pi - z.square() * 0.5).logsumexp(-1, false); // density of ln τ

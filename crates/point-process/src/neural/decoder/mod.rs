@@ -57,6 +57,15 @@ pub(crate) fn build(path: &nn::Path<'_>, cfg: &TppConfig, encoder: &dyn Encoder)
     })
 }
 
+/// Checks that `tau` is `[B, N, S]` for contexts `[B, N, H]`.
+pub(crate) fn check_tau(h: &History, tau: &Tensor) -> Result<()> {
+    let (b, n, _) = h.ctx.size3().map_err(core_tensor::Error::from)?;
+    match tau.size3() {
+        Ok((tb, tn, _)) if tb == b && tn == n => Ok(()),
+        _ => Err(crate::Error::Core(core_tensor::Error::shape("tau", format!("[{b}, {n}, S]"), tau.size()))),
+    }
+}
+
 /// `[B, N, X]` → `[B, N, 1, X]` for broadcasting against `[B, N, S]` times.
 pub(crate) fn per_interval(x: Tensor) -> Tensor {
     x.unsqueeze(2)
