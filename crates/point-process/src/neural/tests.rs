@@ -335,6 +335,10 @@ fn metrics_of_the_true_poisson_model_inner() {
     let r2 = evaluate(&m, &seqs, Some(&from), &cfg).unwrap();
     let n2: usize = seqs.iter().map(|s| s.times().iter().filter(|&&t| t > 5.0).count()).sum();
     assert_eq!(r2.events, n2);
+    let n2_1: usize = seqs.iter().map(|s| s.iter().filter(|&(t, k)| t > 5.0 && k == 1).count()).sum();
+    let exact2 =
+        -(n2_1 as f64 * 1.5f64.ln() + (n2 - n2_1) as f64 * 0.5f64.ln() - 2.0 * 5.0 * 150.0) / n2 as f64;
+    assert_abs_diff_eq!(r2.nll_per_event, exact2, epsilon = 1e-9);
     // point predictions: E[τ] = (1 − e^{−RH})/R and P(k) = r_k / R
     let b = TppBatch::from_sequences(&seqs[..3], Kind::Double, Device::Cpu).unwrap();
     let (gap, pk) = m.predict_next(&m.encode(&b, false).unwrap(), 3.0, 3001).unwrap();
