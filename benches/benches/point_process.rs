@@ -1,7 +1,10 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! Criterion benches of `point-process`: REFERENCE.md's tick workload (10-D exponential Hawkes
 //! simulation, μ = 0.5, α ~ U(0, 0.08), β = 3, T = 20 000, ≈ 179k events) by thinning and by
-//! branching, and the exact log-likelihood with gradient on the simulated events.
+//! branching, and the exact log-likelihood with gradient on the simulated events; the training
+//! step (loss, backward, Adam update) of every neural TPP on a fixed batch of 32 sequences of the
+//! 5-D Hawkes benchmark process (≈ 50 events each, H = 32, one attention layer, one intra-op
+//! thread).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
@@ -44,5 +47,35 @@ fn hawkes_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hawkes_benches);
+fn neural_benches(c: &mut Criterion) {
+    use point_process::neural::benchmark::{hawkes_5d, simulate_many};
+    use point_process::neural::{Model, NeuralTpp, TppBatch, TppConfig};
+    use tch::nn::OptimizerConfig;
+    let device = core_tensor::device::device();
+    let seqs = simulate_many(&hawkes_5d().expect("valid"), 32, 20.0, 0).expect("simulation");
+    let batch = TppBatch::from_sequences(&seqs, tch::Kind::Float, device).expect("batch");
+    let events: usize = seqs.iter().map(|s| s.len()).sum();
+    // one intra-op thread, as in the suite runs (small latency-bound ops)
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
+    let mut g = c.benchmark_group("neural_tpp_train_step");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events as u64));
+    for m in Model::ALL {
+        tch::manual_seed(0);
+        let vs = tch::nn::VarStore::new(device);
+        let model = NeuralTpp::new(&vs.root(), TppConfig::new(m, 5).layers(1)).expect("model");
+        let mut opt = tch::nn::Adam::default().build(&vs, 1e-3).expect("optimizer");
+        g.bench_function(m.name(), |b| {
+            b.iter(|| {
+                let loss = model.loss(&batch, true).expect("loss");
+                opt.backward_step(&loss);
+            })
+        });
+    }
+    g.finish();
+    tch::set_num_threads(threads);
+}
+
+criterion_group!(benches, hawkes_benches, neural_benches);
 criterion_main!(benches);

@@ -4,7 +4,10 @@
 //! Rust (f64, nalgebra, rayon): Poisson processes, multivariate Hawkes processes with exponential,
 //! sum-of-exponential and power-law kernels (simulation by thinning and by branching, exact
 //! likelihood and gradient by recursion, maximum-likelihood and EM fitting, goodness of fit) and
-//! ETAS for earthquake catalogues.
+//! ETAS for earthquake catalogues. The [`neural`] module holds the neural temporal point
+//! processes on libtorch (RMTPP, NHP, SAHP, THP, AttNHP, FullyNN, IntensityFree as encoder ×
+//! decoder combinations), their likelihoods, samplers, metrics, training and the forecasting
+//! benchmark.
 //!
 //! ```
 //! use point_process::prelude::*;
@@ -25,6 +28,7 @@ pub mod data;
 pub mod error;
 pub mod etas;
 pub mod hawkes;
+pub mod neural;
 pub mod optim;
 pub mod poisson;
 pub mod suite;
@@ -39,5 +43,6 @@ pub mod prelude {
     pub use crate::hawkes::{
         fit_em, fit_mle, log_likelihood, Basis, EmConfig, FitConfig, Hawkes, SimOptions,
     };
+    pub use crate::neural::{Model, NeuralTpp, TppBatch, TppConfig};
     pub use crate::poisson::{HomogeneousPoisson, InhomogeneousPoisson};
 }

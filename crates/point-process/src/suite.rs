@@ -15,12 +15,14 @@ use nalgebra::DMatrix;
 
 /// All `point-process` tasks.
 pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![
+    let mut v: Vec<Box<dyn Task>> = vec![
         Box::new(HawkesRecovery),
         Box::new(HawkesGoodnessOfFit),
         Box::new(HawkesIntensity),
         Box::new(EtasFit),
-    ]
+    ];
+    v.extend(crate::neural::suite::tasks());
+    v
 }
 
 fn pp<T>(r: PpResult<T>) -> Result<T> {
@@ -254,8 +256,14 @@ impl Task for HawkesIntensity {
 pub struct EtasFit;
 
 fn etas_truth() -> PpResult<Etas> {
+    etas_truth_with(-4.6, true)
+}
+
+/// The suite's ETAS model with background rate `10^log10_mu` (per day per km² when `spatial`, per
+/// day otherwise) and k0 set for a branching ratio of 0.6.
+pub(crate) fn etas_truth_with(log10_mu: f64, spatial: bool) -> PpResult<Etas> {
     let p = EtasParams {
-        log10_mu: -4.6,
+        log10_mu,
         log10_k0: 0.0,
         a: 1.0,
         log10_c: -2.0,
@@ -265,9 +273,29 @@ fn etas_truth() -> PpResult<Etas> {
         gamma: 0.5,
         rho: 0.6,
     };
-    let unit = Etas::new(p, 3.0, 1.0)?;
-    let k0 = 0.6 / unit.branching_ratio();
-    Etas::new(EtasParams { log10_k0: k0.log10(), ..p }, 3.0, 1.0)
+    let make = |p| if spatial { Etas::new(p, 3.0, 1.0) } else { Etas::temporal(p, 3.0, 1.0) };
+    let k0 = 0.6 / make(p)?.branching_ratio();
+    make(EtasParams { log10_k0: k0.log10(), ..p })
+}
+
+/// The fits' starting point, away from the truth (background rate `10^log10_mu`).
+pub(crate) fn etas_start(log10_mu: f64, spatial: bool, b_value: f64) -> PpResult<Etas> {
+    let p = EtasParams {
+        log10_mu,
+        log10_k0: -2.0,
+        a: 1.5,
+        log10_c: -2.5,
+        omega: 0.3,
+        log10_tau: 2.0,
+        log10_d: 0.0,
+        gamma: 0.2,
+        rho: 1.0,
+    };
+    if spatial {
+        Etas::new(p, 3.0, b_value)
+    } else {
+        Etas::temporal(p, 3.0, b_value)
+    }
 }
 
 impl Task for EtasFit {
@@ -286,21 +314,7 @@ impl Task for EtasFit {
         let (t_train, t_test) = (cfg.pick(1500.0, 5000.0), cfg.pick(1800.0, 6000.0));
         let full = pp(etas::simulate(&truth, region, 0.0, 200.0, t_test, &mut rng(cfg.seed), 5_000_000))?;
         let train = pp(full.until(t_train))?;
-        let start = pp(Etas::new(
-            EtasParams {
-                log10_mu: -4.0,
-                log10_k0: -2.0,
-                a: 1.5,
-                log10_c: -2.5,
-                omega: 0.3,
-                log10_tau: 2.0,
-                log10_d: 0.0,
-                gamma: 0.2,
-                rho: 1.0,
-            },
-            3.0,
-            pp(train.b_value())?,
-        ))?;
+        let start = pp(etas_start(-4.0, true, pp(train.b_value())?))?;
         let pb = progress_bar(1, "etas fit", cfg.progress);
         let fit = pp(etas::fit(&train, &start, &EtasFitConfig::default()))?;
         pb.finish_and_clear();

@@ -97,7 +97,7 @@ impl MultiHeadAttention {
         }
         scores = scores.masked_fill(&masked, f64::NEG_INFINITY);
         // Rows with every key masked give NaN after softmax; they attend to nothing.
-        let weights = scores.softmax(-1, Kind::Float).nan_to_num(0.0, None, None);
+        let weights = scores.softmax(-1, scores.kind()).nan_to_num(0.0, None, None);
         let weights = weights.dropout(self.dropout, train);
         let out = weights.matmul(&v).transpose(1, 2).contiguous().view([b, tq, self.dim]).apply(&self.o);
         Ok((out, weights))
