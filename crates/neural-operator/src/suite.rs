@@ -656,7 +656,7 @@ impl Task for NeuralStaggerNavierStokes {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         use crate::stagger::NeuralStagger;
         let (n, dt, n_train, n_test, epochs, width, modes) =
-            cfg.pick((32, 2e-3, 100, 20, 30, 24, 8), (64, 1e-4, 1000, 100, 200, 32, 12));
+            cfg.pick((32, 2e-3, 60, 16, 20, 24, 8), (64, 1e-4, 1000, 100, 200, 32, 12));
         let (frames, frame_dt) = (9usize, 0.5);
         let err = core_tensor::Error::other;
         let pb = progress_bar(1, "Navier–Stokes trajectories", cfg.progress);
