@@ -91,6 +91,11 @@ pub fn render(p: &Plot, path: &Path) -> DrawResult {
     let ys = p.series.iter().flat_map(|s| s.points.iter().map(|q| q.1));
     let (x0, x1) = bounds(xs, p.log_x);
     let (y0, y1) = bounds(ys, p.log_y);
+    // A span beyond the f64 range (e.g. a sentinel like f64::MIN among ordinary values) has no
+    // drawable axis; refuse it instead of letting the tick search run away.
+    if !((x1 - x0).is_finite() && (y1 - y0).is_finite()) {
+        return Err(format!("plot `{}`: values span more than the f64 range", p.id).into());
+    }
     let mut b = ChartBuilder::on(&root);
     b.caption(&p.title, ("sans-serif", 20)).margin(12).x_label_area_size(40).y_label_area_size(70);
     macro_rules! body {
@@ -159,6 +164,25 @@ pub fn render_speedups(r: &Report, peers: &[Peer], path: &Path) -> DrawResult {
 }
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn overflowing_ranges_are_errors_not_hangs() {
+        let p = crate::report::Plot {
+            id: "x".into(),
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_x: false,
+            log_y: false,
+            series: vec![crate::report::Series {
+                label: "s".into(),
+                points: vec![(f64::MIN, 0.0), (1.0, 1.0)],
+                scatter: true,
+            }],
+        };
+        let dir = std::env::temp_dir().join("xtask-plot-test.svg");
+        assert!(super::render(&p, &dir).is_err());
+    }
+
     use super::tick;
 
     #[test]
