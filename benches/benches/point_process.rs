@@ -9,7 +9,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
 use point_process::hawkes::{log_likelihood_with_grad, Hawkes, SimOptions};
+use point_process::neural::benchmark::{hawkes_5d, simulate_many};
+use point_process::neural::{Model, NeuralTpp, TppBatch, TppConfig};
 use rand::Rng;
+use tch::nn::OptimizerConfig;
 
 fn tick_model() -> Hawkes {
     let mut r = core_tensor::seed::rng(0);
@@ -48,19 +51,18 @@ fn hawkes_benches(c: &mut Criterion) {
 }
 
 fn neural_benches(c: &mut Criterion) {
-    use point_process::neural::benchmark::{hawkes_5d, simulate_many};
-    use point_process::neural::{Model, NeuralTpp, TppBatch, TppConfig};
-    use tch::nn::OptimizerConfig;
     let device = core_tensor::device::device();
     let seqs = simulate_many(&hawkes_5d().expect("valid"), 32, 20.0, 0).expect("simulation");
     let batch = TppBatch::from_sequences(&seqs, tch::Kind::Float, device).expect("batch");
     let events: usize = seqs.iter().map(|s| s.len()).sum();
     // one intra-op thread, as in the suite runs (small latency-bound ops)
-    let threads = tch::get_num_threads();
-    tch::set_num_threads(1);
+    core_tensor::device::with_single_thread(|| neural_train_steps(c, &batch, events as u64, device));
+}
+
+fn neural_train_steps(c: &mut Criterion, batch: &TppBatch, events: u64, device: tch::Device) {
     let mut g = c.benchmark_group("neural_tpp_train_step");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(events as u64));
+    g.throughput(Throughput::Elements(events));
     for m in Model::ALL {
         tch::manual_seed(0);
         let vs = tch::nn::VarStore::new(device);
@@ -68,13 +70,12 @@ fn neural_benches(c: &mut Criterion) {
         let mut opt = tch::nn::Adam::default().build(&vs, 1e-3).expect("optimizer");
         g.bench_function(m.name(), |b| {
             b.iter(|| {
-                let loss = model.loss(&batch, true).expect("loss");
+                let loss = model.loss(batch, true).expect("loss");
                 opt.backward_step(&loss);
             })
         });
     }
     g.finish();
-    tch::set_num_threads(threads);
 }
 
 criterion_group!(benches, hawkes_benches, neural_benches);

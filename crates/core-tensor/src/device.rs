@@ -60,6 +60,19 @@ pub fn device() -> Device {
     }
 }
 
+/// Runs `f` with one libtorch intra-op thread, restoring the previous count afterwards.
+///
+/// Small, latency-bound networks (NAS cells, neural TPP recurrences) lose more to thread
+/// synchronisation in parallel kernels than they gain: 5–50× slower with two threads on a shared
+/// 2-core machine. Tasks and benches of such models run through this.
+pub fn with_single_thread<T>(f: impl FnOnce() -> T) -> T {
+    let prev = tch::get_num_threads();
+    tch::set_num_threads(1);
+    let out = f();
+    tch::set_num_threads(prev);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -499,8 +499,9 @@ impl Task for ForecastSearch {
             population: cfg.pick(4, 8),
             tournament: cfg.pick(2, 3),
         };
-        let study =
-            crate::suite::single_threaded(|| run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress));
+        let study = core_tensor::device::with_single_thread(|| {
+            run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress)
+        });
         report(&study?, &protocol, &plan)
     }
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use tch::{nn, Device};
 
 use core_tensor::bench::{Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::device::with_single_thread;
 use core_tensor::metrics::{kendall_tau, mean_var, precision_at_k, spearman_rho};
 use core_tensor::seed::{derive_seed, rng};
 
@@ -48,17 +49,6 @@ pub fn tasks() -> Vec<Box<dyn Task>> {
         Box::new(SearchProtocol),
         Box::new(crate::forecast_suite::ForecastSearch),
     ]
-}
-
-/// Runs `f` with libtorch on one intra-op thread, restoring the previous count. Networks this
-/// small are dominated by thread synchronisation in parallel kernels (several times slower on two
-/// shared cores).
-pub(crate) fn single_threaded<T>(f: impl FnOnce() -> T) -> T {
-    let threads = tch::get_num_threads();
-    tch::set_num_threads(1);
-    let out = f();
-    tch::set_num_threads(threads);
-    out
 }
 
 /// The micro-benchmark table for this profile.
@@ -117,7 +107,7 @@ impl Task for MicroBench {
         "Tabular micro-benchmark (NB201-style, 3 ops, 127 classes × 3 seeds): spread and seed-to-seed noise ceiling"
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        single_threaded(|| microbench(cfg))
+        with_single_thread(|| microbench(cfg))
     }
 }
 
@@ -174,7 +164,7 @@ impl Task for ProxyRanking {
         "Zero-cost proxies vs micro-benchmark accuracy: Kendall τ, Spearman ρ, precision@10% and the noise ceiling"
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        single_threaded(|| proxy_ranking(cfg))
+        with_single_thread(|| proxy_ranking(cfg))
     }
 }
 
@@ -265,7 +255,7 @@ impl Task for SearchProtocol {
         "Search methods vs random architectures on the micro-benchmark (RI, seeds); DARTS vs DARTS-PT selection"
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        single_threaded(|| search_protocol(cfg))
+        with_single_thread(|| search_protocol(cfg))
     }
 }
 

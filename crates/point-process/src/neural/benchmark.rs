@@ -138,17 +138,7 @@ pub struct ModelRun {
     pub var_store: nn::VarStore,
 }
 
-/// Runs `f` with one libtorch intra-op thread, restoring the previous count afterwards. The
-/// neural TPPs run many small, latency-bound ops (recurrences over events), for which
-/// intra-op threading costs more in synchronisation than it gains (measured 5–50× slower with two
-/// threads on a 2-core machine).
-pub fn with_single_thread<T>(f: impl FnOnce() -> T) -> T {
-    let prev = tch::get_num_threads();
-    tch::set_num_threads(1);
-    let out = f();
-    tch::set_num_threads(prev);
-    out
-}
+pub use core_tensor::device::with_single_thread;
 
 /// Builds the model of `spec` (seeded), trains it on `train` with early stopping on `val`, evaluates it on
 /// `test` (events before `test_score_from` are context only); runs with one intra-op thread
