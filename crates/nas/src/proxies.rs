@@ -32,7 +32,7 @@ use core_tensor::train::optim::trainable_named;
 
 use crate::model::{CellNetwork, NetworkConfig};
 use crate::space::{Cell, CellSpace};
-use crate::train::cross_entropy;
+use crate::train::{cross_entropy, grads_or_zeros};
 use crate::{Error, Result};
 
 /// A zero-cost proxy (module docs).
@@ -99,28 +99,18 @@ fn weights_of(params: &[(String, Tensor)]) -> Vec<Tensor> {
     params.iter().filter(|(_, t)| t.dim() >= 2).map(|(_, t)| t.shallow_clone()).collect()
 }
 
-/// Gradients of `loss` with respect to `ws`; weights outside the graph (edges a cell never uses)
-/// get zeros.
-fn grads(loss: &Tensor, ws: &[Tensor]) -> Vec<Tensor> {
-    Tensor::run_backward(&[loss], ws, false, false)
-        .into_iter()
-        .zip(ws)
-        .map(|(g, w)| if g.defined() { g } else { w.zeros_like() })
-        .collect()
-}
-
 fn sum_f64(ts: impl Iterator<Item = Tensor>) -> f64 {
     ts.map(|t| t.double_value(&[])).sum()
 }
 
 /// `Σ_layers ‖∂loss/∂θ‖₂` over the weight tensors `ws`.
 pub fn grad_norm_of(loss: &Tensor, ws: &[Tensor]) -> f64 {
-    sum_f64(grads(loss, ws).iter().map(|g| g.norm()))
+    sum_f64(grads_or_zeros(loss, ws).iter().map(|g| g.norm()))
 }
 
 /// `Σ |θ ⊙ ∂loss/∂θ|` over the weight tensors `ws`.
 pub fn snip_of(loss: &Tensor, ws: &[Tensor]) -> f64 {
-    sum_f64(grads(loss, ws).iter().zip(ws).map(|(g, w)| (g * w).abs().sum(Kind::Double)))
+    sum_f64(grads_or_zeros(loss, ws).iter().zip(ws).map(|(g, w)| (g * w).abs().sum(Kind::Double)))
 }
 
 /// Synflow of `forward` whose parameters are `params` (all of them are made non-negative during
@@ -157,7 +147,7 @@ pub fn synflow_of(
 pub fn jacob_cov_of(forward: impl Fn(&Tensor) -> Tensor, x: &Tensor) -> Result<f64> {
     let xg = x.detach().copy().set_requires_grad(true);
     let out = forward(&xg).sum(Kind::Double);
-    let j = grads(&out, &[xg.shallow_clone()]).remove(0).flatten(1, -1).to_kind(Kind::Double);
+    let j = grads_or_zeros(&out, &[xg.shallow_clone()]).remove(0).flatten(1, -1).to_kind(Kind::Double);
     let centred = &j - j.mean_dim(1, true, Kind::Double);
     let norm = centred.square().sum_dim_intlist(1, true, Kind::Double).sqrt().clamp_min(1e-300);
     let z = centred / norm;

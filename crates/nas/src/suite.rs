@@ -59,8 +59,7 @@ pub fn micro_table(cfg: &SuiteConfig) -> Result<Table> {
     let config = TableConfig::micro(TABLE_EPOCHS);
     match cfg.profile {
         core_tensor::bench::Profile::Quick => {
-            let t: Table = serde_json::from_str(SHIPPED_TABLE)
-                .map_err(|e| Error::invalid("micro_table.json", "shipped table", e.to_string()))?;
+            let t = Table::parse(SHIPPED_TABLE, "the shipped micro_table.json")?;
             if t.config != config {
                 return Err(Error::invalid(
                     "micro_table.json",

@@ -27,7 +27,9 @@ use core_tensor::train::{LrSchedule, Optimizer, OptimizerConfig};
 
 use crate::model::{run_dag, NetworkConfig, Op, Skeleton};
 use crate::space::{Cell, CellSpace};
-use crate::train::{accuracy, batch_indices, cross_entropy, sgd_epoch, ImageData, TrainConfig};
+use crate::train::{
+    accuracy, batch_indices, cross_entropy, grads_or_zeros, sgd_epoch, sgd_step, ImageData, TrainConfig,
+};
 use crate::{Error, Result};
 
 /// How the ops of a mixed edge are weighted.
@@ -293,15 +295,6 @@ pub struct DartsEpoch {
     pub cell: Cell,
 }
 
-/// Gradients of `loss` with respect to `inputs` (zeros for inputs outside the graph).
-fn grads_of(loss: &Tensor, inputs: &[Tensor]) -> Vec<Tensor> {
-    Tensor::run_backward(&[loss], inputs, false, false)
-        .into_iter()
-        .zip(inputs)
-        .map(|(g, w)| if g.defined() { g } else { w.zeros_like() })
-        .collect()
-}
-
 fn global_norm(ts: &[Tensor]) -> f64 {
     ts.iter().map(|t| t.square().sum(Kind::Double).double_value(&[])).sum::<f64>().sqrt()
 }
@@ -340,7 +333,7 @@ pub fn hypergradient(
     core_tensor::error::ensure_finite("xi", &[xi])?;
     core_tensor::error::ensure_positive("radius", radius)?;
     let backup: Vec<Tensor> = params.iter().map(|p| p.detach().copy()).collect();
-    let gw = grads_of(&net.loss(train.0, train.1), params);
+    let gw = grads_or_zeros(&net.loss(train.0, train.1), params);
     axpy(params, &backup, -xi, &gw);
     let mut inputs = vec![net.alpha.shallow_clone()];
     inputs.extend(params.iter().map(Tensor::shallow_clone));
@@ -349,14 +342,14 @@ pub fn hypergradient(
         axpy(params, &backup, 0.0, &gw);
         return Err(Error::invalid("loss", lv.double_value(&[]), "non-finite validation loss"));
     }
-    let mut g = grads_of(&lv, &inputs);
+    let mut g = grads_or_zeros(&lv, &inputs);
     let dw: Vec<Tensor> = g.split_off(1);
     let d_alpha = g.pop().expect("one alpha gradient");
     let eps = radius / global_norm(&dw).max(1e-300);
     axpy(params, &backup, eps, &dw);
-    let gp = grads_of(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
+    let gp = grads_or_zeros(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
     axpy(params, &backup, -eps, &dw);
-    let gm = grads_of(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
+    let gm = grads_or_zeros(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
     axpy(params, &backup, 0.0, &dw);
     Ok(d_alpha - (gp - gm) * (xi / (2.0 * eps)))
 }
@@ -405,18 +398,7 @@ pub fn darts_search(
                     a_opt.step_with(&[g])?;
                 }
             }
-            w_opt.zero_grad();
-            let l = net.loss(&xt, &yt);
-            let v = l.double_value(&[]);
-            if !v.is_finite() {
-                return Err(Error::invalid("loss", v, format!("non-finite training loss in epoch {epoch}")));
-            }
-            l.backward();
-            if wc.grad_clip > 0.0 {
-                w_opt.clip_grad_norm(wc.grad_clip);
-            }
-            w_opt.step()?;
-            total += v;
+            total += sgd_step(&mut w_opt, &net.loss(&xt, &yt), wc.grad_clip, epoch)?;
         }
         let rec = DartsEpoch {
             train_loss: total / tb.len().max(1) as f64,
@@ -615,7 +597,7 @@ mod tests {
         // f(α) = L_val(w − ξ ∇_w L_train(w, α), α), by central differences.
         let backup: Vec<Tensor> = params.iter().map(|p| p.detach().copy()).collect();
         let f = || {
-            let gw = grads_of(&net.loss(&xt, &yt), &params);
+            let gw = grads_or_zeros(&net.loss(&xt, &yt), &params);
             axpy(&params, &backup, -xi, &gw);
             let v = tch::no_grad(|| net.loss(&xv, &yv).double_value(&[]));
             axpy(&params, &backup, 0.0, &gw);
@@ -644,7 +626,7 @@ mod tests {
         assert!(num / den < 1e-4, "relative error {} between {g:?} and {fd:?}", num / den);
         // The first-order gradient alone differs from the hypergradient (the correction matters).
         let g1 = Vec::<f64>::try_from(
-            grads_of(&net.loss(&xv, &yv), &[net.alpha().shallow_clone()])[0].flatten(0, -1),
+            grads_or_zeros(&net.loss(&xv, &yv), &[net.alpha().shallow_clone()])[0].flatten(0, -1),
         )
         .unwrap();
         let diff: f64 = g1.iter().zip(&g).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();

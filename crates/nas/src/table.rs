@@ -221,8 +221,16 @@ impl Table {
     pub fn load(path: &Path) -> Result<Table> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::invalid("table", path.display(), format!("cannot read: {e}")))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::invalid("table", path.display(), format!("not a table file: {e}")))
+        Table::parse(&text, path.display())
+    }
+
+    /// Parses a table from its JSON text; `source` names it in the error.
+    ///
+    /// # Errors
+    /// Text that is not a table file.
+    pub fn parse(text: &str, source: impl std::fmt::Display) -> Result<Table> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::invalid("table", source, format!("not a table file: {e}")))
     }
 
     /// Writes the table atomically (temporary file, then rename).
@@ -324,7 +332,7 @@ impl Table {
         let mult = if self.entries.contains_key(&key) {
             0
         } else {
-            space.enumerate().map(|all| all.iter().filter(|c| space.canonical(c) == key).count()).unwrap_or(1)
+            self.config.classes()?.into_iter().find(|c| c.0 == key).map_or(1, |c| c.2)
         };
         self.train_class(&space, data, &key, cell, mult, seeds)?;
         Ok(&self.entries[&key])

@@ -172,20 +172,40 @@ pub fn sgd_epoch(
     let mut total = 0.0;
     let batches = batch_indices(x.size()[0] as usize, cfg.batch_size, x.device(), rng);
     for idx in &batches {
-        opt.zero_grad();
         let l = loss(&x.index_select(0, idx), &y.index_select(0, idx));
-        let v = l.double_value(&[]);
-        if !v.is_finite() {
-            return Err(Error::invalid("loss", v, format!("non-finite training loss in epoch {epoch}")));
-        }
-        l.backward();
-        if cfg.grad_clip > 0.0 {
-            opt.clip_grad_norm(cfg.grad_clip);
-        }
-        opt.step()?;
-        total += v;
+        total += sgd_step(opt, &l, cfg.grad_clip, epoch)?;
     }
     Ok(total / batches.len().max(1) as f64)
+}
+
+/// One step of `opt` on the scalar `loss` (graph into its parameters): checks the loss is finite,
+/// clears old gradients, backpropagates, clips the gradient norm to `grad_clip` (0: no clipping)
+/// and steps. Returns the loss value.
+///
+/// # Errors
+/// A non-finite loss (naming the epoch), or an optimizer failure.
+pub(crate) fn sgd_step(opt: &mut Optimizer, loss: &Tensor, grad_clip: f64, epoch: usize) -> Result<f64> {
+    let v = loss.double_value(&[]);
+    if !v.is_finite() {
+        return Err(Error::invalid("loss", v, format!("non-finite training loss in epoch {epoch}")));
+    }
+    opt.zero_grad();
+    loss.backward();
+    if grad_clip > 0.0 {
+        opt.clip_grad_norm(grad_clip);
+    }
+    opt.step()?;
+    Ok(v)
+}
+
+/// Gradients of `loss` with respect to `inputs`, without touching their `.grad`; inputs outside
+/// the graph (e.g. the weights of an edge a cell never uses) get zeros.
+pub(crate) fn grads_or_zeros(loss: &Tensor, inputs: &[Tensor]) -> Vec<Tensor> {
+    Tensor::run_backward(&[loss], inputs, false, false)
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, w)| if g.defined() { g } else { w.zeros_like() })
+        .collect()
 }
 
 /// Result of [`train_classifier`].
