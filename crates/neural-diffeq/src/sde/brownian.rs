@@ -6,7 +6,8 @@ use core_tensor::seed::{derive_seed, rng};
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
-fn normals(seed: u64, shape: &[i64], kind: Kind, device: Device) -> Tensor {
+/// `shape` standard normals from `seed`.
+pub(crate) fn normals(seed: u64, shape: &[i64], kind: Kind, device: Device) -> Tensor {
     let n: i64 = shape.iter().product();
     let mut r = rng(seed);
     let v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut r)).collect();
@@ -186,12 +187,17 @@ impl VirtualBrownianTree {
         self.t1
     }
 
+    /// Shape of `W(t)`.
+    pub fn shape(&self) -> &[i64] {
+        &self.shape
+    }
+
     fn normal(&self, stream: u64) -> Tensor {
         normals(derive_seed(self.seed, stream), &self.shape, self.kind, self.device)
     }
 
-    /// `(W(r), ∫_{t0}^r W)` at `r`.
-    fn state(&self, r: f64) -> Result<(Tensor, Tensor)> {
+    /// The path at `r`: `W(r)` and `∫_{t0}^r W` (one descent of the tree).
+    pub(crate) fn state(&self, r: f64) -> Result<TreeState> {
         if !(r >= self.t0 - 1e-12 && r <= self.t1 + 1e-12) {
             return Err(invalid("t", r, &format!("outside [{}, {}]", self.t0, self.t1)));
         }
@@ -230,18 +236,18 @@ impl VirtualBrownianTree {
         let h = b - a;
         let (h1, h2) = (r - a, b - r);
         if h1 <= 0.0 || h <= 0.0 {
-            return Ok((w_a, i_a));
+            return Ok(TreeState { t: r, w: w_a, integral: i_a });
         }
         // Conditional means of the left part [a, r] given the leaf's (W, H).
         let w1 = &w * (h1 / h) + &area * (6.0 * h1 * h2 / (h * h));
         let a1 = &area * ((h1 / h) * (h1 / h));
         let i_r = &i_a + (&w_a + &w1 * 0.5 + a1) * h1;
-        Ok((w_a + w1, i_r))
+        Ok(TreeState { t: r, w: w_a + w1, integral: i_r })
     }
 
     /// `W(t)` with `W(t0) = 0`.
     pub fn value(&self, t: f64) -> Result<Tensor> {
-        Ok(self.state(t)?.0)
+        Ok(self.state(t)?.w)
     }
 
     /// `W(t) − W(s)`.
@@ -254,11 +260,25 @@ impl VirtualBrownianTree {
         if !(s < t) {
             return Err(invalid("s, t", format!("{s}, {t}"), "need s < t"));
         }
-        let (ws, is) = self.state(s)?;
-        let (wt, it) = self.state(t)?;
-        let dw = &wt - &ws;
-        let h = (it - is - &ws * (t - s)) / (t - s) - &dw * 0.5;
-        Ok((dw, h))
+        Ok(self.state(s)?.area_to(&self.state(t)?))
+    }
+}
+
+/// The tree's path at one time: `W(t)` and `I(t) = ∫_{t0}^t W`.
+#[derive(Debug)]
+pub(crate) struct TreeState {
+    t: f64,
+    w: Tensor,
+    integral: Tensor,
+}
+
+impl TreeState {
+    /// `(W_{s,t}, H_{s,t})` from the states at `s` (self) and `t > s`.
+    pub(crate) fn area_to(&self, end: &TreeState) -> (Tensor, Tensor) {
+        let len = end.t - self.t;
+        let dw = &end.w - &self.w;
+        let h = (&end.integral - &self.integral - &self.w * len) / len - &dw * 0.5;
+        (dw, h)
     }
 }
 

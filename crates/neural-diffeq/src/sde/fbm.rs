@@ -125,16 +125,13 @@ pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64
     let l = c.f_linalg_cholesky(false).map_err(|e| {
         invalid("hurst", hurst, &format!("covariance not positive definite on this grid: {e}"))
     })?;
-    let z = super::brownian::BrownianPath::increments_only(
-        0.0,
-        1.0,
-        1,
+    // The stream BrownianPath draws its increments from, so samples stay as they were.
+    let z = super::brownian::normals(
+        core_tensor::seed::derive_seed(seed, 0),
         &[batch as i64, n as i64],
-        seed,
         Kind::Double,
         Device::Cpu,
-    )?
-    .increment(0);
+    );
     Ok(z.matmul(&l.tr()))
 }
 

@@ -213,6 +213,18 @@ impl SdeSolver for Sra1 {
     }
 }
 
+/// Checks that `y0` is `[B, D]` and that the Brownian motion `name` has the shape `[B, m]` the
+/// term's noise needs.
+fn check_brownian_shape(term: &dyn SdeTerm, y0: &Tensor, name: &str, shape: &[i64]) -> Result<()> {
+    let (b, d) =
+        y0.size2().map_err(|_| invalid("y0", format!("{:?}", y0.size()), "expected [batch, dim]"))?;
+    let m = term.noise().brownian_dim(d);
+    if shape != [b, m] {
+        return Err(invalid(name, format!("{shape:?}"), &format!("Brownian values must be [{b}, {m}]")));
+    }
+    Ok(())
+}
+
 /// Solves on the grid of `path`, returning the state after every step (`[n + 1]` tensors, `y0`
 /// first). The graph is kept, so `backward()` backpropagates through the solver.
 pub fn sdeint(
@@ -221,17 +233,7 @@ pub fn sdeint(
     y0: &Tensor,
     path: &BrownianPath,
 ) -> Result<Vec<Tensor>> {
-    let (b, d) =
-        y0.size2().map_err(|_| invalid("y0", format!("{:?}", y0.size()), "expected [batch, dim]"))?;
-    let m = term.noise().brownian_dim(d);
-    let shape = path.increment(0).size();
-    if shape != [b, m] {
-        return Err(invalid(
-            "path",
-            format!("{shape:?}"),
-            &format!("Brownian increments must be [{b}, {m}]"),
-        ));
-    }
+    check_brownian_shape(term, y0, "path", &path.increment(0).size())?;
     let h = path.h();
     let mut ys = Vec::with_capacity(path.steps() + 1);
     ys.push(y0.shallow_clone());
@@ -320,18 +322,14 @@ pub fn sdeint_adaptive(
     if !(t1 > t0 && t1 <= tree.t1()) {
         return Err(invalid("t1", t1, &format!("must lie in ({t0}, {}]", tree.t1())));
     }
-    let (b, d) =
-        y0.size2().map_err(|_| invalid("y0", format!("{:?}", y0.size()), "expected [batch, dim]"))?;
-    let m = term.noise().brownian_dim(d);
-    let shape = tree.value(t0)?.size();
-    if shape != [b, m] {
-        return Err(invalid("tree", format!("{shape:?}"), &format!("Brownian values must be [{b}, {m}]")));
-    }
+    check_brownian_shape(term, y0, "tree", tree.shape())?;
     let expo = -1.0 / (solver.strong_order() + 0.5);
     let (mut t, mut h) = (t0, cfg.h0.min(t1 - t0));
     let mut ts = vec![t0];
     let mut ys = vec![y0.shallow_clone()];
     let mut rejected = 0;
+    // The path at the current time, reused by every attempt from it.
+    let mut start = tree.state(t0)?;
     for _ in 0..cfg.max_steps {
         if t >= t1 {
             return Ok(AdaptiveSdeSolution { ts, ys, rejected });
@@ -340,11 +338,12 @@ pub fn sdeint_adaptive(
         let tn = if last { t1 } else { t + h };
         let hs = tn - t;
         let y = ys.last().expect("non-empty");
-        let (dw, lv) = tree.levy_area(t, tn)?;
-        let full = solver.step(term, t, y, hs, &dw, &lv)?;
         let tm = t + 0.5 * hs;
-        let (dw1, lv1) = tree.levy_area(t, tm)?;
-        let (dw2, lv2) = tree.levy_area(tm, tn)?;
+        let (mid, end) = (tree.state(tm)?, tree.state(tn)?);
+        let (dw, lv) = start.area_to(&end);
+        let full = solver.step(term, t, y, hs, &dw, &lv)?;
+        let (dw1, lv1) = start.area_to(&mid);
+        let (dw2, lv2) = mid.area_to(&end);
         let half = solver.step(term, t, y, 0.5 * hs, &dw1, &lv1)?;
         let two = solver.step(term, tm, &half, 0.5 * hs, &dw2, &lv2)?;
         let err = tch::no_grad(|| {
@@ -359,6 +358,7 @@ pub fn sdeint_adaptive(
             t = tn;
             ts.push(t);
             ys.push(two);
+            start = end;
         } else {
             rejected += 1;
         }
