@@ -69,12 +69,17 @@ fn burgers_train_test(
 
 /// Stacks `(input, target)` rows into two `f32` tensors of `shape` (leading size = number of rows).
 fn stack_pairs(rows: &[(Vec<f64>, Vec<f64>)], shape: &[i64]) -> (Tensor, Tensor) {
-    let stack = |second: bool| {
+    stack_pairs_as(rows, shape, shape)
+}
+
+/// As [`stack_pairs`] with different shapes for the inputs and the targets.
+fn stack_pairs_as(rows: &[(Vec<f64>, Vec<f64>)], shape_in: &[i64], shape_out: &[i64]) -> (Tensor, Tensor) {
+    let stack = |second: bool, shape: &[i64]| {
         let v: Vec<f64> =
             rows.iter().flat_map(|r| if second { &r.1 } else { &r.0 }.iter().copied()).collect();
         Tensor::from_slice(&v).view(shape).to_kind(Kind::Float)
     };
-    (stack(false), stack(true))
+    (stack(false, shape_in), stack(true, shape_out))
 }
 
 /// FNO-1D on Burgers: train on `(u0, u(1))`, report the test relative L2 error (quick profile:
@@ -540,6 +545,27 @@ fn median_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     Ok(t[reps / 2])
 }
 
+/// Records `{key}_speedup_sequential` (`fine_ms / ms`, against `reference`) and
+/// `{key}_speedup_parallel` (as if the `subs` sub-solvers ran concurrently).
+fn stagger_speedups(
+    r: &mut TaskReport,
+    key: &str,
+    fine_ms: f64,
+    ms: f64,
+    subs: i64,
+    reference: &str,
+) -> Result<()> {
+    r.metric(
+        format!("{key}_speedup_sequential"),
+        Metric::new(fine_ms / ms, "×", Better::Higher).with_reference(1.0, reference),
+    )?;
+    r.metric(
+        format!("{key}_speedup_parallel"),
+        Metric::new(fine_ms / (ms / subs as f64), "×", Better::Higher),
+    )?;
+    Ok(())
+}
+
 /// NeuralStagger on Burgers: one fine FNO against `s = 2` and `s = 4` staggered coarse
 /// sub-solvers trained jointly; test error and inference time.
 pub struct NeuralStaggerBurgers;
@@ -589,14 +615,7 @@ impl Task for NeuralStaggerBurgers {
                 fine_ms = ms;
                 fine_err = test;
             } else {
-                r.metric(
-                    format!("{label}_speedup_sequential"),
-                    Metric::new(fine_ms / ms, "×", Better::Higher).with_reference(1.0, "single fine FNO"),
-                )?;
-                r.metric(
-                    format!("{label}_speedup_parallel"),
-                    Metric::new(fine_ms / (ms / s as f64), "×", Better::Higher),
-                )?;
+                stagger_speedups(&mut r, &label, fine_ms, ms, s, "single fine FNO")?;
                 r.metric(format!("{label}_error_ratio"), Metric::new(test / fine_err, "×", Better::Lower))?;
             }
         }
@@ -629,13 +648,8 @@ pub fn navier_stokes_trajectories(
             Ok((w0, rest))
         })
         .collect::<crate::Result<Vec<_>>>()?;
-    let to_t = |second: bool, c: i64| {
-        let v: Vec<f64> =
-            rows.iter().flat_map(|r| if second { &r.1 } else { &r.0 }.iter().copied()).collect();
-        Tensor::from_slice(&v).view([count as i64, c, n as i64, n as i64]).to_kind(Kind::Float)
-    };
-    let (a, rest) = (to_t(false, 1), to_t(true, frames as i64 - 1));
-    Ok((a, rest))
+    let (c, n) = (count as i64, n as i64);
+    Ok(stack_pairs_as(&rows, &[c, 1, n, n], &[c, frames as i64 - 1, n, n]))
 }
 
 /// NeuralStagger in 2-D and in time on forced Navier–Stokes (ν = 1e-3): a fine FNO-2D stepping one
@@ -721,15 +735,7 @@ impl Task for NeuralStaggerNavierStokes {
             if s == 1 && tau == 1 {
                 fine_ms = ms;
             } else {
-                r.metric(
-                    format!("{key}_speedup_sequential"),
-                    Metric::new(fine_ms / ms, "×", Better::Higher)
-                        .with_reference(1.0, "fine FNO-2D, one frame per call"),
-                )?;
-                r.metric(
-                    format!("{key}_speedup_parallel"),
-                    Metric::new(fine_ms / (ms / subs as f64), "×", Better::Higher),
-                )?;
+                stagger_speedups(&mut r, &key, fine_ms, ms, subs, "fine FNO-2D, one frame per call")?;
             }
             lines.push(format!(
                 "| {} | {subs} | {tau} | {calls} | {rel:.4} | {ms:.1} | {:.2} | {:.2} |",
