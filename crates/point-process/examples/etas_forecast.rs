@@ -26,21 +26,7 @@ fn main() -> point_process::Result<()> {
     let train = full.until(1500.0)?;
     println!("{} events ({} targets in training)", full.len(), train.len() - train.first_target());
 
-    let start = Etas::new(
-        EtasParams {
-            log10_mu: -4.0,
-            log10_k0: -2.0,
-            a: 1.5,
-            log10_c: -2.5,
-            omega: 0.3,
-            log10_tau: 2.0,
-            log10_d: 0.0,
-            gamma: 0.2,
-            rho: 1.0,
-        },
-        3.0,
-        train.b_value()?,
-    )?;
+    let start = Etas::new(EtasParams::fit_start(-4.0), 3.0, train.b_value()?)?;
     let fit = etas::fit(&train, &start, &EtasFitConfig::default())?;
     let se = fit.std_errors.unwrap_or([f64::NAN; 9]);
     for (k, name) in PARAM_NAMES.iter().enumerate() {

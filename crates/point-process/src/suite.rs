@@ -280,17 +280,7 @@ pub(crate) fn etas_truth_with(log10_mu: f64, spatial: bool) -> PpResult<Etas> {
 
 /// The fits' starting point, away from the truth (background rate `10^log10_mu`).
 pub(crate) fn etas_start(log10_mu: f64, spatial: bool, b_value: f64) -> PpResult<Etas> {
-    let p = EtasParams {
-        log10_mu,
-        log10_k0: -2.0,
-        a: 1.5,
-        log10_c: -2.5,
-        omega: 0.3,
-        log10_tau: 2.0,
-        log10_d: 0.0,
-        gamma: 0.2,
-        rho: 1.0,
-    };
+    let p = EtasParams::fit_start(log10_mu);
     if spatial {
         Etas::new(p, 3.0, b_value)
     } else {

@@ -39,6 +39,23 @@ pub const PARAM_NAMES: [&str; 9] =
     ["log10_mu", "log10_k0", "a", "log10_c", "omega", "log10_tau", "log10_d", "gamma", "rho"];
 
 impl EtasParams {
+    /// A generic starting point for fitting, away from typical truths: `k0 = 10⁻²`, `a = 1.5`,
+    /// `c = 10^{−2.5}` days, `ω = 0.3`, `τ = 100` days, `d = 1` km², `γ = 0.2`, `ρ = 1`, and the
+    /// background rate `μ = 10^log10_mu`.
+    pub fn fit_start(log10_mu: f64) -> Self {
+        EtasParams {
+            log10_mu,
+            log10_k0: -2.0,
+            a: 1.5,
+            log10_c: -2.5,
+            omega: 0.3,
+            log10_tau: 2.0,
+            log10_d: 0.0,
+            gamma: 0.2,
+            rho: 1.0,
+        }
+    }
+
     /// As a vector in [`PARAM_NAMES`] order.
     pub fn to_vec(&self) -> Vec<f64> {
         vec![

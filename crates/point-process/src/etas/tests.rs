@@ -211,22 +211,7 @@ fn fit_recovers_spatio_temporal_parameters() {
     let truth = model(true, 0.5, -4.7);
     let cat = simulate(&truth, region(), 0.0, 300.0, 1000.0, &mut rng(5), 1_000_000).unwrap();
     assert!(cat.len() > 600, "{}", cat.len());
-    let start = Etas::new(
-        EtasParams {
-            log10_mu: -4.0,
-            log10_k0: -2.0,
-            a: 1.5,
-            log10_c: -2.5,
-            omega: 0.3,
-            log10_tau: 2.0,
-            log10_d: 0.0,
-            gamma: 0.2,
-            rho: 1.0,
-        },
-        3.0,
-        1.0,
-    )
-    .unwrap();
+    let start = Etas::new(EtasParams::fit_start(-4.0), 3.0, 1.0).unwrap();
     let f = fit(&cat, &start, &EtasFitConfig::default()).unwrap();
     check_recovery(&truth, &f, &cat, 4.0);
 }

@@ -105,14 +105,20 @@ fn prepend(h0: &Tensor, states: &Tensor) -> Tensor {
     Tensor::cat(&[&h0.view([1, 1, h]).expand([b, 1, h], false), states], 1)
 }
 
+/// The recurrent cell of an [`RnnEncoder`].
+#[derive(Debug)]
+enum Recurrence {
+    Gru(nn::GRU),
+    Lstm(nn::LSTM),
+}
+
 /// Recurrent history (RMTPP's): input per event `x_j = [emb(m_j), Δt_j, ln(Δt_j + 10⁻³)]`
 /// (`[B, L, H + 2]`), GRU or LSTM states `h_j [B, L, H]`; the context of interval `i` is
 /// `h_{i−1}` (a learned `h_0` for the first interval).
 #[derive(Debug)]
 pub struct RnnEncoder {
     emb: nn::Embedding,
-    gru: Option<nn::GRU>,
-    lstm: Option<nn::LSTM>,
+    rnn: Recurrence,
     h0: Tensor,
     hidden: i64,
 }
@@ -122,12 +128,12 @@ impl RnnEncoder {
     pub fn new(path: &nn::Path<'_>, num_marks: usize, hidden: i64, lstm: bool) -> Self {
         let emb = nn::embedding(path / "emb", num_marks as i64, hidden, Default::default());
         let cfg = nn::RNNConfig { batch_first: true, ..Default::default() };
-        let (gru, lstm) = if lstm {
-            (None, Some(nn::lstm(path / "rnn", hidden + 2, hidden, cfg)))
+        let rnn = if lstm {
+            Recurrence::Lstm(nn::lstm(path / "rnn", hidden + 2, hidden, cfg))
         } else {
-            (Some(nn::gru(path / "rnn", hidden + 2, hidden, cfg)), None)
+            Recurrence::Gru(nn::gru(path / "rnn", hidden + 2, hidden, cfg))
         };
-        RnnEncoder { emb, gru, lstm, h0: path.zeros("h0", &[hidden]), hidden }
+        RnnEncoder { emb, rnn, h0: path.zeros("h0", &[hidden]), hidden }
     }
 }
 
@@ -137,13 +143,10 @@ impl Encoder for RnnEncoder {
         let states = if l == 0 {
             Tensor::zeros([b, 0, self.hidden], (batch.kind(), batch.device()))
         } else {
-            let gaps = batch.gaps().unsqueeze(-1);
-            let x =
-                Tensor::cat(&[batch.marks.apply(&self.emb), gaps.shallow_clone(), (gaps + 1e-3).log()], -1);
-            match (&self.gru, &self.lstm) {
-                (Some(g), _) => g.seq(&x).0,
-                (_, Some(m)) => m.seq(&x).0,
-                _ => unreachable!("one recurrent cell"),
+            let x = Tensor::cat(&[batch.marks.apply(&self.emb), gap_features(batch)], -1);
+            match &self.rnn {
+                Recurrence::Gru(g) => g.seq(&x).0,
+                Recurrence::Lstm(m) => m.seq(&x).0,
             }
         };
         let ctx = prepend(&self.h0, &states);
