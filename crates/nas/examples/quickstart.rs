@@ -4,7 +4,6 @@
 //!
 //! `cargo run -p nas --release --example quickstart`
 
-use nas::model::NetworkConfig;
 use nas::proxies::{score, Proxy};
 use nas::search::regularized_evolution;
 use nas::space::{CellSpace, SearchSpace};
@@ -45,8 +44,7 @@ fn main() -> nas::Result<()> {
     // First-order DARTS on a supernet, then magnitude and DARTS-PT selection.
     tch::manual_seed(0);
     let (wv, av) = (nn::VarStore::new(dev), nn::VarStore::new(dev));
-    let net_cfg = NetworkConfig { ..table.config.network };
-    let mut net = Supernet::new(&wv.root(), &av.root(), &space, net_cfg, MixRule::Softmax)?;
+    let mut net = Supernet::new(&wv.root(), &av.root(), &space, table.config.network, MixRule::Softmax)?;
     let cfg = DartsConfig::new(DartsOrder::First, 4, 50);
     let mut rng = core_tensor::seed::rng(3);
     darts_search(&net, &wv, &data, &cfg, &mut rng, |e, r| {

@@ -23,7 +23,6 @@ use core_tensor::device::with_single_thread;
 use core_tensor::metrics::{kendall_tau, mean_var, precision_at_k, spearman_rho};
 use core_tensor::seed::{derive_seed, rng};
 
-use crate::model::NetworkConfig;
 use crate::proxies::{score, Proxy};
 use crate::search::{random_search, regularized_evolution};
 use crate::space::{Cell, SearchSpace};
@@ -385,8 +384,7 @@ fn one_shot(
     tch::manual_seed(seed as i64);
     let space = t.config.space()?;
     let (wv, av) = (nn::VarStore::new(device), nn::VarStore::new(device));
-    let net_cfg = NetworkConfig { ..t.config.network };
-    let mut net = Supernet::new(&wv.root(), &av.root(), &space, net_cfg, rule)?;
+    let mut net = Supernet::new(&wv.root(), &av.root(), &space, t.config.network, rule)?;
     let mut dc = DartsConfig::new(order, epochs, 50);
     if rule == MixRule::MaxW {
         dc.weights.schedule =

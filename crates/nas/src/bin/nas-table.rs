@@ -65,12 +65,16 @@ fn run(args: &[String]) -> Result<()> {
         }
         Some("merge") => {
             let out = out_path(args)?;
-            let inputs: Vec<&String> = args[1..]
-                .iter()
-                .enumerate()
-                .filter(|(i, a)| *a != "--out" && (*i == 0 || args[*i] != "--out"))
-                .map(|(_, a)| a)
-                .collect();
+            // Every argument except `--out` and its value is an input table.
+            let mut inputs = Vec::new();
+            let mut rest = args[1..].iter();
+            while let Some(a) = rest.next() {
+                if a == "--out" {
+                    rest.next();
+                } else {
+                    inputs.push(a);
+                }
+            }
             let tables = inputs.iter().map(|p| Table::load(p.as_ref())).collect::<Result<Vec<_>>>()?;
             let t = Table::merge(tables)?;
             t.save(&out)?;
