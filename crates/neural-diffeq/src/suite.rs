@@ -382,11 +382,16 @@ impl Task for RegularisedClassification {
         let mut loss_plot =
             Plot::new("test_loss", "Nested rings: test cross-entropy", "iteration", "cross-entropy")
                 .log(false, true);
-        // (label, regulariser weight: > 0 ERNODE, < 0 SRNODE with weight −λ)
-        let variants = [("plain", 0.0), ("ernode", 1000.0), ("srnode", -0.1)];
-        // per variant: checks of (iteration, test loss, prediction NFE), final accuracy
+        // (label, regulariser, weight λ)
+        type Regulariser = fn(&crate::solve::Solution<Tensor>) -> crate::Result<Tensor>;
+        let variants: [(&str, Option<(Regulariser, f64)>); 3] = [
+            ("plain", None),
+            ("ernode", Some((error_regulariser, 1000.0))),
+            ("srnode", Some((stiffness_regulariser, 0.1))),
+        ];
+        // per variant: checks of (iteration, test loss, prediction NFE)
         let mut history: Vec<Vec<(f64, f64, f64)>> = Vec::new();
-        for (label, lambda) in variants {
+        for (label, regulariser) in variants {
             tch::manual_seed(cfg.seed as i64);
             let vs = nn::VarStore::new(dev);
             let ode = de(NeuralOde::new(
@@ -396,7 +401,7 @@ impl Task for RegularisedClassification {
             let head = nn::linear(vs.root().sub("head"), 3, 2, Default::default());
             let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs)?;
             let (x0_tr, x0_te) = (de(ode.augment(&xtr))?, de(ode.augment(&xte))?);
-            let save = if lambda != 0.0 { SaveAt::t1().with_steps() } else { SaveAt::t1() };
+            let save = if regulariser.is_some() { SaveAt::t1().with_steps() } else { SaveAt::t1() };
             let evaluate = || -> Result<(f64, f64, f64)> {
                 tch::no_grad(|| {
                     let s = de(solve(&ode, &solver, (0.0, 1.0), &x0_te, &pred_c, &SaveAt::t1()))?;
@@ -417,12 +422,9 @@ impl Task for RegularisedClassification {
                 opt.zero_grad();
                 let sol = de(solve(&ode, &solver, (0.0, 1.0), &x0_tr, &train_c, &save))?;
                 let ce = head.forward(sol.ys.last().expect("t1")).cross_entropy_for_logits(&ytr);
-                let loss = if lambda > 0.0 {
-                    &ce + de(error_regulariser(&sol))? * lambda
-                } else if lambda < 0.0 {
-                    &ce + de(stiffness_regulariser(&sol))? * (-lambda)
-                } else {
-                    ce
+                let loss = match regulariser {
+                    Some((reg, lambda)) => &ce + de(reg(&sol))? * lambda,
+                    None => ce,
                 };
                 loss.backward();
                 opt.step()?;
@@ -436,7 +438,7 @@ impl Task for RegularisedClassification {
             r.metric(format!("{label}_test_accuracy"), Metric::new(100.0 * acc, "%", Better::Higher))?;
             r.metric(format!("{label}_prediction_nfe"), Metric::new(nfe, "", Better::Lower))?;
             r.metric(format!("{label}_train_seconds"), Metric::new(train_s, "s", Better::Lower))?;
-            if lambda != 0.0 {
+            if regulariser.is_some() {
                 let plain = &history[0];
                 r.metric(
                     format!("nfe_ratio_plain_over_{label}"),

@@ -10,6 +10,8 @@
 //! factors such as the Darcy benchmark's 85 = 5·17.
 
 use crate::error::{invalid, Result};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use tch::{nn, Kind, Tensor};
 
 /// How the complex weights are stored.
@@ -165,72 +167,122 @@ impl SpectralConv {
         let x = x.to_kind(Kind::Float);
         if d == 1 {
             let m = self.modes[0];
-            let freqs: Vec<i64> = (0..m).collect();
-            let xm = rdft_last(&x, &freqs);
+            let xm = rdft_last(&x, m);
             let y = Tensor::einsum("bix,iox->box", &[xm, w[0].shallow_clone()], None::<i64>);
-            return Ok(irdft_last(&y, &freqs, out_sp[0], dev));
+            return Ok(irdft_last(&y, out_sp[0], dev));
         }
         let (m0, m1) = (self.modes[0], self.modes[1]);
-        // first axis keeps both signs: 0..m0 and −m0..−1 (the FFT layout's first and last rows)
-        let f0: Vec<i64> = (0..m0).chain(-m0..0).collect();
-        let f1: Vec<i64> = (0..m1).collect();
-        let z = rdft_last(&x, &f1); // [B, C, H, m1]
-        let x_ft = dft_basis(spatial[0], &f0, false, dev).matmul(&z); // [B, C, 2 m0, m1]
+        let z = rdft_last(&x, m1); // [B, C, H, m1]
+        let x_ft = basis(Basis::AxisForward, spatial[0], m0, dev).matmul(&z); // [B, C, 2 m0, m1]
         let top =
             Tensor::einsum("bixy,ioxy->boxy", &[x_ft.narrow(2, 0, m0), w[0].shallow_clone()], None::<i64>);
         let bot =
             Tensor::einsum("bixy,ioxy->boxy", &[x_ft.narrow(2, m0, m0), w[1].shallow_clone()], None::<i64>);
-        let y = dft_basis(out_sp[0], &f0, true, dev).matmul(&Tensor::cat(&[top, bot], 2)); // [B, O, H', m1]
-        Ok(irdft_last(&y, &f1, out_sp[1], dev))
+        let y = basis(Basis::AxisInverse, out_sp[0], m0, dev).matmul(&Tensor::cat(&[top, bot], 2)); // [B, O, H', m1]
+        Ok(irdft_last(&y, out_sp[1], dev))
     }
 }
 
-/// The DFT restricted to frequencies `freqs` on `n` points as a complex matrix: forward
-/// `[m, n]` with entries `e^{−2πikx/n}/n` ("forward" normalisation), inverse `[n, m]` with
-/// `e^{+2πikx/n}`. Only the kept modes are ever computed, so the transform is one matrix product
-/// instead of a full FFT followed by truncation (the same numbers, and several times faster for the
-/// few modes FNOs keep, above all on grid sizes with large prime factors).
-fn dft_basis(n: i64, freqs: &[i64], inverse: bool, dev: tch::Device) -> Tensor {
-    let m = freqs.len() as i64;
-    let mut v = Vec::with_capacity((2 * m * n) as usize);
-    let (rows, cols) = if inverse { (n, m) } else { (m, n) };
-    for r in 0..rows {
-        for c in 0..cols {
-            let (k, x) = if inverse { (freqs[c as usize], r) } else { (freqs[r as usize], c) };
-            let th = 2.0 * std::f64::consts::PI * ((k * x).rem_euclid(n)) as f64 / n as f64;
-            let (re, im) =
-                if inverse { (th.cos(), th.sin()) } else { (th.cos() / n as f64, -th.sin() / n as f64) };
-            v.extend_from_slice(&[re, im]);
+/// The truncated DFT matrices on `n` points for `m` kept modes. Only the kept modes are ever
+/// computed, so each transform is one matrix product instead of a full FFT followed by truncation
+/// (the same numbers, and several times faster for the few modes FNOs keep, above all on grid
+/// sizes with large prime factors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Basis {
+    /// Real input along the last axis, frequencies `0..m`: real `[n, 2m]`, columns interleaving
+    /// `cos(2πkx/n)/n` and `−sin(2πkx/n)/n` ("forward" normalisation) to match `view_as_complex`.
+    RealForward,
+    /// Inverse onto `n` points of a Hermitian spectrum kept at `0..m` along the last axis: real
+    /// `[2m, n]`, rows interleaving `c_k cos` and `−c_k sin` so that `view_as_real(y) · G` is
+    /// `Re Σ_k c_k y_k e^{2πikx/n}` with `c_0 = 1` (and 1 at the Nyquist frequency), `c_k = 2`
+    /// otherwise — what `irfft` computes when the other modes are zero.
+    RealInverse,
+    /// A complex axis keeping both signs, `0..m` then `−m..−1` (the FFT layout's first and last
+    /// rows): complex `[2m, n]` with entries `e^{−2πikx/n}/n`.
+    AxisForward,
+    /// Its inverse: complex `[n, 2m]` with entries `e^{+2πikx/n}`.
+    AxisInverse,
+}
+
+/// The matrix `kind` for `n` points and `m` modes on `dev`, built once per process and shared by
+/// every layer (a constant: it never requires gradients and is never written to).
+fn basis(kind: Basis, n: i64, m: i64, dev: tch::Device) -> Tensor {
+    type Cache = Mutex<HashMap<(Basis, i64, i64, tch::Device), Tensor>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
+    cache.entry((kind, n, m, dev)).or_insert_with(|| build_basis(kind, n, m).to(dev)).shallow_clone()
+}
+
+fn build_basis(kind: Basis, n: i64, m: i64) -> Tensor {
+    // e^{iθ} with θ = 2πkx/n, reduced mod n for accuracy
+    let phase = |k: i64, x: i64| {
+        let th = 2.0 * std::f64::consts::PI * (k * x).rem_euclid(n) as f64 / n as f64;
+        (th.cos(), th.sin())
+    };
+    let nf = n as f64;
+    let both: Vec<i64> = (0..m).chain(-m..0).collect();
+    let mut v = Vec::with_capacity((4 * m * n) as usize);
+    let shape: Vec<i64> = match kind {
+        Basis::RealForward => {
+            for x in 0..n {
+                for k in 0..m {
+                    let (c, s) = phase(k, x);
+                    v.extend_from_slice(&[c / nf, -s / nf]);
+                }
+            }
+            vec![n, 2 * m]
         }
+        Basis::RealInverse => {
+            for k in 0..m {
+                let ck = if k == 0 || 2 * k == n { 1.0 } else { 2.0 };
+                let (re, im): (Vec<f64>, Vec<f64>) = (0..n).map(|x| phase(k, x)).unzip();
+                v.extend(re.iter().map(|c| ck * c));
+                v.extend(im.iter().map(|s| -ck * s));
+            }
+            vec![2 * m, n]
+        }
+        Basis::AxisForward => {
+            for &k in &both {
+                for x in 0..n {
+                    let (c, s) = phase(k, x);
+                    v.extend_from_slice(&[c / nf, -s / nf]);
+                }
+            }
+            vec![2 * m, n, 2]
+        }
+        Basis::AxisInverse => {
+            for x in 0..n {
+                for &k in &both {
+                    let (c, s) = phase(k, x);
+                    v.extend_from_slice(&[c, s]);
+                }
+            }
+            vec![n, 2 * m, 2]
+        }
+    };
+    let t = Tensor::from_slice(&v).view(shape.as_slice()).to_kind(Kind::Float);
+    if matches!(kind, Basis::AxisForward | Basis::AxisInverse) {
+        t.view_as_complex()
+    } else {
+        t
     }
-    Tensor::from_slice(&v).view([rows, cols, 2]).to_kind(Kind::Float).view_as_complex().to(dev)
 }
 
-/// Real-input DFT along the last axis at frequencies `freqs` (all ≥ 0): `[…, n]` real →
-/// `[…, m]` complex, as one real matrix product with the interleaved (cos, −sin)/n basis.
-fn rdft_last(x: &Tensor, freqs: &[i64]) -> Tensor {
+/// Real-input DFT along the last axis keeping frequencies `0..m`: `[…, n]` real → `[…, m]` complex.
+fn rdft_last(x: &Tensor, m: i64) -> Tensor {
     let n = *x.size().last().expect("spatial axis");
-    let basis = dft_basis(n, freqs, false, x.device()); // [m, n] complex
-    let real = tch::Tensor::view_as_real(&basis.transpose(0, 1)).reshape([n, 2 * freqs.len() as i64]);
     let mut shape = x.size();
     shape.pop();
-    shape.extend_from_slice(&[freqs.len() as i64, 2]);
-    x.matmul(&real).view(shape.as_slice()).view_as_complex()
+    shape.extend_from_slice(&[m, 2]);
+    x.matmul(&basis(Basis::RealForward, n, m, x.device())).view(shape.as_slice()).view_as_complex()
 }
 
-/// The inverse of a real DFT along the last axis from the kept frequencies `freqs` (all ≥ 0) of a
-/// Hermitian spectrum onto `n` points: `Re Σ_k c_k y_k e^{2πikx/n}` with `c_0 = 1` (and 1 at the
-/// Nyquist frequency), `c_k = 2` otherwise — what `irfft` computes when the other modes are zero.
-fn irdft_last(y: &Tensor, freqs: &[i64], n: i64, dev: tch::Device) -> Tensor {
-    let basis = dft_basis(n, freqs, true, dev).transpose(0, 1); // [m, n] complex
-    let c: Vec<f64> = freqs.iter().map(|&k| if k == 0 || 2 * k == n { 1.0 } else { 2.0 }).collect();
-    let c = Tensor::from_slice(&c).to_kind(Kind::Float).to(dev).view([-1, 1]);
-    // Re(y g) = y_re g_re − y_im g_im: interleave (g_re, −g_im) rows to match view_as_real(y)
-    let g = Tensor::stack(&[basis.real() * &c, -(basis.imag() * &c)], 1).reshape([2 * freqs.len() as i64, n]);
+/// The inverse of [`rdft_last`] onto `n` points: `[…, m]` complex → `[…, n]` real.
+fn irdft_last(y: &Tensor, n: i64, dev: tch::Device) -> Tensor {
     let mut shape = y.size();
     let m = shape.pop().expect("mode axis");
     shape.push(2 * m);
-    tch::Tensor::view_as_real(y).reshape(shape.as_slice()).matmul(&g)
+    Tensor::view_as_real(y).reshape(shape.as_slice()).matmul(&basis(Basis::RealInverse, n, m, dev))
 }
 
 #[cfg(test)]
