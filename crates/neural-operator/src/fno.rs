@@ -24,6 +24,34 @@ pub struct FnoConfig {
     pub projection: i64,
     /// CP rank of factorised spectral weights (TFNO); `None` for dense weights.
     pub factorization_rank: Option<i64>,
+    /// Positional channels appended to the input before the lifting.
+    pub grid: GridEmbedding,
+}
+
+/// Positional information an [`Fno`] appends to its input channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GridEmbedding {
+    /// The coordinates `x_i ∈ [0, 1)` themselves, one channel per dimension (the FNO paper).
+    #[default]
+    Linear,
+    /// `sin 2πx_i` and `cos 2πx_i`, two channels per dimension: continuous across the periodic
+    /// boundary.
+    Periodic,
+    /// No positional channels: on a periodic domain the model is then exactly equivariant under
+    /// grid shifts, which suits translation-invariant problems (Burgers, Navier–Stokes on the
+    /// torus).
+    None,
+}
+
+impl GridEmbedding {
+    /// Channels added for `d` spatial dimensions.
+    pub fn channels(self, d: i64) -> i64 {
+        match self {
+            GridEmbedding::Linear => d,
+            GridEmbedding::Periodic => 2 * d,
+            GridEmbedding::None => 0,
+        }
+    }
 }
 
 impl Default for FnoConfig {
@@ -36,6 +64,7 @@ impl Default for FnoConfig {
             layers: 4,
             projection: 128,
             factorization_rank: None,
+            grid: GridEmbedding::Linear,
         }
     }
 }
@@ -94,7 +123,7 @@ impl Fno {
             ));
         }
         let d = cfg.modes.len() as i64;
-        let lift = Pointwise::new(&(path / "lift"), cfg.in_channels + d, cfg.width);
+        let lift = Pointwise::new(&(path / "lift"), cfg.in_channels + cfg.grid.channels(d), cfg.width);
         let spectral = (0..cfg.layers)
             .map(|i| SpectralConv::new(&(path / format!("spectral{i}")), cfg.width, cfg.width, &cfg.modes))
             .collect::<Result<Vec<_>>>()?;
@@ -114,16 +143,25 @@ impl Fno {
     pub fn config(&self) -> &FnoConfig {
         &self.cfg
     }
-    fn grid(&self, x: &Tensor) -> Tensor {
+    /// The input with its positional channels appended, `[B, C_in + c_grid, …]`.
+    fn with_grid(&self, x: &Tensor) -> Tensor {
+        let x = x.to_kind(Kind::Float);
+        if self.cfg.grid == GridEmbedding::None {
+            return x;
+        }
         let size = x.size();
         let (b, sp) = (size[0], &size[2..]);
         let opts = (Kind::Float, x.device());
         let axes: Vec<Tensor> = sp.iter().map(|&n| Tensor::arange(n, opts) / n as f64).collect();
         let mesh = Tensor::meshgrid_indexing(&axes, "ij");
-        let g = Tensor::stack(&mesh, 0).unsqueeze(0); // [1, d, …]
-        let mut shape = vec![b, sp.len() as i64];
+        let mut g = Tensor::stack(&mesh, 0).unsqueeze(0); // [1, d, …]
+        if self.cfg.grid == GridEmbedding::Periodic {
+            let phase = g * (2.0 * std::f64::consts::PI);
+            g = Tensor::cat(&[phase.sin(), phase.cos()], 1);
+        }
+        let mut shape = vec![b, g.size()[1]];
         shape.extend_from_slice(sp);
-        g.expand(shape.as_slice(), false)
+        Tensor::cat(&[x, g.expand(shape.as_slice(), false)], 1)
     }
     /// Maps `x` to the output field, at the input resolution or at `out_size` (super-resolution:
     /// the last Fourier block evaluates on the finer grid).
@@ -156,7 +194,7 @@ impl Fno {
         if !isfinite {
             return Err(invalid("x", "non-finite values", "input fields must be finite"));
         }
-        let mut h = self.lift.forward(&Tensor::cat(&[x.to_kind(Kind::Float), self.grid(x)], 1));
+        let mut h = self.lift.forward(&self.with_grid(x));
         let n = self.spectral.len();
         for i in 0..n {
             let last = i + 1 == n;
@@ -238,6 +276,36 @@ mod tests {
             fno2.forward(&Tensor::randn([2, 1, 16, 16], (Kind::Float, Device::Cpu)), None).unwrap().size(),
             vec![2, 1, 16, 16]
         );
+    }
+
+    #[test]
+    fn grid_embeddings_and_shift_equivariance() {
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let x = Tensor::randn([2, 1, 64], (Kind::Float, Device::Cpu));
+        let shifted = x.roll([5].as_slice(), [2].as_slice());
+        let make = |name: &str, grid| {
+            Fno::new(
+                &vs.root().sub(name),
+                FnoConfig { modes: vec![8], width: 16, layers: 2, grid, ..Default::default() },
+            )
+            .unwrap()
+        };
+        // without positional channels the model commutes with periodic shifts of the grid
+        let none = make("none", GridEmbedding::None);
+        let a = none.forward(&shifted, None).unwrap();
+        let b = none.forward(&x, None).unwrap().roll([5].as_slice(), [2].as_slice());
+        assert!(a.allclose(&b, 1e-4, 1e-5, false));
+        // with coordinates it does not; the periodic embedding adds sin and cos channels
+        for (name, grid, channels) in [("lin", GridEmbedding::Linear, 2), ("per", GridEmbedding::Periodic, 3)]
+        {
+            let m = make(name, grid);
+            assert_eq!(m.lift.w.size(), vec![16, channels]);
+            let a = m.forward(&shifted, None).unwrap();
+            let b = m.forward(&x, None).unwrap().roll([5].as_slice(), [2].as_slice());
+            assert!(!a.allclose(&b, 1e-4, 1e-5, false), "{name}");
+        }
+        assert_eq!(GridEmbedding::Periodic.channels(2), 4);
     }
 
     #[test]
