@@ -205,8 +205,14 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
         r.metric(format!("{}_precision_at_10pct", p.name()), Metric::new(pk, "", Better::Higher))?;
         lines.push(format!("| {} | {kt:.3} | {sr:.3} | {pk:.2} | {} |", p.name(), published(p)));
         let log = matches!(p, Proxy::Synflow | Proxy::Params | Proxy::Flops | Proxy::GradNorm | Proxy::Snip);
-        let pts: Vec<(f64, f64)> =
-            scores.iter().cloned().zip(accs.iter().cloned()).filter(|(s, _)| !log || *s > 0.0).collect();
+        // NASWOT scores a singular kernel as f64::MIN (ranked last); such points have no place on
+        // an axis, nor do non-positive scores on a log axis
+        let pts: Vec<(f64, f64)> = scores
+            .iter()
+            .cloned()
+            .zip(accs.iter().cloned())
+            .filter(|(s, _)| *s > f64::MIN && (!log || *s > 0.0))
+            .collect();
         r.plot(
             Plot::new(
                 format!("proxy_{}", p.name()),
