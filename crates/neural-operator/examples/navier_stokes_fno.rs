@@ -4,16 +4,18 @@
 //!
 //! `cargo run -p neural-operator --release --example navier_stokes_fno`
 
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::data::DataLoader;
+use core_tensor::train::{Control, EpochRecord, LrSchedule, OptimizerConfig, Trainer};
 use neural_operator::data::cached_pair;
 use neural_operator::fno::{relative_lp_loss, Fno, FnoConfig};
 use neural_operator::suite::navier_stokes_pairs;
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 fn main() -> neural_operator::Result<()> {
     tch::manual_seed(0);
     let dev = core_tensor::device::device();
     let cache = std::env::temp_dir().join("neural-operator-examples");
+    let epochs = 60;
     let (xtr, ytr) =
         cached_pair(&cache, "ns_example_train_200", || navier_stokes_pairs(200, 32, 1e-3, 2e-3, 0))?;
     let (xte, yte) =
@@ -22,31 +24,24 @@ fn main() -> neural_operator::Result<()> {
     let vs = nn::VarStore::new(dev);
     let cfg = FnoConfig { modes: vec![8, 8], width: 24, ..Default::default() };
     let fno = Fno::new(&vs.root(), cfg)?;
-    let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(3e-3), &vs)?;
-    let batch = 20;
-    for epoch in 0..60 {
-        let perm = Tensor::randperm(200, (Kind::Int64, dev));
-        let mut total = 0.0;
-        for b in 0..200 / batch {
-            let idx = perm.narrow(0, b * batch, batch);
-            opt.zero_grad();
-            let loss = relative_lp_loss(
-                &fno.forward(&xtr.index_select(0, &idx), None)?,
-                &ytr.index_select(0, &idx),
-                2.0,
-            )?;
-            loss.backward();
-            opt.step()?;
-            total += loss.double_value(&[]);
+    let error = |x: &Tensor, y: &Tensor| -> core_tensor::Result<Tensor> {
+        fno.forward(x, None).and_then(|p| relative_lp_loss(&p, y, 2.0)).map_err(core_tensor::Error::other)
+    };
+    let mut trainer = Trainer::builder()
+        .epochs(epochs)
+        .optimizer(OptimizerConfig::adam(3e-3))
+        .schedule(LrSchedule::Constant)
+        .seed(0)
+        .build()?;
+    trainer.observe(move |r: &EpochRecord| {
+        if r.epoch % 10 == 0 || r.epoch + 1 == epochs {
+            let test = r.val_loss.unwrap_or(f64::NAN);
+            println!("epoch {:2}: train rel. L2 {:.4}, test rel. L2 {test:.4}", r.epoch, r.train_loss);
         }
-        if epoch % 10 == 0 || epoch == 59 {
-            let test = tch::no_grad(|| relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0))?;
-            println!(
-                "epoch {epoch:2}: train rel. L2 {:.4}, test rel. L2 {:.4}",
-                total / (200 / batch) as f64,
-                test.double_value(&[])
-            );
-        }
-    }
+        Control::Continue
+    });
+    let train = DataLoader::new(vec![xtr, ytr], 20, 0)?;
+    let test = || tch::no_grad(|| error(&xte, &yte)).map(|e| Some(e.double_value(&[])));
+    trainer.fit(&vs, &train, |b| error(&b[0], &b[1]), test)?;
     Ok(())
 }

@@ -39,33 +39,30 @@ impl UnitGaussianNormalizer {
         if x.dim() < 2 || x.size()[0] < 2 {
             return Err(invalid("x", format!("{:?}", x.size()), "need [batch ≥ 2, …]"));
         }
-        if tch::no_grad(|| x.isfinite().all().int64_value(&[]) == 0) {
-            return Err(invalid("x", "non-finite values", "cannot fit a normaliser"));
-        }
-        Ok(UnitGaussianNormalizer {
-            mean: x.mean_dim([0].as_slice(), true, Kind::Float),
-            std: x.std_dim([0].as_slice(), false, true),
-            eps: 1e-5,
-        })
+        Self::fit_over(x, &[0])
     }
     /// Fits one mean and one standard deviation per channel to `x [B, C, …]`, pooled over the
     /// batch and every grid point: the statistics have shape `[1, C, 1, …]`, so the normaliser
     /// applies at any resolution (zero-shot super-resolution) and commutes with grid shifts.
     pub fn fit_per_channel(x: &Tensor) -> Result<Self> {
-        if x.dim() < 3 || x.size()[0] < 1 || x.numel() < 2 * x.size()[1] as usize {
+        if x.dim() < 3 || x.numel() < 2 * x.size()[1] as usize {
             return Err(invalid(
                 "x",
                 format!("{:?}", x.size()),
                 "need [batch, channels, grid…] with ≥ 2 values per channel",
             ));
         }
+        let dims: Vec<i64> = (0..x.dim() as i64).filter(|&d| d != 1).collect();
+        Self::fit_over(x, &dims)
+    }
+    /// Mean and (population) standard deviation of finite `x` over `dims`, kept as size-1 axes.
+    fn fit_over(x: &Tensor, dims: &[i64]) -> Result<Self> {
         if tch::no_grad(|| x.isfinite().all().int64_value(&[]) == 0) {
             return Err(invalid("x", "non-finite values", "cannot fit a normaliser"));
         }
-        let dims: Vec<i64> = (0..x.dim() as i64).filter(|&d| d != 1).collect();
         Ok(UnitGaussianNormalizer {
-            mean: x.mean_dim(dims.as_slice(), true, Kind::Float),
-            std: x.std_dim(dims.as_slice(), false, true).to_kind(Kind::Float),
+            mean: x.mean_dim(dims, true, Kind::Float),
+            std: x.std_dim(dims, false, true),
             eps: 1e-5,
         })
     }
