@@ -1,7 +1,11 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
-//! Criterion benches of REFERENCE.md's torchdiffeq workloads: neural ODE with an MLP 2-64-64-2 tanh
-//! vector field, batch 512, t from 0 to 1; dopri5 at rtol = atol = 1e-6 (forward, forward +
-//! backward through the solver, forward + continuous adjoint) and RK4 with 100 fixed steps.
+//! Criterion benches of `neural-diffeq` on the workloads its peers are timed on
+//! (`benches/peers/{torchdiffeq,diffrax,torchsde,torchcde}.py`):
+//! - neural ODE with an MLP 2-64-64-2 tanh vector field, batch 512, t from 0 to 1; dopri5 at
+//!   rtol = atol = 1e-6 (forward, forward + backward through the solver, forward + continuous
+//!   adjoint) and RK4 with 100 fixed steps;
+//! - neural SDE, Euler–Maruyama, forward + backward;
+//! - neural CDE, Hermite cubic path, RK4 on the observation grid, forward + backward.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use neural_diffeq::prelude::*;
@@ -48,10 +52,10 @@ fn neural_ode_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, neural_ode_benches, neural_sde_benches);
+criterion_group!(benches, neural_ode_benches, neural_sde_benches, neural_cde_benches);
 criterion_main!(benches);
 
-/// REFERENCE.md's torchsde workload: drift MLP 8-64-8 tanh, diffusion MLP 8-64-8 (tanh hidden,
+/// The neural-SDE workload: drift MLP 8-64-8 tanh, diffusion MLP 8-64-8 (tanh hidden,
 /// sigmoid output), diagonal Itô noise, batch 512, Euler–Maruyama with dt = 0.01 on [0, 1],
 /// forward + backward; the Brownian increments are sampled inside the timed loop.
 fn neural_sde_benches(c: &mut Criterion) {
@@ -72,6 +76,33 @@ fn neural_sde_benches(c: &mut Criterion) {
                 .expect("path");
             let ys = sdeint(&sde, &EulerMaruyama, &y0, &path).expect("solve");
             ys.last().expect("solved").sum(Kind::Float).backward();
+        })
+    });
+    g.finish();
+}
+
+/// The neural-CDE workload: batch 256, 100 observations on t ∈ [0, 1], channels = time + 2 data
+/// channels (random walks with N(0, 0.1²) steps), Hermite cubic path with backward differences
+/// built once, hidden state 32, vector field 32-128-(32·3) (ReLU, tanh output), RK4 with the
+/// observation spacing as its step, linear read-out of z(1); forward + backward of the summed output.
+fn neural_cde_benches(c: &mut Criterion) {
+    use neural_diffeq::cde::{ControlPath, Interpolation, NeuralCde};
+    tch::manual_seed(0);
+    let dev = core_tensor::device::device();
+    let vs = nn::VarStore::new(dev);
+    let (batch, obs, data_channels) = (256, 100, 2);
+    let times: Vec<f64> = (0..obs).map(|i| i as f64 / (obs - 1) as f64).collect();
+    let x = (Tensor::randn([batch, obs, data_channels], (Kind::Float, dev)) * 0.1).cumsum(1, Kind::Float);
+    let path = ControlPath::without_counts(&times, &x, Interpolation::HermiteBackward).expect("path");
+    let cde = NeuralCde::new(&vs.root(), path.channels(), 32, &[128], 1).expect("valid config");
+    let rk4 = ExplicitRk::rk4();
+    let step = StepControl::constant(times[1] - times[0]);
+    let mut g = c.benchmark_group("neural_cde");
+    g.sample_size(10);
+    g.bench_function("hermite_rk4_forward_backward", |b| {
+        b.iter(|| {
+            let (out, _) = cde.forward_with(&path, &rk4, &step).expect("solve");
+            out.sum(Kind::Float).backward();
         })
     });
     g.finish();

@@ -1,22 +1,35 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
-//! REFERENCE.md's neuraloperator workload: one FNO 1-D training step (modes 16, width 64, 4 layers,
-//! batch 20, 1024 points, MSE loss, Adam).
+//! FNO training steps, the workloads `benches/peers/neuraloperator.py` times with neuraloperator:
+//! 1-D (modes 16, width 64, 4 layers, batch 20, 1024 points) and 2-D (modes 12×12, width 32,
+//! 4 layers, batch 10, 64×64); MSE loss, Adam.
 
 use core_tensor::train::{Optimizer, OptimizerConfig};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use neural_operator::fno::{Fno, FnoConfig};
 use tch::{nn, Kind, Tensor};
 
 fn fno_benches(c: &mut Criterion) {
-    tch::manual_seed(0);
     let dev = core_tensor::device::device();
-    let vs = nn::VarStore::new(dev);
-    let fno = Fno::new(&vs.root(), FnoConfig::default()).expect("valid config");
-    let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("optimizer");
-    let x = Tensor::randn([20, 1, 1024], (Kind::Float, dev));
-    let y = Tensor::randn([20, 1, 1024], (Kind::Float, dev));
     let mut g = c.benchmark_group("fno1d");
     g.sample_size(20);
+    train_step(&mut g, FnoConfig::default(), &[20, 1, 1024], dev);
+    g.finish();
+    let mut g = c.benchmark_group("fno2d");
+    g.sample_size(10);
+    let cfg = FnoConfig { modes: vec![12, 12], width: 32, ..FnoConfig::default() };
+    train_step(&mut g, cfg, &[10, 1, 64, 64], dev);
+    g.finish();
+}
+
+/// Times one Adam step of an FNO with `cfg` on random input and target of `shape`.
+fn train_step(g: &mut BenchmarkGroup<'_, WallTime>, cfg: FnoConfig, shape: &[i64], dev: tch::Device) {
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(dev);
+    let fno = Fno::new(&vs.root(), cfg).expect("valid config");
+    let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("optimizer");
+    let x = Tensor::randn(shape, (Kind::Float, dev));
+    let y = Tensor::randn(shape, (Kind::Float, dev));
     g.bench_function("train_step", |b| {
         b.iter(|| {
             opt.zero_grad();
@@ -25,7 +38,6 @@ fn fno_benches(c: &mut Criterion) {
             opt.step().expect("step");
         })
     });
-    g.finish();
 }
 
 criterion_group!(benches, fno_benches);

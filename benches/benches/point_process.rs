@@ -1,5 +1,5 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
-//! Criterion benches of `point-process`: REFERENCE.md's tick workload (10-D exponential Hawkes
+//! Criterion benches of `point-process`: the workload timed with tick and hawkes-rs (10-D exponential Hawkes
 //! simulation, μ = 0.5, α ~ U(0, 0.08), β = 3, T = 20 000, ≈ 179k events) by thinning and by
 //! branching, and the exact log-likelihood with gradient on the simulated events; the training
 //! step (loss, backward, Adam update) of every neural TPP on a fixed batch of 32 sequences of the

@@ -1,5 +1,5 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
-//! REFERENCE.md's snnTorch workload: one training step of Linear 784-1000 → Leaky(β = 0.95) →
+//! The SNN workload timed with snnTorch and SpikingJelly (`benches/peers/`): one training step of Linear 784-1000 → Leaky(β = 0.95) →
 //! Linear 1000-10 → Leaky with fast_sigmoid(25), T = 25, batch 128, Bernoulli(0.2) input,
 //! cross-entropy on spike counts, Adam — in multi-step form (`train_step`, one GEMM over T·B) and
 //! in snnTorch's single-step form (`train_step_single_step`).

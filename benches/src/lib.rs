@@ -1,7 +1,7 @@
 //! # sciml-bench
 //!
-//! The cross-crate benchmark suite of sciml-rs: criterion benches (one per peer workload of
-//! REFERENCE.md, see `peers.json`) and the `suite` binary that runs every crate's
+//! The cross-crate benchmark suite of sciml-rs: criterion benches (among them every workload that
+//! a script in `benches/peers/` times with a peer library) and the `suite` binary that runs every crate's
 //! [`Task`](core_tensor::bench::Task)s and writes `suite.json` for `cargo xtask bench`.
 
 use core_tensor::bench::Task;

@@ -1,7 +1,7 @@
 //! `cargo xtask bench` and `cargo xtask report`.
 
-use crate::report::{self, CriterionResult, Peer, Report, SuiteOutput};
-use crate::{cargo, plot, run_step, setup};
+use crate::report::{self, CriterionResult, Machine, PeerRun, Report, SuiteOutput};
+use crate::{cargo, peers, plot, run_step, setup};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -16,6 +16,8 @@ pub struct BenchArgs {
     criterion: bool,
     suite: bool,
     docs: bool,
+    peers: bool,
+    threads: Option<usize>,
 }
 
 fn check_name(n: &str) -> Result<String, String> {
@@ -45,6 +47,19 @@ impl BenchArgs {
                 "--no-criterion" => a.criterion = false,
                 "--no-suite" => a.suite = false,
                 "--docs" => a.docs = true,
+                "--peers" => a.peers = true,
+                "--peers-only" => {
+                    a.peers = true;
+                    a.criterion = false;
+                    a.suite = false;
+                }
+                "--threads" => {
+                    let t = value("--threads")?;
+                    match t.parse::<usize>() {
+                        Ok(n) if n >= 1 => a.threads = Some(n),
+                        _ => return Err(format!("--threads `{t}` must be a whole number >= 1")),
+                    }
+                }
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
@@ -71,17 +86,18 @@ fn git_rev(root: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn load_peers(root: &Path) -> Result<Vec<Peer>, String> {
-    let p = root.join("benches").join("peers.json");
-    let s = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    serde_json::from_str(&s).map_err(|e| format!("{} is not valid: {e}", p.display()))
-}
-
+/// Writes `bytes` to a unique temporary file beside `path`, syncs it and renames it over `path`,
+/// so a killed run leaves the previous file intact.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let res = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Criterion results written since `since` under `<target>/criterion`.
@@ -123,14 +139,128 @@ fn read_criterion(new_dir: &Path, since: SystemTime) -> Option<CriterionResult> 
         lower_ns: med["confidence_interval"]["lower_bound"].as_f64()?,
         upper_ns: med["confidence_interval"]["upper_bound"].as_f64()?,
         throughput: bench.get("throughput").filter(|t| !t.is_null()).cloned(),
-        speedup_vs_peer: None,
-        peer: None,
     })
 }
 
-/// Runs the benches and the suite, then writes the report.
+/// Criterion options of a profile.
+fn criterion_args(c: &mut std::process::Command, full: bool) {
+    c.arg("--noplot");
+    if !full {
+        c.args(["--warm-up-time", "1", "--measurement-time", "3", "--sample-size", "10"]);
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo` (Linux), or a placeholder.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| format!("unknown {} CPU", std::env::consts::ARCH))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a time since the Unix epoch (proleptic Gregorian, UTC).
+pub fn utc_timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (H. Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Runs every selected peer script right after the criterion benches of its workloads.
+fn run_peers(
+    root: &Path,
+    lt: &Path,
+    a: &BenchArgs,
+    env: &peers::PeerEnv,
+    threads: usize,
+    errors: &mut Vec<String>,
+) -> Result<Vec<PeerRun>, String> {
+    let filter = a.filter.as_deref().map(regex::Regex::new).transpose().map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    let settings = peers::RunSettings {
+        threads,
+        samples: if a.full { 20 } else { 10 },
+        warmup_s: if a.full { 3.0 } else { 1.0 },
+    };
+    for script in peers::scripts(root)? {
+        let name = peers::peer_name(&script);
+        let ids: Vec<String> = peers::list(env, &script)?
+            .into_iter()
+            .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(&format!("peers/{name}/{id}"))))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let exact = format!("^({})$", ids.iter().map(|i| regex::escape(i)).collect::<Vec<_>>().join("|"));
+        let since = SystemTime::now();
+        let mut c = cargo(root, lt);
+        c.args(["bench", "-p", "sciml-bench", "--benches", "--", &exact]);
+        criterion_args(&mut c, a.full);
+        peers::thread_env(&mut c, threads);
+        if let Err(e) = run_step(&format!("criterion benches of the {name} workloads"), c) {
+            errors.push(e);
+        }
+        let ours = collect_criterion(&target_dir(root).join("criterion"), since);
+        eprintln!("\n==> peer {name}: {}", ids.join(", "));
+        let lines = match peers::run(env, &script, &ids, &settings) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e.clone());
+                ids.iter()
+                    .map(|id| peers::ScriptLine {
+                        id: id.clone(),
+                        peer: name.clone(),
+                        error: Some(e.clone()),
+                        ..Default::default()
+                    })
+                    .collect()
+            }
+        };
+        let stamp = utc_timestamp(SystemTime::now());
+        for l in lines {
+            let ours_ns = ours.iter().find(|c| c.id == l.id).map(|c| c.median_ns);
+            let error = l
+                .error
+                .clone()
+                .or_else(|| ours_ns.is_none().then(|| format!("our criterion bench `{}` did not run", l.id)));
+            rows.push(PeerRun {
+                measured: l.median_ns.is_some() && ours_ns.is_some(),
+                id: l.id,
+                peer: l.peer,
+                version: l.version,
+                workload: l.workload,
+                peer_median_ns: l.median_ns,
+                peer_samples: l.samples,
+                ours_median_ns: ours_ns,
+                threads: l.threads.unwrap_or(threads as i64),
+                timestamp: stamp.clone(),
+                note: l.note,
+                error,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Runs the benches, the suite and (with `--peers`) the peers, then writes the report.
 pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
     let lt = setup::setup(root)?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let peer_env = if a.peers { Some(peers::setup(root)?) } else { None };
     let out_dir = report_dir(root);
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let profile = if a.full { "full" } else { "quick" };
@@ -143,16 +273,15 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
         if let Some(f) = &a.filter {
             c.arg(f);
         }
-        c.arg("--noplot");
-        if !a.full {
-            c.args(["--warm-up-time", "1", "--measurement-time", "3", "--sample-size", "10"]);
-        }
+        criterion_args(&mut c, a.full);
+        peers::thread_env(&mut c, threads);
         if let Err(e) = run_step("criterion benches", c) {
             errors.push(e);
         }
     }
     let suite_json = out_dir.join("suite.json");
-    let mut suite = SuiteOutput { profile: profile.into(), threads: 0, tasks: vec![], failed: vec![] };
+    let mut suite =
+        SuiteOutput { profile: profile.into(), threads: 0, tasks: vec![], failed: vec![], full_only: vec![] };
     if a.suite {
         let mut c = cargo(root, &lt);
         c.args([
@@ -172,6 +301,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
         if let Some(f) = &a.filter {
             c.args(["--filter", f]);
         }
+        peers::thread_env(&mut c, threads);
         match run_step("benchmark suite", c) {
             Ok(()) => {}
             Err(e) => errors.push(e),
@@ -181,27 +311,27 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
                 .map_err(|e| format!("{} is not valid: {e}", suite_json.display()))?;
         }
     }
-    let mut criterion = collect_criterion(&target_dir(root).join("criterion"), start);
-    let peers = load_peers(root)?;
-    for c in criterion.iter_mut() {
-        if let Some(p) = peers.iter().find(|p| p.id == c.id) {
-            c.speedup_vs_peer = Some(p.median_ms * 1e6 / c.median_ns);
-            c.peer = Some(p.peer.clone());
-        }
-    }
-    let threads = if suite.threads > 0 {
-        suite.threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get() as i64)
+    let peer_rows = match &peer_env {
+        Some(env) => run_peers(root, &lt, a, env, threads, &mut errors)?,
+        None => vec![],
     };
+    let criterion = collect_criterion(&target_dir(root).join("criterion"), start);
     let r = Report {
         profile: profile.into(),
         git_rev: git_rev(root),
-        threads,
+        threads: if suite.threads > 0 { suite.threads } else { threads as i64 },
+        machine: Machine {
+            cpu: cpu_model(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+            date: utc_timestamp(start),
+            python: peer_env.as_ref().map(|e| e.python_version.clone()),
+        },
         tasks: suite.tasks,
         criterion,
         failed: suite.failed,
-        peers,
+        full_only: suite.full_only,
+        peers_run: peer_env.is_some(),
+        peers: peer_rows,
     };
     let json = serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?;
     write_atomic(&out_dir.join("report.json"), &json)?;
@@ -240,9 +370,9 @@ fn write_outputs(root: &Path, r: &Report, baseline: Option<&str>) -> Result<(), 
     let out_dir = report_dir(root);
     let mut svgs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut plot_errors = Vec::new();
-    if !r.peers.is_empty() && r.criterion.iter().any(|c| r.peers.iter().any(|p| p.id == c.id)) {
+    if r.peers.iter().any(|p| p.ratio().is_some()) {
         let f = "speedups.svg".to_string();
-        match plot::render_speedups(r, &r.peers, &out_dir.join(&f)) {
+        match plot::render_speedups(&r.peers, &out_dir.join(&f)) {
             Ok(()) => svgs.entry(String::new()).or_default().push(f),
             Err(e) => plot_errors.push(format!("{f}: {e}")),
         }
@@ -299,6 +429,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn utc_timestamps() {
+        use std::time::Duration;
+        let at = |s: u64| utc_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        // 2000-02-29 (a leap day in a century year divisible by 400), 12:34:56
+        assert_eq!(at(951_827_696), "2000-02-29T12:34:56Z");
+        assert_eq!(at(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    #[test]
     fn parses_options() {
         let a = BenchArgs::parse(&[
             "--full".into(),
@@ -315,5 +455,8 @@ mod tests {
         assert!(BenchArgs::parse(&["--baseline".into(), "../x".into()]).is_err());
         assert!(BenchArgs::parse(&["--fast".into()]).is_err());
         assert!(BenchArgs::parse(&["--filter".into()]).is_err());
+        let p = BenchArgs::parse(&["--peers-only".into(), "--threads".into(), "1".into()]).unwrap();
+        assert!(p.peers && !p.criterion && !p.suite && p.threads == Some(1));
+        assert!(BenchArgs::parse(&["--threads".into(), "0".into()]).unwrap_err().contains("--threads"));
     }
 }

@@ -4,7 +4,12 @@
 //! cargo xtask setup                      provision libtorch (once per user, cached)
 //! cargo xtask test                       setup + fmt --check + clippy -D warnings + all tests
 //! cargo xtask bench [--quick|--full] [--filter RE] [--save-baseline N] [--baseline N]
-//!                   [--no-criterion] [--no-suite]
+//!                   [--no-criterion] [--no-suite] [--peers | --peers-only] [--threads N]
+//!                                        with --peers, each script of benches/peers/ runs right
+//!                                        after the criterion benches of its workloads; the filter
+//!                                        also matches `peers/<peer>/<bench id>`
+//! cargo xtask peers setup                create the pinned peer environment (once per user, cached)
+//! cargo xtask peers list                 the peer workloads and the criterion bench of each
 //! cargo xtask report [--baseline N] [--docs]
 //!                                        rewrite report.md and the SVGs from report.json
 //!                                        (and docs/benchmarks.md with --docs)
@@ -12,6 +17,7 @@
 //! xtask never links libtorch: it drives cargo and reads the JSON the benches write.
 
 mod bench;
+mod peers;
 mod plot;
 mod report;
 mod setup;
@@ -70,7 +76,26 @@ fn test(root: &Path) -> Result<(), String> {
 }
 
 const USAGE: &str = "usage: cargo xtask <setup | test | bench [--quick|--full] [--filter RE] \
-[--save-baseline NAME] [--baseline NAME] [--no-criterion] [--no-suite] | report [--baseline NAME] [--docs]>";
+[--save-baseline NAME] [--baseline NAME] [--no-criterion] [--no-suite] [--peers|--peers-only] [--threads N] \
+| peers <setup|list> | report [--baseline NAME] [--docs]>";
+
+/// `cargo xtask peers setup|list`.
+fn peers_command(root: &Path, args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("setup") => peers::setup(root).map(|_| ()),
+        Some("list") => {
+            let env = peers::setup(root)?;
+            for script in peers::scripts(root)? {
+                let name = peers::peer_name(&script);
+                for id in peers::list(&env, &script)? {
+                    println!("peers/{name}/{id}");
+                }
+            }
+            Ok(())
+        }
+        _ => Err(format!("usage: cargo xtask peers <setup | list>\n{USAGE}")),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,6 +104,7 @@ fn main() -> ExitCode {
         Some("setup") => setup::setup(&root).map(|p| eprintln!("[setup] libtorch ready at {}", p.display())),
         Some("test") => test(&root),
         Some("bench") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::bench(&root, &a)),
+        Some("peers") => peers_command(&root, &args[1..]),
         Some("report") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::report_only(&root, &a)),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

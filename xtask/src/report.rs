@@ -15,6 +15,15 @@ pub struct Metric {
     pub reference: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub goal: Option<f64>,
+}
+
+impl Metric {
+    /// Whether the goal is met (`None` without a goal).
+    pub fn goal_met(&self) -> Option<bool> {
+        self.goal.map(|g| if self.better == "lower" { self.value <= g } else { self.value >= g })
+    }
 }
 
 /// A line of a plot.
@@ -38,6 +47,8 @@ pub struct Plot {
     #[serde(default)]
     pub log_y: bool,
     pub series: Vec<Series>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
 }
 
 /// One suite task.
@@ -51,7 +62,26 @@ pub struct TaskReport {
     pub plots: Vec<Plot>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
     pub wall_s: f64,
+}
+
+impl TaskReport {
+    /// The headline metric: the named one, else the first with a goal, else the first with a
+    /// reference, else the first.
+    pub fn headline_metric(&self) -> Option<(&String, &Metric)> {
+        if let Some(h) = &self.headline {
+            if let Some(kv) = self.metrics.get_key_value(h) {
+                return Some(kv);
+            }
+        }
+        self.metrics
+            .iter()
+            .find(|(_, m)| m.goal.is_some())
+            .or_else(|| self.metrics.iter().find(|(_, m)| m.reference.is_some()))
+            .or_else(|| self.metrics.iter().next())
+    }
 }
 
 /// A task that returned an error.
@@ -71,15 +101,66 @@ pub struct SuiteOutput {
     pub tasks: Vec<TaskReport>,
     #[serde(default)]
     pub failed: Vec<FailedTask>,
+    #[serde(default)]
+    pub full_only: Vec<String>,
 }
 
-/// A peer timing from `benches/peers.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Peer {
+/// One peer workload, measured in this run right after our criterion bench of the same id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PeerRun {
+    /// Criterion id of the workload (`neural_ode/dopri5_forward`).
     pub id: String,
-    pub workload: String,
+    /// Peer package (`torchdiffeq`).
     pub peer: String,
-    pub median_ms: f64,
+    /// Installed version of the peer, read from its metadata.
+    #[serde(default)]
+    pub version: String,
+    /// What was timed, in the peer script's words.
+    #[serde(default)]
+    pub workload: String,
+    /// Peer median per call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_median_ns: Option<f64>,
+    /// Samples behind the peer median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_samples: Option<u64>,
+    /// Our criterion median, measured just before the peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ours_median_ns: Option<f64>,
+    /// Intra-op threads on both sides.
+    #[serde(default)]
+    pub threads: i64,
+    /// True when both sides ran in this run (the only rows with a ratio).
+    #[serde(default)]
+    pub measured: bool,
+    /// UTC time of the peer measurement.
+    #[serde(default)]
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why the peer (or our bench) could not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PeerRun {
+    /// Peer median / ours (above 1: sciml-rs is faster), only for rows measured in this run.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.measured, self.peer_median_ns, self.ours_median_ns) {
+            (true, Some(p), Some(o)) if o > 0.0 => Some(p / o),
+            _ => None,
+        }
+    }
+}
+
+/// The machine and date of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: i64,
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
 }
 
 /// One criterion benchmark.
@@ -91,11 +172,6 @@ pub struct CriterionResult {
     pub upper_ns: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub throughput: Option<serde_json::Value>,
-    /// Peer median / ours: above 1 means sciml-rs is faster.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub speedup_vs_peer: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub peer: Option<String>,
 }
 
 /// `report.json`.
@@ -104,12 +180,20 @@ pub struct Report {
     pub profile: String,
     pub git_rev: String,
     pub threads: i64,
+    #[serde(default)]
+    pub machine: Machine,
     pub tasks: Vec<TaskReport>,
     pub criterion: Vec<CriterionResult>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<FailedTask>,
+    /// Tasks the quick profile leaves to `--full`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub full_only: Vec<String>,
+    /// Whether `--peers` ran; without it `peers` is empty and the report says so.
     #[serde(default)]
-    pub peers: Vec<Peer>,
+    pub peers_run: bool,
+    #[serde(default)]
+    pub peers: Vec<PeerRun>,
 }
 
 /// Relative change beyond which a metric counts as changed.
@@ -195,28 +279,7 @@ pub fn markdown(r: &Report, svgs: &BTreeMap<String, Vec<String>>, changes: Optio
     let mut s = String::new();
     let _ = writeln!(s, "# sciml-rs benchmark report\n");
     let _ = writeln!(s, "profile `{}` · git `{}` · libtorch threads {}\n", r.profile, r.git_rev, r.threads);
-    let _ = writeln!(s, "## Speed against peers\n");
-    let _ = writeln!(s, "Peer medians are from REFERENCE.md (2-core CPU, PyTorch 2.13, 2 threads, median of 5). Speed-up = peer / ours.\n");
-    let _ = writeln!(s, "| workload | peer | peer median | sciml-rs median | speed-up |");
-    let _ = writeln!(s, "|---|---|---|---|---|");
-    for p in &r.peers {
-        match r.criterion.iter().find(|c| c.id == p.id) {
-            Some(c) => {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.1} ms | {} | {:.2}× |",
-                    p.workload,
-                    p.peer,
-                    p.median_ms,
-                    fmt_ns(c.median_ns),
-                    p.median_ms * 1e6 / c.median_ns
-                );
-            }
-            None => {
-                let _ = writeln!(s, "| {} | {} | {:.1} ms | not run | — |", p.workload, p.peer, p.median_ms);
-            }
-        }
-    }
+    s.push_str(&peer_section(r));
     if let Some(files) = svgs.get("") {
         for f in files {
             let _ = writeln!(s, "\n![{f}]({f})");
@@ -266,6 +329,9 @@ pub fn markdown(r: &Report, svgs: &BTreeMap<String, Vec<String>>, changes: Optio
             let _ = writeln!(s);
         }
     }
+    if !r.full_only.is_empty() {
+        let _ = writeln!(s, "Run only by `cargo xtask bench --full`: {}.\n", r.full_only.join(", "));
+    }
     if !r.failed.is_empty() {
         let _ = writeln!(s, "## Failed tasks\n");
         for f in &r.failed {
@@ -297,33 +363,9 @@ pub fn docs_page(r: &Report) -> String {
         "Numbers from `cargo xtask bench` ({} profile) on a 2-core x86_64 machine with {} libtorch threads, git `{}`.\nRegenerate with `cargo xtask bench` then `cargo xtask report --docs`; the full report with SVG plots is\n`target/bench-report/report.md`.\n",
         r.profile, r.threads, r.git_rev
     );
-    let _ = writeln!(s, "## Speed against peers\n");
-    let _ = writeln!(s, "| workload | peer | peer median | sciml-rs median | speed-up |");
-    let _ = writeln!(s, "|---|---|---|---|---|");
-    for p in &r.peers {
-        match r.criterion.iter().find(|c| c.id == p.id) {
-            Some(c) => {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.1} ms | {} | {:.2}× |",
-                    p.workload,
-                    p.peer,
-                    p.median_ms,
-                    fmt_ns(c.median_ns),
-                    p.median_ms * 1e6 / c.median_ns
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.1} ms | not implemented yet | — |",
-                    p.workload, p.peer, p.median_ms
-                );
-            }
-        }
-    }
-    let _ = writeln!(s, "\n## Other criterion benches\n\n| id | median |\n|---|---|");
-    for c in r.criterion.iter().filter(|c| !r.peers.iter().any(|p| p.id == c.id)) {
+    s.push_str(&peer_section(r));
+    let _ = writeln!(s, "\n## Criterion benches\n\n| id | median |\n|---|---|");
+    for c in &r.criterion {
         let _ = writeln!(s, "| `{}` | {} |", c.id, fmt_ns(c.median_ns));
     }
     let _ = writeln!(s, "\n## Suite tasks\n");
@@ -351,43 +393,135 @@ pub fn docs_page(r: &Report) -> String {
     s
 }
 
-/// The compact table printed at the end of `cargo xtask bench`.
-pub fn summary(r: &Report) -> String {
+/// The peer section of the report: measured rows with both medians and their ratio, or a line
+/// saying that peers were not run.
+pub fn peer_section(r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<44} {:>12} {:>14} {:>9}", "peer workload", "peer", "sciml-rs", "speed-up");
+    let _ = writeln!(s, "## Speed against peers\n");
+    if !r.peers_run {
+        let _ = writeln!(
+            s,
+            "Peers not run. `cargo xtask bench --peers` times the peer libraries (`benches/peers/*.py`) \
+             on this machine, each right after the criterion bench of the same workload.\n"
+        );
+        return s;
+    }
+    let m = &r.machine;
+    let _ = writeln!(
+        s,
+        "Measured in this run on {} ({} cores), {}, {} threads on both sides{}. Each peer ran right after \
+         our criterion bench of the same workload; ratio = peer median / sciml-rs median (above 1: \
+         sciml-rs is faster).\n",
+        m.cpu,
+        m.cores,
+        m.date,
+        r.threads,
+        m.python.as_deref().map(|p| format!(", peers on {p}")).unwrap_or_default()
+    );
+    let _ = writeln!(s, "| workload | peer | peer median | sciml-rs median | ratio | threads |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
     for p in &r.peers {
-        let id: String = p.id.chars().take(44).collect();
-        match r.criterion.iter().find(|c| c.id == p.id) {
-            Some(c) => {
-                let _ = writeln!(
-                    s,
-                    "{id:<44} {:>9.1} ms {:>14} {:>8.2}x",
-                    p.median_ms,
-                    fmt_ns(c.median_ns),
-                    p.median_ms * 1e6 / c.median_ns
-                );
-            }
-            None => {
-                let _ = writeln!(s, "{id:<44} {:>9.1} ms {:>14} {:>9}", p.median_ms, "not run", "-");
-            }
+        let peer = format!("{} {}", p.peer, p.version);
+        let cell = |v: Option<f64>| v.map(fmt_ns).unwrap_or_else(|| "—".into());
+        let ratio = match (p.ratio(), &p.error) {
+            (Some(x), _) => format!("{x:.2}×"),
+            (None, Some(e)) => format!("could not run: {}", e.replace('|', "/")),
+            (None, None) => "—".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {peer} | {} | {} | {ratio} | {} |",
+            p.id,
+            cell(p.peer_median_ns),
+            cell(p.ours_median_ns),
+            p.threads
+        );
+    }
+    let notes: Vec<_> = r.peers.iter().filter(|p| p.note.is_some() || !p.workload.is_empty()).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nWorkloads as the peer scripts describe them:\n");
+        for p in notes {
+            let note = p.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let _ = writeln!(s, "- `{}`, {}: {}{note}", p.id, p.peer, p.workload);
         }
     }
-    let _ = writeln!(s, "\n{:<44} {:<28} {:>12} {:>12}", "task", "metric", "value", "reference");
-    for t in &r.tasks {
-        let name = format!("{}/{}", t.crate_name, t.task);
-        for (m, v) in &t.metrics {
+    let _ = writeln!(s);
+    s
+}
+
+/// The compact table printed at the end of `cargo xtask bench`: peer ratios (when run) and one
+/// line per task with its headline metric, goal and verdict.
+pub fn summary(r: &Report) -> String {
+    let mut s = String::new();
+    if r.peers_run {
+        let _ = writeln!(
+            s,
+            "{:<40} {:<22} {:>11} {:>11} {:>8}",
+            "peer workload", "peer", "peer", "sciml-rs", "ratio"
+        );
+        for p in &r.peers {
+            let cell = |v: Option<f64>| v.map(fmt_ns).unwrap_or_else(|| "-".into());
+            let ratio = p.ratio().map(|x| format!("{x:.2}x")).unwrap_or_else(|| "not run".into());
             let _ = writeln!(
                 s,
-                "{name:<44} {m:<28} {:>12} {:>12}",
+                "{:<40} {:<22} {:>11} {:>11} {:>8}",
+                clip(&p.id, 40),
+                clip(&format!("{} {}", p.peer, p.version), 22),
+                cell(p.peer_median_ns),
+                cell(p.ours_median_ns),
+                ratio
+            );
+        }
+        let _ = writeln!(s);
+    } else {
+        let _ = writeln!(s, "peers not run (add --peers to time them on this machine)\n");
+    }
+    if !r.tasks.is_empty() {
+        let _ = writeln!(
+            s,
+            "{:<44} {:<26} {:>11} {:>11} {:>5}",
+            "task", "headline metric", "value", "goal", "met"
+        );
+        for t in &r.tasks {
+            let name = format!("{}/{}", t.crate_name, t.task);
+            let Some((m, v)) = t.headline_metric() else {
+                let _ = writeln!(s, "{:<44} (no metrics)", clip(&name, 44));
+                continue;
+            };
+            let met = match v.goal_met() {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
+            };
+            let _ = writeln!(
+                s,
+                "{:<44} {:<26} {:>11} {:>11} {:>5}",
+                clip(&name, 44),
+                clip(m, 26),
                 fmt_num(v.value),
-                v.reference.map(fmt_num).unwrap_or_default()
+                v.goal.map(fmt_num).unwrap_or_else(|| "-".into()),
+                met
             );
         }
     }
     for f in &r.failed {
         let _ = writeln!(s, "FAILED {}/{}: {}", f.crate_name, f.task, f.error);
     }
+    if !r.full_only.is_empty() {
+        let _ = writeln!(s, "\nleft to --full: {}", r.full_only.join(", "));
+    }
     s
+}
+
+/// `s` cut to `n` characters (with `…` when cut).
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut c: String = s.chars().take(n.saturating_sub(1)).collect();
+        c.push('…');
+        c
+    }
 }
 
 #[cfg(test)]
@@ -398,7 +532,14 @@ mod tests {
         let mut metrics = BTreeMap::new();
         metrics.insert(
             "err".into(),
-            Metric { value: metric, unit: "".into(), better: "lower".into(), reference: None, source: None },
+            Metric {
+                value: metric,
+                unit: "".into(),
+                better: "lower".into(),
+                reference: None,
+                source: None,
+                goal: None,
+            },
         );
         Report {
             profile: "quick".into(),
@@ -410,6 +551,7 @@ mod tests {
                 metrics,
                 plots: vec![],
                 notes: vec![],
+                headline: None,
                 wall_s: 1.0,
             }],
             criterion: vec![CriterionResult {
@@ -418,11 +560,12 @@ mod tests {
                 lower_ns: lo,
                 upper_ns: hi,
                 throughput: None,
-                speedup_vs_peer: None,
-                peer: None,
             }],
             failed: vec![],
+            full_only: vec![],
+            peers_run: false,
             peers: vec![],
+            machine: Machine::default(),
         }
     }
 

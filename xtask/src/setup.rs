@@ -73,7 +73,8 @@ fn user_libtorch(root: &Path) -> Option<PathBuf> {
     (!same).then_some(p)
 }
 
-fn cache_root() -> Result<PathBuf, String> {
+/// `$XDG_CACHE_HOME/sciml-rs` or `~/.cache/sciml-rs`: the wheels, libtorch and the peer environment.
+pub fn cache_root() -> Result<PathBuf, String> {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join("sciml-rs"));
     }
@@ -107,7 +108,16 @@ fn sha256_file(path: &Path) -> Result<String, String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 const HELP: &str = "Install python3 with pip (Debian/Ubuntu: `apt-get install python3-pip`), make sure \
@@ -159,7 +169,8 @@ fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn which_python() -> Option<String> {
+/// `python3` (or `python`) when it runs.
+pub fn which_python() -> Option<String> {
     for p in ["python3", "python"] {
         if Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()) {
             return Some(p.to_string());

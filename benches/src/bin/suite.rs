@@ -23,6 +23,8 @@ struct Output {
     threads: i64,
     tasks: Vec<TaskReport>,
     failed: Vec<Failed>,
+    /// Tasks left out of this profile (`crate/task`).
+    full_only: Vec<String>,
 }
 
 struct Args {
@@ -73,17 +75,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let tasks: Vec<_> = sciml_bench::all_tasks()
+    let (tasks, full_only): (Vec<_>, Vec<_>) = sciml_bench::all_tasks()
         .into_iter()
         .filter(|t| {
             args.filter.as_ref().is_none_or(|f| f.is_match(&format!("{}/{}", t.crate_name(), t.name())))
         })
-        .collect();
+        .partition(|t| args.profile == Profile::Full || !t.full_only());
     if args.list {
         for t in &tasks {
             println!("{}/{}: {}", t.crate_name(), t.name(), t.description());
         }
+        for t in &full_only {
+            println!("{}/{} (full profile only): {}", t.crate_name(), t.name(), t.description());
+        }
         return ExitCode::SUCCESS;
+    }
+    let skipped: Vec<String> = full_only.iter().map(|t| format!("{}/{}", t.crate_name(), t.name())).collect();
+    if !skipped.is_empty() {
+        eprintln!("full profile only, not run now: {}", skipped.join(", "));
     }
     let config = SuiteConfig {
         profile: args.profile,
@@ -97,6 +106,7 @@ fn main() -> ExitCode {
         threads: tch::get_num_threads() as i64,
         tasks: vec![],
         failed: vec![],
+        full_only: skipped,
     };
     let pb = progress_bar(tasks.len() as u64, "suite", true);
     for t in &tasks {

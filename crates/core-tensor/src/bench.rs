@@ -36,12 +36,28 @@ pub struct Metric {
     /// Where the reference comes from.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub source: Option<String>,
+    /// A threshold the task aims for: met when `value <= goal` (lower is better) or
+    /// `value >= goal` (higher is better). The report's summary lists it as met or not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub goal: Option<f64>,
 }
 
 impl Metric {
     /// A metric without reference.
     pub fn new(value: f64, unit: impl Into<String>, better: Better) -> Self {
-        Metric { value, unit: unit.into(), better, reference: None, source: None }
+        Metric { value, unit: unit.into(), better, reference: None, source: None, goal: None }
+    }
+    /// Sets the goal threshold (see [`Metric::goal`]).
+    pub fn with_goal(mut self, goal: f64) -> Self {
+        self.goal = Some(goal);
+        self
+    }
+    /// Whether the goal is met; `None` without a goal.
+    pub fn goal_met(&self) -> Option<bool> {
+        self.goal.map(|g| match self.better {
+            Better::Lower => self.value <= g,
+            Better::Higher => self.value >= g,
+        })
     }
     /// Adds a reference value and its source.
     pub fn with_reference(mut self, reference: f64, source: impl Into<String>) -> Self {
@@ -82,6 +98,10 @@ pub struct Plot {
     pub log_y: bool,
     /// The lines.
     pub series: Vec<Series>,
+    /// Names of a categorical x axis: when not empty, x values are indices into this list and
+    /// the plot is drawn as a labelled dot chart (one row per name) instead of numbered points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
 }
 
 impl Plot {
@@ -100,7 +120,13 @@ impl Plot {
             log_x: false,
             log_y: false,
             series: Vec::new(),
+            categories: Vec::new(),
         }
+    }
+    /// Makes the x axis categorical: point `x = i` belongs to `names[i]`.
+    pub fn categories<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.categories = names.into_iter().map(Into::into).collect();
+        self
     }
     /// Uses log axes.
     pub fn log(mut self, log_x: bool, log_y: bool) -> Self {
@@ -136,6 +162,10 @@ pub struct TaskReport {
     /// Free-form remarks (set-up, caveats).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The metric that sums the task up in the terminal summary (default: the first metric
+    /// with a goal, else the first with a reference, else the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
     /// Wall-clock seconds.
     pub wall_s: f64,
 }
@@ -149,8 +179,14 @@ impl TaskReport {
             metrics: BTreeMap::new(),
             plots: Vec::new(),
             notes: Vec::new(),
+            headline: None,
             wall_s: 0.0,
         }
+    }
+    /// Names the headline metric (see [`TaskReport::headline`]).
+    pub fn headline(&mut self, name: impl Into<String>) -> &mut Self {
+        self.headline = Some(name.into());
+        self
     }
     /// Adds a metric; non-finite values are rejected so a broken experiment cannot report NaN.
     pub fn metric(&mut self, name: impl Into<String>, m: Metric) -> Result<&mut Self> {
@@ -240,6 +276,11 @@ pub trait Task: Send + Sync {
     fn description(&self) -> &'static str;
     /// Runs the experiment and returns its metrics (wall time is filled by [`run_task`]).
     fn run(&self, config: &SuiteConfig) -> Result<TaskReport>;
+    /// Whether the task runs only in the full profile: experiments that need more than about a
+    /// minute to say anything, so that the quick profile stays a short first run.
+    fn full_only(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a task, timing it and filling `crate`, `task` and `wall_s`.

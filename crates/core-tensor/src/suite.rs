@@ -71,10 +71,7 @@ impl Task for TrainerFitSine {
         let rmse = crate::metrics::rmse(&p, &truth)?;
         let max_err = p.iter().zip(&truth).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         let mut r = TaskReport::new(self.crate_name(), self.name());
-        r.metric(
-            "test_rmse",
-            Metric::new(rmse, "", Better::Lower).with_reference(0.01, "goal: RMSE < 0.01"),
-        )?;
+        r.metric("test_rmse", Metric::new(rmse, "", Better::Lower).with_goal(0.01))?;
         r.metric("test_max_abs_error", Metric::new(max_err, "", Better::Lower))?;
         r.metric("epochs", Metric::new(epochs as f64, "", Better::Lower))?;
         let pts = curve.lock().expect("not poisoned").clone();

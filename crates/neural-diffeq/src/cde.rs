@@ -61,8 +61,27 @@ fn forward_fill(x: &Tensor) -> Tensor {
 }
 
 impl ControlPath {
-    /// Builds the path from grid `times` (strictly increasing) and observations `[B, T, D]`.
+    /// Builds the path from grid `times` (strictly increasing) and observations `[B, T, D]`, with
+    /// channels `[t, x₁…x_D, c₁…c_D]` (C = 1 + 2D; NaN marks a missing value).
     pub fn new(times: &[f64], obs: &Tensor, interp: Interpolation) -> Result<Self> {
+        Self::build(times, obs, interp, true)
+    }
+
+    /// Builds the path of fully observed data with channels `[t, x₁…x_D]` only (C = 1 + D), the
+    /// time-augmented path of Kidger et al. 2020 without observation counts. A NaN in `obs` is an
+    /// error: missing values need the count channels of [`ControlPath::new`].
+    pub fn without_counts(times: &[f64], obs: &Tensor, interp: Interpolation) -> Result<Self> {
+        if obs.isnan().any().int64_value(&[]) != 0 {
+            return Err(invalid(
+                "obs",
+                "contains NaN",
+                "a path without count channels needs fully observed data (use ControlPath::new)",
+            ));
+        }
+        Self::build(times, obs, interp, false)
+    }
+
+    fn build(times: &[f64], obs: &Tensor, interp: Interpolation, with_counts: bool) -> Result<Self> {
         let (b, t, _d) = obs
             .size3()
             .map_err(|_| invalid("obs", format!("{:?}", obs.size()), "expected [batch, time, channels]"))?;
@@ -86,7 +105,11 @@ impl ControlPath {
         let counts = observed.cumsum(1, kind);
         let tt =
             Tensor::from_slice(times).to_kind(kind).to(obs.device()).view([1, t, 1]).expand([b, t, 1], false);
-        let values = Tensor::cat(&[tt, forward_fill(&obs), counts], 2);
+        let values = if with_counts {
+            Tensor::cat(&[tt, forward_fill(&obs), counts], 2)
+        } else {
+            Tensor::cat(&[tt, obs.shallow_clone()], 2)
+        };
         // backward-difference slopes: slope over [t_{i-1}, t_i] at knot i; knot 0 uses the first interval
         let dt = Tensor::from_slice(&times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>())
             .to_kind(kind)
@@ -118,7 +141,7 @@ impl ControlPath {
     pub fn knots(&self) -> &[f64] {
         &self.knots
     }
-    /// Number of channels C = 1 + 2D.
+    /// Number of channels: C = 1 + 2D, or 1 + D without counts.
     pub fn channels(&self) -> i64 {
         self.values.size()[2]
     }
@@ -232,6 +255,17 @@ impl NeuralCde {
     /// Outputs `[B, outputs]` for the control path, integrating with Dopri5 (stepping onto the knots,
     /// where a linear path's derivative jumps) and counters.
     pub fn forward(&self, path: &ControlPath, control: &StepControl) -> Result<(Tensor, Stats)> {
+        self.forward_with(path, &ExplicitRk::dopri5(), control)
+    }
+
+    /// [`NeuralCde::forward`] with any explicit Runge–Kutta `solver`: e.g. RK4 with
+    /// `StepControl::constant(Δt)` on the observation grid, torchcde's usual set-up.
+    pub fn forward_with(
+        &self,
+        path: &ControlPath,
+        solver: &ExplicitRk,
+        control: &StepControl,
+    ) -> Result<(Tensor, Stats)> {
         if path.channels() != self.channels {
             return Err(invalid(
                 "path",
@@ -248,8 +282,7 @@ impl NeuralCde {
             c => c.clone(),
         };
         let term = CdeField { model: self, path };
-        let sol =
-            solve(&term, &ExplicitRk::dopri5(), (ts[0], ts[ts.len() - 1]), &z0, &control, &SaveAt::t1())?;
+        let sol = solve(&term, solver, (ts[0], ts[ts.len() - 1]), &z0, &control, &SaveAt::t1())?;
         Ok((sol.ys.last().expect("t1").apply(&self.readout), sol.stats))
     }
 }
@@ -258,6 +291,22 @@ impl NeuralCde {
 mod tests {
     use super::*;
     use tch::Device;
+
+    #[test]
+    fn path_without_counts_is_time_and_values() {
+        let obs = Tensor::from_slice(&[1.0, 2.0, 4.0, -1.0, 0.0, 3.0]).view([1, 3, 2]);
+        let times = [0.0, 0.5, 2.0];
+        let p = ControlPath::without_counts(&times, &obs, Interpolation::HermiteBackward).unwrap();
+        assert_eq!(p.channels(), 3);
+        for (k, &t) in times.iter().enumerate() {
+            let x = p.evaluate(t);
+            assert!((x.double_value(&[0, 0]) - t).abs() < 1e-12);
+            assert!(x.narrow(1, 1, 2).allclose(&obs.select(1, k as i64), 1e-12, 1e-12, false));
+        }
+        let nan = Tensor::from_slice(&[1.0, f64::NAN, 4.0]).view([1, 3, 1]);
+        let e = ControlPath::without_counts(&times, &nan, Interpolation::Linear).unwrap_err().to_string();
+        assert!(e.contains("obs") && e.contains("NaN"), "{e}");
+    }
 
     #[test]
     fn path_interpolates_fills_and_counts() {

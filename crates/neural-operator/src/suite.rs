@@ -142,10 +142,9 @@ impl Task for FnoBurgers {
         let goal = cfg.pick(0.01, 0.005);
         r.metric(
             "test_relative_l2",
-            Metric::new(test, "", Better::Lower).with_reference(
-                goal,
-                if goal > 0.005 { "quick-profile goal" } else { "full-profile goal (paper: 0.016)" },
-            ),
+            Metric::new(test, "", Better::Lower)
+                .with_goal(goal)
+                .with_reference(0.016, "Li et al. 2021 (FNO paper), Burgers at 1024 points"),
         )?;
         r.metric("resolution", Metric::new(n as f64, "points", Better::Higher))?;
         r.metric("train_samples", Metric::new(n_train as f64, "", Better::Higher))?;
@@ -237,10 +236,9 @@ impl Task for FnoDarcy {
         let goal = cfg.pick(0.05, 0.02);
         r.metric(
             "test_relative_l2",
-            Metric::new(test, "", Better::Lower).with_reference(
-                goal,
-                if goal > 0.03 { "quick-profile goal" } else { "full-profile goal (paper ≈ 0.011)" },
-            ),
+            Metric::new(test, "", Better::Lower)
+                .with_goal(goal)
+                .with_reference(0.011, "Li et al. 2021 (FNO paper), 85×85 Darcy"),
         )?;
         r.metric("resolution", Metric::new(n as f64, "nodes per side", Better::Higher))?;
         r.plot(
@@ -321,11 +319,7 @@ impl Task for FnoNavierStokes {
         .map_err(core_tensor::Error::other)?;
         let mut r = TaskReport::new(self.crate_name(), self.name());
         let goal = cfg.pick(0.05, 0.01);
-        r.metric(
-            "test_relative_l2",
-            Metric::new(test, "", Better::Lower)
-                .with_reference(goal, if goal > 0.03 { "quick-profile goal" } else { "full-profile goal" }),
-        )?;
+        r.metric("test_relative_l2", Metric::new(test, "", Better::Lower).with_goal(goal))?;
         r.metric("resolution", Metric::new(n as f64, "points per side", Better::Higher))?;
         r.plot(
             Plot::new("training_loss", "FNO on Navier–Stokes: training relative L2", "epoch", "relative L2")
@@ -401,6 +395,9 @@ pub struct FnoBurgersUq;
 impl Task for FnoBurgersUq {
     fn crate_name(&self) -> &'static str {
         "neural-operator"
+    }
+    fn full_only(&self) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "fno_burgers_uq"
@@ -665,6 +662,9 @@ pub struct NeuralStaggerNavierStokes;
 impl Task for NeuralStaggerNavierStokes {
     fn crate_name(&self) -> &'static str {
         "neural-operator"
+    }
+    fn full_only(&self) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "neural_stagger_navier_stokes"

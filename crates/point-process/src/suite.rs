@@ -96,7 +96,7 @@ impl Task for HawkesRecovery {
         for (name, v) in [("mu", &e_mu), ("alpha", &e_alpha), ("beta", &e_beta)] {
             r.metric(
                 format!("max_rel_error_{name}_mean"),
-                Metric::new(mean(v), "", Better::Lower).with_reference(0.1, "goal: within 10 %"),
+                Metric::new(mean(v), "", Better::Lower).with_goal(0.1),
             )?;
             r.metric(
                 format!("max_rel_error_{name}_p90"),
