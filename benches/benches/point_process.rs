@@ -1,16 +1,18 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! Criterion benches of `point-process`: the workload timed with tick and hawkes-rs (10-D exponential Hawkes
 //! simulation, μ = 0.5, α ~ U(0, 0.08), β = 3, T = 20 000, ≈ 179k events) by thinning and by
-//! branching, and the exact log-likelihood with gradient on the simulated events; the training
+//! branching, the exact log-likelihood with gradient on the simulated events, and a maximum-
+//! likelihood fit (μ, α and β by L-BFGS from hawkes-rs's starting point) on [0, 200]; the training
 //! step (loss, backward, Adam update) of every neural TPP on a fixed batch of 32 sequences of the
 //! 5-D Hawkes benchmark process (≈ 50 events each, H = 32, one attention layer, one intra-op
 //! thread).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
-use point_process::hawkes::{log_likelihood_with_grad, Hawkes, SimOptions};
+use point_process::hawkes::{fit_mle, log_likelihood_with_grad, FitConfig, Hawkes, SimOptions};
 use point_process::neural::benchmark::{hawkes_5d, simulate_many};
 use point_process::neural::{Model, NeuralTpp, TppBatch, TppConfig};
+use point_process::optim::Lbfgs;
 use rand::Rng;
 use tch::nn::OptimizerConfig;
 
@@ -46,6 +48,32 @@ fn hawkes_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(seq.len() as u64));
     g.bench_function("loglik_grad_10d_100k", |b| {
         b.iter(|| log_likelihood_with_grad(&h, &seq, true).expect("likelihood"))
+    });
+    // maximum likelihood on ≈1.8k events, started where hawkes-rs starts: μ_i = n_i / (2T),
+    // α_ij = 0.5 / D, β = N / T; up to 1000 L-BFGS iterations
+    let t_end = 200.0;
+    let seq = h.simulate_ogata(SimOptions::new(t_end), &mut core_tensor::seed::rng(3)).expect("simulation");
+    let d = h.dim();
+    let mu0 = seq.counts().iter().map(|&n| (n.max(1) as f64) / (2.0 * t_end)).collect();
+    let start =
+        Hawkes::exponential(mu0, DMatrix::from_element(d, d, 0.5 / d as f64), seq.len() as f64 / t_end)
+            .expect("valid start");
+    let cfg = FitConfig {
+        learn_kernel: true,
+        l1: 0.0,
+        l2: 0.0,
+        optimizer: Lbfgs { memory: 10, max_iter: 1000, gtol: 1e-10, ftol: f64::EPSILON },
+    };
+    let probe = fit_mle(&start, std::slice::from_ref(&seq), &cfg).expect("fit");
+    eprintln!(
+        "hawkes/fit_10d: {} events, {} iterations, converged {}",
+        seq.len(),
+        probe.iterations,
+        probe.converged
+    );
+    g.throughput(Throughput::Elements(seq.len() as u64));
+    g.bench_function("fit_10d", |b| {
+        b.iter(|| fit_mle(&start, std::slice::from_ref(&seq), &cfg).expect("fit"))
     });
     g.finish();
 }

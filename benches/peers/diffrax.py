@@ -7,8 +7,8 @@ JAX forward pass records no autograd graph: differentiation is a separate, trace
 
 Threads: XLA reads its thread settings when jax is imported, so this script reads `--threads` (or
 SCIML_BENCH_THREADS) before the harness does. With 1 thread it turns off XLA's multi-threaded Eigen
-and sets XLA's intra-op parallelism to 1; with more, XLA keeps its own default pool, which uses
-every core of the machine whatever count was asked for (each record's note says so).
+(XLA_FLAGS); with more, XLA keeps its own default pool, sized to the machine's cores whatever count
+was asked for (each record's note says so).
 
 Neural ODE: vector field MLP 2-64-64-2 with tanh after each hidden layer (plain jnp weights, uniform
 ±1/sqrt(fan_in) initialisation, fixed key; time is not an input), passed to the solver as `args`.
@@ -36,14 +36,13 @@ Linear(8, 64) tanh Linear(64, 8); diffusion Linear(8, 64) tanh Linear(64, 8) sig
 elementwise (diagonal noise) through a `lineax.DiagonalLinearOperator` in a `ControlTerm`, added to
 the drift's `ODETerm` in a `MultiTerm`. `Euler` (Itô, like our Euler-Maruyama) with dt0 = 0.01 on
 [0, 1] (100 steps), then `jax.value_and_grad` of sum(y(1)) with respect to all weights, through the
-solver's operations (`RecursiveCheckpointAdjoint`). Brownian motion: a `VirtualBrownianTree` on
-[0, 1] with tol = dt / 2 and a new key every call (made inside the compiled function from a call
-counter), so every call sees fresh increments, as ours does. Ours draws each step's increment
-directly as N(0, dt); `UnsafeBrownianPath` would do the same, but diffrax 0.7.2 refuses it under
-reverse-mode differentiation (every adjoint raises on it), so the tree is the closest choice that
-can be differentiated. Its increments have the exact N(0, dt) law at any query times, but each
-step's query descends the tree (about log2(1 / tol) = 8 levels per end point), work that ours does
-not do.
+solver's operations (`RecursiveCheckpointAdjoint`). Brownian motion: as ours, fresh N(0, dt)
+increments every call, drawn inside the compiled function from a new key; their cumulative sum on
+the step grid is the control path, a `LinearInterpolation`, so each Euler step uses exactly one
+increment. (`UnsafeBrownianPath` would draw the same increments, but diffrax 0.7.2 refuses it under
+every reverse-mode adjoint; a `VirtualBrownianTree` can be differentiated, but every query descends
+the tree, work that neither ours nor this set-up does: on this workload it cost several times the
+solve itself.)
 """
 
 import os
@@ -66,6 +65,7 @@ def _requested_threads(argv):
 
 THREADS = _requested_threads(sys.argv[1:])
 if THREADS == 1:
+    # XLA acts on the first flag; the second (no leading "--") is skipped by XLA's flag parser
     flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
 THREAD_NOTE = ("XLA single-threaded" if THREADS == 1
@@ -129,7 +129,8 @@ def _ode_problem():
 
 def _solve(field, params, y0, solver, controller, dt0, adjoint=diffrax.RecursiveCheckpointAdjoint()):
     return diffrax.diffeqsolve(diffrax.ODETerm(field), solver, t0=0.0, t1=1.0, dt0=dt0, y0=y0, args=params,
-                               stepsize_controller=controller, saveat=diffrax.SaveAt(t1=True), adjoint=adjoint)
+                               stepsize_controller=controller, saveat=diffrax.SaveAt(t1=True),
+                               adjoint=adjoint)
 
 
 def _field(t, y, params):
@@ -203,8 +204,13 @@ def euler_sde():
     def diffusion(t, y, p):
         return lineax.DiagonalLinearOperator(jax.nn.sigmoid(_mlp(p[1], y)))
 
+    steps_n = round(1.0 / DT)
+    grid = jnp.linspace(0.0, 1.0, steps_n + 1)
+
     def solve(p, seed):
-        bm = diffrax.VirtualBrownianTree(t0=0.0, t1=1.0, tol=DT / 2, shape=y0.shape, key=jax.random.key(seed))
+        dw = jax.random.normal(jax.random.key(seed), (steps_n,) + y0.shape) * jnp.sqrt(DT)
+        w = jnp.concatenate([jnp.zeros((1,) + y0.shape), jnp.cumsum(dw, axis=0)])
+        bm = diffrax.LinearInterpolation(ts=grid, ys=w)
         terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
         return diffrax.diffeqsolve(terms, diffrax.Euler(), t0=0.0, t1=1.0, dt0=DT, y0=y0, args=p,
                                    saveat=diffrax.SaveAt(t1=True))
@@ -229,7 +235,8 @@ WORKLOADS = [
               "classical RK4 (user ButcherTableau), ConstantStepSize dt0=0.01 on [0, 1], jit", rk4),
     _workload("neural_sde/euler_forward_backward",
               "drift 8-64-8 tanh, diagonal diffusion 8-64-8 tanh/sigmoid, state [512, 8], Euler dt=0.01 "
-              "on [0, 1], VirtualBrownianTree (tol dt/2) with a new key per call, jit value_and_grad of sum(y(1))",
+              "on [0, 1], fresh N(0, dt) increments per call as a LinearInterpolation control, "
+              "jit value_and_grad of sum(y(1))",
               euler_sde),
 ]
 
