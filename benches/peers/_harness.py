@@ -33,9 +33,17 @@ from typing import Callable
 MIN_SAMPLE_S = 0.005
 
 
+# Scripts in this folder carry their peer's name (torchdiffeq.py, tick.py, ...): once a script has
+# imported this harness, take the folder off the import path so that `import torchdiffeq` (also from
+# inside other packages) finds the installed package, not the script.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+
 @dataclass
 class Workload:
-    """One timed workload: `setup(threads)` returns the zero-argument callable to time.
+    """One timed workload: `setup()` returns the zero-argument callable to time, or a pair
+    `(callable, note)` when set-up also measures something worth reporting (NFE, event counts).
 
     `threads` is `None` to use the command line's thread count, or a fixed count when the
     matching criterion bench pins one (the neural-TPP steps run on one thread on both sides).
@@ -125,6 +133,8 @@ def main(peer: str, package: str, workloads: list[Workload], argv: list[str] | N
         print(f"[{peer}] {w.id}: {w.workload}", file=sys.stderr, flush=True)
         try:
             fn = w.setup()
+            if isinstance(fn, tuple):
+                fn, w.note = fn
             med, iters = _time(fn, w.sync, a.samples, a.warmup)
         except Exception as e:  # a peer that cannot run this workload is reported, not hidden
             failed += 1

@@ -39,9 +39,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _harness import Workload, main  # noqa: E402
 
-# This file has the peer's own name (so do others here): take the folder off the path so that the
-# imports below find the installed packages, not these scripts.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -118,15 +115,8 @@ def _train_step(model_id):
 
 
 def _workload(id_, model_id, text):
-    """A one-thread workload whose setup also fills in the `note`."""
-    w = Workload(id=id_, workload=text, setup=None, threads=1)
-
-    def setup():
-        fn, w.note = _train_step(model_id)
-        return fn
-
-    w.setup = setup
-    return w
+    """A one-thread workload (as our bench pins one thread); set-up returns the step and its note."""
+    return Workload(id=id_, workload=text, setup=lambda: _train_step(model_id), threads=1)
 
 
 WORKLOADS = [

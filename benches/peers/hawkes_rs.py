@@ -33,9 +33,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _harness import Workload, main  # noqa: E402
 
-# This file has the peer's own name (so do others here): take the folder off the path so that the
-# imports below find the installed packages, not these scripts.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 import itertools  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -54,15 +51,8 @@ def _count(events):
 
 
 def _workload(id_, text, make):
-    """A workload whose setup also fills in the `note`."""
-    w = Workload(id=id_, workload=text, setup=None)
-
-    def setup():
-        fn, w.note = make()
-        return fn
-
-    w.setup = setup
-    return w
+    """A workload whose `make` returns the timed callable and its note."""
+    return Workload(id=id_, workload=text, setup=make)
 
 
 def simulate():

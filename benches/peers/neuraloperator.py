@@ -32,8 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _harness import Workload, main  # noqa: E402
 
-# Other scripts of this folder carry the names of peer packages: keep the folder off the path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from neuralop.models import FNO  # noqa: E402
@@ -45,7 +43,9 @@ def real_params(model):
     return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
 
 
-def _train_step(w, n_modes, width, shape):
+def _train_step(n_modes, width, shape):
+    """Set-up of one FNO training step: the timed step and a note with the parameter count."""
+
     def setup():
         torch.manual_seed(0)
         model = FNO(
@@ -62,25 +62,23 @@ def _train_step(w, n_modes, width, shape):
         )
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         x, y = torch.randn(shape), torch.randn(shape)
-        w.note = f"{real_params(model)} parameters; neuraloperator n_modes={n_modes}"
 
         def step():
             opt.zero_grad()
             F.mse_loss(model(x), y).backward()
             opt.step()
 
-        return step
+        return step, f"{real_params(model)} parameters; neuraloperator n_modes={n_modes}"
 
-    w.setup = setup
-    return w
+    return setup
 
 
 WORKLOADS = [
-    _train_step(Workload("fno1d/train_step", "FNO 1-D, 16 modes kept, width 64, 4 blocks, projection 128, grid "
-                         "channel, batch 20 x 1024, MSE, Adam 1e-3", setup=None), (30,), 64, (20, 1, 1024)),
-    _train_step(Workload("fno2d/train_step", "FNO 2-D, 12 x 12 modes kept (both signs on rows), width 32, 4 blocks, "
-                         "projection 128, grid channels, batch 10 x 64 x 64, MSE, Adam 1e-3", setup=None),
-                (24, 22), 32, (10, 1, 64, 64)),
+    Workload("fno1d/train_step", "FNO 1-D, 16 modes kept, width 64, 4 blocks, projection 128, grid "
+             "channel, batch 20 x 1024, MSE, Adam 1e-3", setup=_train_step((30,), 64, (20, 1, 1024))),
+    Workload("fno2d/train_step", "FNO 2-D, 12 x 12 modes kept (both signs on rows), width 32, 4 blocks, "
+             "projection 128, grid channels, batch 10 x 64 x 64, MSE, Adam 1e-3",
+             setup=_train_step((24, 22), 32, (10, 1, 64, 64))),
 ]
 
 if __name__ == "__main__":

@@ -30,9 +30,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _harness import Workload, main  # noqa: E402
 
-# This file has the peer's own name (so do others here): take the folder off the path so that the
-# imports below find the installed packages, not these scripts.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

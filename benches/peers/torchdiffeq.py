@@ -26,9 +26,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _harness import Workload, main  # noqa: E402
 
-# This file has the peer's own name (so do others here): take the folder off the path so that the
-# imports below find the installed packages, not these scripts.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torchdiffeq import odeint, odeint_adjoint  # noqa: E402
@@ -77,18 +74,6 @@ def _nfe(f, call):
     return f.nfe
 
 
-def _workload(id_, text, make):
-    """A workload whose setup also fills in the `note` (the NFE it counted)."""
-    w = Workload(id=id_, workload=text, setup=None)
-
-    def setup():
-        fn, w.note = make()
-        return fn
-
-    w.setup = setup
-    return w
-
-
 def forward():
     f, x0, t = _problem()
     n = _nfe(f, lambda: _solve(f, x0, t))
@@ -115,13 +100,13 @@ def rk4():
 
 
 WORKLOADS = [
-    _workload("neural_ode/dopri5_forward",
+    Workload("neural_ode/dopri5_forward",
               "MLP 2-64-64-2 tanh, batch 512, odeint dopri5 rtol=atol=1e-6 on [0, 1], forward with graph", forward),
-    _workload("neural_ode/dopri5_backprop",
+    Workload("neural_ode/dopri5_backprop",
               "same dopri5 solve, then y(1).sum().backward() through the solver", backprop),
-    _workload("neural_ode/dopri5_adjoint",
+    Workload("neural_ode/dopri5_adjoint",
               "odeint_adjoint dopri5, rtol=atol=adjoint_rtol=adjoint_atol=1e-6, y(1).sum().backward()", adjoint),
-    _workload("neural_ode/rk4_100_steps_forward",
+    Workload("neural_ode/rk4_100_steps_forward",
               "odeint 'rk4' (3/8 rule), step_size 0.01 on [0, 1], forward with graph", rk4),
 ]
 

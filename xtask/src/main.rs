@@ -34,7 +34,10 @@ fn workspace_root() -> PathBuf {
 pub fn cargo(root: &Path, libtorch: &Path) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root);
-    let lt = libtorch.canonicalize().unwrap_or_else(|_| libtorch.to_path_buf());
+    // The workspace's `.libtorch` is passed as the same path `.cargo/config.toml` gives plain
+    // `cargo` (not its link target), so torch-sys sees one value and is not rebuilt when a plain
+    // `cargo test` follows `cargo xtask test`.
+    let lt = if libtorch.is_absolute() { libtorch.to_path_buf() } else { root.join(libtorch) };
     c.env("LIBTORCH", &lt);
     let lib = lt.join("lib");
     let ld = match std::env::var_os("LD_LIBRARY_PATH") {

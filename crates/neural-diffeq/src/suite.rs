@@ -652,6 +652,7 @@ impl Task for CdeClassification {
         let batch = 128;
         let n = xtr.size()[0];
         let mut r = TaskReport::new(self.crate_name(), self.name());
+        r.headline("test_accuracy_neural_cde");
         let mut curves =
             Plot::new("training_loss", "Irregular spirals: training cross-entropy", "epoch", "cross-entropy")
                 .log(false, true);
@@ -1044,6 +1045,7 @@ impl Task for HurstRecovery {
         let (theta, sigma, dt, n) = (1.0, 0.5, 0.05, 101);
         let model_fbm = de(MarkovFbm::new(8, 1e3))?;
         let mut r = TaskReport::new(self.crate_name(), self.name());
+        r.headline("hurst_abs_error_true_0.3");
         let mut plot = Plot::new("hurst_trace", "Learning the Hurst index", "iteration", "H");
         for (i, h_true) in [0.3, 0.7].into_iter().enumerate() {
             let x = de(simulate_fou_exact(

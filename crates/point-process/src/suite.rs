@@ -309,6 +309,7 @@ impl Task for EtasFit {
         let fit = pp(etas::fit(&train, &start, &EtasFitConfig::default()))?;
         pb.finish_and_clear();
         let mut r = TaskReport::new(self.crate_name(), self.name());
+        r.headline("likelihood_ratio_vs_truth");
         r.metric(
             "train_events",
             Metric::new((train.len() - train.first_target()) as f64, "events", Better::Higher),
@@ -318,7 +319,7 @@ impl Task for EtasFit {
                 - pp(etas::log_likelihood(&Etas { b_value: fit.model.b_value, ..truth }, &train))?);
         r.metric(
             "likelihood_ratio_vs_truth",
-            Metric::new(lr, "", Better::Lower).with_reference(27.88, "χ²(9) 99.9% quantile"),
+            Metric::new(lr, "", Better::Lower).with_goal(27.88).with_reference(27.88, "χ²(9) 99.9% quantile"),
         )?;
         let est = fit.model.params.to_vec();
         let tru = truth.params.to_vec();

@@ -298,6 +298,7 @@ impl Task for EnergyTable {
         let layers = crate::energy::synops(&trained.net, &out)?;
         let n = sizes.1 as f64;
         let mut r = TaskReport::new("spiking", "energy_table");
+        r.headline("ann_over_snn_energy");
         let mut lines = vec![
             "| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |"
                 .to_string(),
@@ -401,6 +402,7 @@ impl Task for StdpPattern {
         }
         pb.finish_and_clear();
         let mut r = TaskReport::new("spiking", "stdp_pattern");
+        r.headline("hit_rate_after");
         let (h, hs) = mean_std(&hits)?;
         let (f, fs) = mean_std(&fas)?;
         let (fb, _) = mean_std(&fa_before)?;
@@ -456,6 +458,7 @@ impl Task for TempotronPatterns {
         }
         pb.finish_and_clear();
         let mut r = TaskReport::new("spiking", "tempotron");
+        r.headline("test_accuracy_jittered");
         r.metric("train_accuracy", Metric::new(mean_std(&train)?.0, "", Better::Higher))?;
         r.metric("epochs_to_converge", Metric::new(mean_std(&epochs)?.0, "epochs", Better::Lower))?;
         let (m, sd) = mean_std(&test)?;

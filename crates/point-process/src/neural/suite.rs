@@ -249,6 +249,7 @@ impl Task for NeuralEtasProtocol {
         };
         let runs = run_all(cfg, 3, [&train, &val, std::slice::from_ref(&test)], Some(&[from]), &settings)?;
         let mut r = TaskReport::new(self.crate_name(), self.name());
+        r.headline("etas_fitted_test_tll_per_event");
         r.metric("test_events", Metric::new(n_test as f64, "events", Better::Higher))?;
         r.metric(
             "etas_fitted_test_tll_per_event",
