@@ -279,6 +279,7 @@ pub fn markdown(r: &Report, svgs: &BTreeMap<String, Vec<String>>, changes: Optio
     let mut s = String::new();
     let _ = writeln!(s, "# sciml-rs benchmark report\n");
     let _ = writeln!(s, "profile `{}` · git `{}` · libtorch threads {}\n", r.profile, r.git_rev, r.threads);
+    s.push_str(&task_summary_md(r));
     s.push_str(&peer_section(r));
     if let Some(files) = svgs.get("") {
         for f in files {
@@ -360,9 +361,18 @@ pub fn docs_page(r: &Report) -> String {
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "Numbers from `cargo xtask bench` ({} profile) on a 2-core x86_64 machine with {} libtorch threads, git `{}`.\nRegenerate with `cargo xtask bench` then `cargo xtask report --docs`; the full report with SVG plots is\n`target/bench-report/report.md`.\n",
-        r.profile, r.threads, r.git_rev
+        "Numbers from one `cargo xtask bench{}` run ({} profile) on {} ({} cores), {}, {} libtorch threads, \
+         git `{}`.\nRegenerate with `cargo xtask bench --peers` then `cargo xtask report --docs`; the full \
+         report with SVG plots is\n`target/bench-report/report.md`.\n",
+        if r.peers_run { " --peers" } else { "" },
+        r.profile,
+        r.machine.cpu,
+        r.machine.cores,
+        r.machine.date,
+        r.threads,
+        r.git_rev
     );
+    s.push_str(&task_summary_md(r));
     s.push_str(&peer_section(r));
     let _ = writeln!(s, "\n## Criterion benches\n\n| id | median |\n|---|---|");
     for c in &r.criterion {
@@ -390,6 +400,39 @@ pub fn docs_page(r: &Report) -> String {
         }
         let _ = writeln!(s);
     }
+    s
+}
+
+/// One row per task: its headline metric, the value, the goal and whether it was met.
+pub fn task_summary_md(r: &Report) -> String {
+    let mut s = String::new();
+    if r.tasks.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "## Summary\n\n| task | headline metric | value | goal | met | wall |\n|---|---|---|---|---|---|"
+    );
+    for t in &r.tasks {
+        let Some((name, m)) = t.headline_metric() else { continue };
+        let met = match m.goal_met() {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        let _ = writeln!(
+            s,
+            "| {}/{} | {name} | {} {} | {} | {met} | {:.0} s |",
+            t.crate_name,
+            t.task,
+            fmt_num(m.value),
+            m.unit,
+            m.goal.map(fmt_num).unwrap_or_else(|| "—".into()),
+            t.wall_s
+        );
+    }
+    let total: f64 = r.tasks.iter().map(|t| t.wall_s).sum();
+    let _ = writeln!(s, "\nSuite wall time {:.0} s ({:.1} min).\n", total, total / 60.0);
     s
 }
 
