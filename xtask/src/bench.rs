@@ -198,7 +198,16 @@ fn run_peers(
     };
     for script in peers::scripts(root)? {
         let name = peers::peer_name(&script);
-        let ids: Vec<String> = peers::list(env, &script)?
+        // A broken script is reported and skipped: the results of everything else still get written.
+        let listed = match peers::list(env, &script) {
+            Ok(ids) => ids,
+            Err(e) => {
+                eprintln!("peer {name} skipped: {e}");
+                errors.push(e);
+                continue;
+            }
+        };
+        let ids: Vec<String> = listed
             .into_iter()
             .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(&format!("peers/{name}/{id}"))))
             .collect();
