@@ -192,6 +192,7 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
     };
     let pb =
         core_tensor::bench::progress_bar((Proxy::ALL.len() * cells.len()) as u64, "proxies", cfg.progress);
+    let (mut taus, mut rhos) = (Vec::new(), Vec::new());
     for p in Proxy::ALL {
         let mut scores = Vec::with_capacity(cells.len());
         for c in &cells {
@@ -200,6 +201,8 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
         }
         let (kt, sr) = (kendall_tau(&scores, &accs)?, spearman_rho(&scores, &accs)?);
         let pk = precision_at_k(&scores, &accs, k)?;
+        taus.push((taus.len() as f64, kt));
+        rhos.push((rhos.len() as f64, sr));
         r.metric(format!("{}_kendall_tau", p.name()), Metric::new(kt, "", Better::Higher))?;
         r.metric(format!("{}_spearman_rho", p.name()), Metric::new(sr, "", Better::Higher))?;
         r.metric(format!("{}_precision_at_10pct", p.name()), Metric::new(pk, "", Better::Higher))?;
@@ -233,6 +236,19 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
         "| one training run vs another (single-run noise ceiling) | {kt0:.3} | {sr0:.3} | | |"
     ));
     lines.push(format!("| mean of {n} runs: Spearman–Brown reliability | | {sb:.3} | | |"));
+    let last = (Proxy::ALL.len() - 1) as f64;
+    r.plot(
+        Plot::new(
+            "proxy_rank_correlation",
+            "Zero-cost proxies: rank correlation with test accuracy",
+            "proxy",
+            "correlation",
+        )
+        .categories(Proxy::ALL.iter().map(|p| p.name()))
+        .scatter("Kendall τ", taus)
+        .scatter("Spearman ρ", rhos)
+        .line("seed-to-seed Kendall τ", vec![(0.0, kt0), (last, kt0)]),
+    );
     r.metric("noise_ceiling_kendall_tau", Metric::new(kt0, "", Better::Higher))?;
     r.metric("noise_ceiling_spearman_rho", Metric::new(sr0, "", Better::Higher))?;
     r.metric("seed_mean_reliability_spearman_brown", Metric::new(sb, "", Better::Higher))?;
@@ -333,9 +349,12 @@ fn search_protocol(cfg: &SuiteConfig) -> Result<TaskReport> {
         "| method | test accuracy (mean ± sd over seeds) | RI vs random (%) | cells found |".to_string(),
         "|---|---|---|---|".to_string(),
     ];
-    for (m, c) in methods.iter().zip(&cells) {
+    let (mut seed_points, mut mean_points) = (Vec::new(), Vec::new());
+    for (i, (m, c)) in methods.iter().zip(&cells).enumerate() {
         let (mean, var) = mean_var(&m.accs)?;
         let ri = 100.0 * (mean - random) / random;
+        seed_points.extend(m.accs.iter().map(|a| (i as f64, *a)));
+        mean_points.push((i as f64, mean));
         let key = slug(m.name);
         r.metric(
             format!("{key}_test_acc"),
@@ -348,6 +367,19 @@ fn search_protocol(cfg: &SuiteConfig) -> Result<TaskReport> {
         uniq.dedup();
         lines.push(format!("| {} | {mean:.4} ± {:.4} | {ri:+.2} | {} |", m.name, var.sqrt(), uniq.len()));
     }
+    let last = (methods.len() - 1) as f64;
+    r.plot(
+        Plot::new(
+            "search_methods",
+            "Search methods: test accuracy of the architecture found",
+            "method",
+            "test accuracy",
+        )
+        .categories(methods.iter().map(|m| m.name))
+        .scatter("one seed", seed_points)
+        .scatter("mean over seeds", mean_points)
+        .line("random architectures (mean)", vec![(0.0, random), (last, random)]),
+    );
     let pt_wins = methods[3].accs.iter().zip(&methods[2].accs).filter(|(a, b)| a > b).count();
     let ties = methods[3].accs.iter().zip(&methods[2].accs).filter(|(a, b)| a == b).count();
     let (pt, mag) = (mean_var(&methods[3].accs)?.0, mean_var(&methods[2].accs)?.0);
