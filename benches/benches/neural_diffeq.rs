@@ -12,7 +12,7 @@ use neural_diffeq::prelude::*;
 use tch::{nn, Kind, Tensor};
 
 fn neural_ode_benches(c: &mut Criterion) {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_everything(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let ode = NeuralOde::new(&vs.root(), NeuralOdeConfig::default()).expect("valid config");
@@ -61,7 +61,7 @@ criterion_main!(benches);
 fn neural_sde_benches(c: &mut Criterion) {
     use neural_diffeq::models::NeuralSde;
     use neural_diffeq::sde::{sdeint, BrownianPath, EulerMaruyama};
-    tch::manual_seed(0);
+    core_tensor::seed::seed_everything(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let sde = NeuralSde::new(&vs.root(), 8, &[64]).expect("valid config");
@@ -87,7 +87,7 @@ fn neural_sde_benches(c: &mut Criterion) {
 /// observation spacing as its step, linear read-out of z(1); forward + backward of the summed output.
 fn neural_cde_benches(c: &mut Criterion) {
     use neural_diffeq::cde::{ControlPath, Interpolation, NeuralCde};
-    tch::manual_seed(0);
+    core_tensor::seed::seed_everything(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let (batch, obs, data_channels) = (256, 100, 2);

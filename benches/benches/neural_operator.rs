@@ -24,7 +24,7 @@ fn fno_benches(c: &mut Criterion) {
 
 /// Times one Adam step of an FNO with `cfg` on random input and target of `shape`.
 fn train_step(g: &mut BenchmarkGroup<'_, WallTime>, cfg: FnoConfig, shape: &[i64], dev: tch::Device) {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_everything(0);
     let vs = nn::VarStore::new(dev);
     let fno = Fno::new(&vs.root(), cfg).expect("valid config");
     let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("optimizer");
