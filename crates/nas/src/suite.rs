@@ -285,7 +285,7 @@ fn search_protocol(cfg: &SuiteConfig) -> Result<TaskReport> {
     let data = t.config.data(cfg.device)?;
     let seeds: Vec<u64> = (0..cfg.pick(3, 5)).map(|s| derive_seed(cfg.seed, 100 + s)).collect();
     let budget = cfg.pick(25, 50);
-    let darts_epochs = cfg.pick(6, 20);
+    let darts_epochs = cfg.pick(3, 20);
     let random = t.random_mean();
     let val_of = |t: &Table, c: &Cell| -> Result<f64> {
         t.query(c)?

@@ -102,7 +102,7 @@ impl Task for FnoBurgers {
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let (n, fine, n_train, n_test, epochs) =
-            cfg.pick((256, 256, 200, 50, 150), (1024, 2048, 1000, 100, 500));
+            cfg.pick((256, 256, 200, 50, 100), (1024, 2048, 1000, 100, 500));
         let pb = progress_bar(1, "Burgers data", cfg.progress);
         let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         pb.finish_and_clear();
@@ -117,7 +117,7 @@ impl Task for FnoBurgers {
         let predict = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&fno.forward(x, None)?)) };
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
         let curve =
-            train_operator(predict, &mut opt, &xtr, &ytr, epochs, cfg.pick(50, 100), cfg, "FNO Burgers")?;
+            train_operator(predict, &mut opt, &xtr, &ytr, epochs, cfg.pick(35, 100), cfg, "FNO Burgers")?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
         })
@@ -200,7 +200,7 @@ impl Task for FnoDarcy {
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let (n, refine, n_train, n_test, epochs, width, modes) =
-            cfg.pick((32, 2, 256, 64, 70, 32, 8), (85, 5, 1000, 100, 80, 32, 12));
+            cfg.pick((32, 2, 256, 64, 35, 32, 8), (85, 5, 1000, 100, 80, 32, 12));
         let pb = progress_bar(1, "Darcy data", cfg.progress);
         let [(xtr, ytr), (xte, yte)] =
             train_test_pairs(cfg, &format!("darcy_{n}_{refine}"), (n_train, n_test), |count, seed| {
@@ -223,7 +223,7 @@ impl Task for FnoDarcy {
             &xtr_n,
             &ytr,
             epochs,
-            cfg.pick(30, 20),
+            cfg.pick(15, 20),
             cfg,
             "FNO Darcy",
         )?;
@@ -289,7 +289,7 @@ impl Task for FnoNavierStokes {
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let (n, dt, n_train, n_test, epochs, width, modes) =
-            cfg.pick((32, 2e-3, 200, 50, 60, 24, 8), (64, 1e-4, 1000, 200, 300, 32, 12));
+            cfg.pick((32, 2e-3, 200, 50, 35, 24, 8), (64, 1e-4, 1000, 200, 300, 32, 12));
         let pb = progress_bar(1, "Navier–Stokes data", cfg.progress);
         let [(xtr, ytr), (xte, yte)] =
             train_test_pairs(cfg, &format!("navier_stokes_{n}_{dt}"), (n_train, n_test), |count, seed| {
@@ -309,7 +309,7 @@ impl Task for FnoNavierStokes {
             &xtr,
             &ytr,
             epochs,
-            cfg.pick(30, 100),
+            cfg.pick(15, 100),
             cfg,
             "FNO Navier–Stokes",
         )?;
@@ -582,7 +582,7 @@ impl Task for NeuralStaggerBurgers {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         use crate::stagger::NeuralStagger;
         let (n, fine, n_train, n_test, epochs) =
-            cfg.pick((256, 256, 200, 50, 60), (1024, 8192, 1000, 100, 300));
+            cfg.pick((256, 256, 200, 50, 30), (1024, 8192, 1000, 100, 300));
         let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));

@@ -301,7 +301,7 @@ impl Task for EtasFit {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let truth = pp(etas_truth())?;
         let region = pp(Region::new(-118.0, -116.0, 33.0, 35.0))?;
-        let (t_train, t_test) = (cfg.pick(1500.0, 5000.0), cfg.pick(1800.0, 6000.0));
+        let (t_train, t_test) = (cfg.pick(1000.0, 5000.0), cfg.pick(1200.0, 6000.0));
         let full = pp(etas::simulate(&truth, region, 0.0, 200.0, t_test, &mut rng(cfg.seed), 5_000_000))?;
         let train = pp(full.until(t_train))?;
         let start = pp(etas_start(-4.0, true, pp(train.b_value())?))?;
@@ -364,7 +364,7 @@ impl Task for EtasFit {
             Metric::new(-region.area_km2().ln(), "nats/event", Better::Higher),
         )?;
         // 30-day forecast from the end of training
-        let fc = pp(etas::forecast(&fit.model, &train, 30.0, cfg.pick(500, 5000), cfg.seed))?;
+        let fc = pp(etas::forecast(&fit.model, &train, 30.0, cfg.pick(300, 5000), cfg.seed))?;
         let observed = full.events().iter().filter(|q| q.time > t_train && q.time <= t_train + 30.0).count();
         let nt = fc.n_test(observed);
         r.metric(

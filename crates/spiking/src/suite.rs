@@ -241,7 +241,7 @@ impl Task for DelayTiming {
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let task = TimingTask::default();
-        let sizes = cfg.pick((2048, 512, 30), (4096, 2048, 60));
+        let sizes = cfg.pick((2048, 512, 20), (4096, 2048, 60));
         let net = TimingNet::default();
         let with = train_timing(&task, &net, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
         let without = train_timing(&task, &net, false, sizes, cfg.seed, cfg.device, cfg.progress)?;

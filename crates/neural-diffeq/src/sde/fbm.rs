@@ -76,6 +76,13 @@ pub fn type2_variance(hurst: f64, t: f64) -> f64 {
 /// 1e-8 relative for `H = 0.7` and 1e-5 for `H = 0.3` (where the sum itself converges slowly), test.
 /// The diagonal uses the closed form [`type2_variance`].
 pub fn type2_covariance(hurst: f64, s: f64, t: f64) -> f64 {
+    let (nodes, wts) = gauss_legendre_nodes(128);
+    type2_covariance_with(hurst, s, t, &nodes, &wts)
+}
+
+/// [`type2_covariance`] with the Gauss–Legendre rule computed once by the caller (a covariance
+/// matrix needs it for every entry).
+fn type2_covariance_with(hurst: f64, s: f64, t: f64, nodes: &[f64], wts: &[f64]) -> f64 {
     let (lo, hi) = if s <= t { (s, t) } else { (t, s) };
     if lo <= 0.0 {
         return 0.0;
@@ -84,12 +91,11 @@ pub fn type2_covariance(hurst: f64, s: f64, t: f64) -> f64 {
         return type2_variance(hurst, lo);
     }
     let a = hurst + 0.5;
-    let (nodes, wts) = gauss_legendre_nodes(128);
     let top = lo.powf(a);
     let gap = hi - lo;
     let integral: f64 = nodes
         .iter()
-        .zip(&wts)
+        .zip(wts)
         .map(|(x, w)| {
             let v = x * top;
             let wv = v.powf(1.0 / a);
@@ -113,10 +119,11 @@ pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64
     if !(dt > 0.0 && dt.is_finite()) || n == 0 {
         return Err(invalid("dt, n", format!("{dt}, {n}"), "need dt > 0 and n > 0"));
     }
+    let (nodes, wts) = gauss_legendre_nodes(128);
     let mut cov = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            let c = type2_covariance(hurst, (i + 1) as f64 * dt, (j + 1) as f64 * dt);
+            let c = type2_covariance_with(hurst, (i + 1) as f64 * dt, (j + 1) as f64 * dt, &nodes, &wts);
             cov[i * n + j] = c;
             cov[j * n + i] = c;
         }

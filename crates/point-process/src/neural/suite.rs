@@ -73,7 +73,7 @@ impl Task for NeuralHawkesGap {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let truth = pp(hawkes_5d())?;
         let t_end = 20.0;
-        let (n_train, n_val, n_test) = cfg.pick((300, 60, 150), (2000, 300, 500));
+        let (n_train, n_val, n_test) = cfg.pick((250, 50, 120), (2000, 300, 500));
         let train = pp(simulate_many(&truth, n_train, t_end, derive_seed(cfg.seed, 1)))?;
         let val = pp(simulate_many(&truth, n_val, t_end, derive_seed(cfg.seed, 2)))?;
         let test = pp(simulate_many(&truth, n_test, t_end, derive_seed(cfg.seed, 3)))?;
@@ -83,7 +83,7 @@ impl Task for NeuralHawkesGap {
             hidden: 32,
             layers: 1,
             train: TppTrainConfig {
-                epochs: cfg.pick(8, 60),
+                epochs: cfg.pick(6, 60),
                 batch_size: 32,
                 lr: 5e-3,
                 patience: cfg.pick(3, 6),
@@ -206,7 +206,7 @@ impl Task for NeuralEtasProtocol {
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
         let truth = pp(crate::suite::etas_truth_with(-0.3, false))?; // μ in events per day
         let region = pp(Region::new(-118.0, -116.0, 33.0, 35.0))?;
-        let (t_val, t_test, t_end) = cfg.pick((1200.0, 1400.0, 1700.0), (4000.0, 4500.0, 5500.0));
+        let (t_val, t_test, t_end) = cfg.pick((900.0, 1050.0, 1300.0), (4000.0, 4500.0, 5500.0));
         let full = pp(etas::simulate(
             &truth,
             region,
@@ -239,7 +239,7 @@ impl Task for NeuralEtasProtocol {
             hidden: 32,
             layers: 1,
             train: TppTrainConfig {
-                epochs: cfg.pick(20, 40),
+                epochs: cfg.pick(12, 40),
                 batch_size: 8,
                 lr: 5e-3,
                 patience: cfg.pick(4, 6),
