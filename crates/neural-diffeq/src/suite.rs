@@ -236,6 +236,9 @@ impl Task for RegularisedTraining {
     fn crate_name(&self) -> &'static str {
         "neural-diffeq"
     }
+    fn full_only(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "regularised_training"
     }
@@ -259,7 +262,7 @@ impl Task for RegularisedTraining {
                 .to(dev)
         };
         let (xtr, ytr, xte, yte) = (to_t(&xtr), to_t(&ytr), to_t(&xte), to_t(&yte));
-        let iters = cfg.pick(250, 3000);
+        let iters = cfg.pick(600, 3000);
         let train_c = StepControl::adaptive(1e-4, 1e-4);
         let pred_c = StepControl::adaptive(1e-6, 1e-6);
         let mut r = TaskReport::new(self.crate_name(), self.name());
@@ -743,7 +746,7 @@ impl Task for CdeClassification {
             let m = de(crate::models::StableSde::new(&vs3.root(), kind, 5, 16, 32, 2))?;
             let mut opt3 = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs3)?;
             let steps = 2 * (t - 1);
-            let sde_epochs = cfg.pick(40, 200);
+            let sde_epochs = cfg.pick(60, 200);
             let pb = progress_bar(sde_epochs as u64, name, cfg.progress);
             let mut curve = Vec::new();
             let mut it = 0u64;
@@ -843,7 +846,7 @@ impl Task for IntegralEquationLearning {
         let rel = |pred: &Tensor, y: &Tensor| {
             ((pred - y).square().sum(Kind::Float) / y.square().sum(Kind::Float)).sqrt().double_value(&[])
         };
-        let iters = cfg.pick(500, 4000);
+        let iters = cfg.pick(1000, 4000);
         let n_train = ftr.size()[0];
         let batch = 64;
         let mut g_rng = core_tensor::seed::rng(cfg.seed);
@@ -1147,7 +1150,7 @@ impl Task for LangevinFlowDoubleWell {
         let vs = nn::VarStore::new(dev);
         let model = de(LangevinFlow::new(&vs.root(), 1, 1, 16, 32, obs_std))?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs)?;
-        let iters = cfg.pick(350, 3000);
+        let iters = cfg.pick(600, 3000);
         let curve = train_variational(&mut opt, &xtr, iters, "Langevin flow", cfg.progress, |xb, it| {
             let (elbo, _) = de(model.elbo(&ts, xb, 2, cfg.seed.wrapping_add(it as u64 * 104_729)))?;
             let report = -elbo.double_value(&[]) / ts.len() as f64;

@@ -573,6 +573,9 @@ impl Task for NeuralStaggerBurgers {
     fn crate_name(&self) -> &'static str {
         "neural-operator"
     }
+    fn full_only(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "neural_stagger_burgers"
     }
