@@ -1199,7 +1199,7 @@ mod tests {
         for (variant, op_set) in
             [(Variant::Standard, OpSet::Darts), (Variant::SelfNormalising, OpSet::Sharp { mid_mult: 1.0 })]
         {
-            tch::manual_seed(0);
+            core_tensor::seed::seed_torch(0);
             let gen = crate::data::ProceduralImages { classes: 2, size: 8, noise: 0.05 };
             let (x, y) = gen.generate(32, &mut core_tensor::seed::rng(1)).unwrap();
             let vs = nn::VarStore::new(Device::Cpu);
@@ -1227,7 +1227,7 @@ mod tests {
 
     #[test]
     fn selu_variant_self_normalises_through_a_deep_stack() {
-        tch::manual_seed(2);
+        core_tensor::seed::seed_torch(2);
         let selu = Builder { variant: Variant::SelfNormalising, op_set: OpSet::Darts };
         let plain = Builder { variant: Variant::Standard, op_set: OpSet::Darts };
         let vs = nn::VarStore::new(Device::Cpu);

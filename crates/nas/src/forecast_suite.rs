@@ -196,7 +196,7 @@ impl ForecastProtocol {
     /// A network that cannot be built, or a training run whose error becomes non-finite.
     pub fn train(&self, data: &ForecastData, arch: &ForecastArch, seed: u64) -> Result<ArchScore> {
         let device = data.x_train.device();
-        tch::manual_seed(seed as i64);
+        core_tensor::seed::seed_torch(seed);
         let vs = nn::VarStore::new(device);
         let net = ForecastNet::new(&vs.root(), arch, self.net)?;
         let params: i64 = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();

@@ -419,7 +419,7 @@ fn one_shot(
     rule: MixRule,
     pt: bool,
 ) -> Result<(Cell, Option<Cell>)> {
-    tch::manual_seed(seed as i64);
+    core_tensor::seed::seed_torch(seed);
     let space = t.config.space()?;
     let (wv, av) = (nn::VarStore::new(device), nn::VarStore::new(device));
     let mut net = Supernet::new(&wv.root(), &av.root(), &space, t.config.network, rule)?;

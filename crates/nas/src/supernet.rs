@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn mixing_weights_follow_the_rules() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let space = CellSpace::nb201();
         let (wv, av) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let mut net = Supernet::new(&wv.root(), &av.root(), &space, tiny_cfg(), MixRule::MaxW).unwrap();
@@ -539,7 +539,7 @@ mod tests {
     fn one_hot_supernet_equals_the_cell_network() {
         // With every edge decided the supernet computes exactly the stand-alone cell network when
         // the two share weights: compare through a var store copy.
-        tch::manual_seed(3);
+        core_tensor::seed::seed_torch(3);
         let space = CellSpace::new(4, &["none", "skip_connect", "nor_conv_3x3"]).unwrap();
         let cell = space
             .decode("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|skip_connect~1|nor_conv_3x3~2|")
@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn second_order_hypergradient_matches_finite_differences() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let space = CellSpace::new(3, &["none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"]).unwrap();
         let (mut wv, mut av) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let cfg = NetworkConfig { channels: 3, classes: 3, ..NetworkConfig::default() };
@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn darts_and_darts_pt_run_and_decide_every_edge() {
-        tch::manual_seed(2);
+        core_tensor::seed::seed_torch(2);
         let space = CellSpace::new(3, &["none", "skip_connect", "nor_conv_3x3"]).unwrap();
         let data = tiny_data(96, 5);
         for (order, rule) in [(DartsOrder::First, MixRule::Softmax), (DartsOrder::Second, MixRule::MaxW)] {

@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn linear_classifier_learns_separable_data() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let x = Tensor::randn([200, 2, 1, 1], (Kind::Float, Device::Cpu));
         let y = x.select(1, 0).view([-1]).gt(0.0).to_kind(Kind::Int64);
         let data = ImageData {

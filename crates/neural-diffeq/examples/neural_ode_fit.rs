@@ -8,7 +8,7 @@ use neural_diffeq::prelude::*;
 use tch::{nn, Kind, Tensor};
 
 fn main() -> neural_diffeq::Result<()> {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let ode = NeuralOde::new(&vs.root(), NeuralOdeConfig { hidden: vec![32, 32], ..Default::default() })?;

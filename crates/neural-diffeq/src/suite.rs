@@ -162,7 +162,7 @@ impl Task for PeerWorkload {
         "MLP 2-64-64-2 tanh, batch 512, dopri5 1e-6: forward NFE and adjoint NFE with/without seminorm"
     }
     fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(cfg.device);
         let ode = de(NeuralOde::new(&vs.root(), NeuralOdeConfig::default()))?;
         let x0 = Tensor::randn([512, 2], (Kind::Float, cfg.device));
@@ -182,7 +182,7 @@ impl Task for PeerWorkload {
             // a trained-looking regime: several random fields, averaged
             let mut total = 0.0;
             for s in 0..cfg.pick(5, 20) {
-                tch::manual_seed((cfg.seed + s) as i64);
+                core_tensor::seed::seed_torch(cfg.seed + s);
                 let vs = nn::VarStore::new(cfg.device);
                 let ode = de(NeuralOde::new(&vs.root(), NeuralOdeConfig::default()))?;
                 let (_, _, _, b) = de(ode.backward(
@@ -270,7 +270,7 @@ impl Task for RegularisedTraining {
         let mut mses = Vec::new();
         for (li, lambda) in [0.0, 10.0, 30.0].into_iter().enumerate() {
             let label = if li == 0 { "plain".to_string() } else { format!("ernode_lambda{lambda}") };
-            tch::manual_seed(cfg.seed as i64);
+            core_tensor::seed::seed_torch(cfg.seed);
             let vs = nn::VarStore::new(dev);
             let ode = de(NeuralOde::new(
                 &vs.root(),
@@ -394,7 +394,7 @@ impl Task for RegularisedClassification {
         // per variant: checks of (iteration, test loss, prediction NFE)
         let mut history: Vec<Vec<(f64, f64, f64)>> = Vec::new();
         for (label, regulariser) in variants {
-            tch::manual_seed(cfg.seed as i64);
+            core_tensor::seed::seed_torch(cfg.seed);
             let vs = nn::VarStore::new(dev);
             let ode = de(NeuralOde::new(
                 &vs.root().sub("ode"),
@@ -657,7 +657,7 @@ impl Task for CdeClassification {
             Plot::new("training_loss", "Irregular spirals: training cross-entropy", "epoch", "cross-entropy")
                 .log(false, true);
         // --- neural CDE
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let model = de(NeuralCde::new(&vs.root(), 5, 16, &[32], 2))?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(5e-3), &vs)?;
@@ -689,7 +689,7 @@ impl Task for CdeClassification {
         let acc_cde = core_tensor::metrics::accuracy_logits(&logits, &yte)?;
         curves = curves.line("neural CDE", curve);
         // --- GRU baseline on [t, forward-filled x, observation mask]
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs2 = nn::VarStore::new(dev);
         let gru = nn::gru(&(vs2.root() / "gru"), 5, 32, Default::default());
         let head = nn::linear(vs2.root() / "head", 32, 2, Default::default());
@@ -738,7 +738,7 @@ impl Task for CdeClassification {
             ("lnsde", crate::models::StableKind::LinearNoise),
             ("gsde", crate::models::StableKind::Geometric),
         ] {
-            tch::manual_seed(cfg.seed as i64);
+            core_tensor::seed::seed_torch(cfg.seed);
             let vs3 = nn::VarStore::new(dev);
             let m = de(crate::models::StableSde::new(&vs3.root(), kind, 5, 16, 32, 2))?;
             let mut opt3 = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs3)?;
@@ -859,7 +859,7 @@ impl Task for IntegralEquationLearning {
             Plot::new("training_loss", "Learning a Fredholm operator", "iteration", "training relative L2")
                 .log(false, true);
         // NIE
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let nie = de(NeuralIe::new(&vs.root(), 1, &[32, 32]))?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(3e-3), &vs)?;
@@ -898,7 +898,7 @@ impl Task for IntegralEquationLearning {
         r.metric("kernel_rel_l2_nie", Metric::new(rel(&kl, &kt), "", Better::Lower))?;
         r.note("Only the integral of the kernel against y is observed, so the kernel itself is not identifiable: kernel_rel_l2_nie compares the learned and true kernels pointwise for information.");
         // ANIE
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs2 = nn::VarStore::new(dev);
         let anie = de(AttentionIe::new(&vs2.root(), 1, 32, 2, IeKind::Fredholm))?;
         let mut opt2 = Optimizer::from_var_store(OptimizerConfig::adam(3e-3), &vs2)?;
@@ -981,7 +981,7 @@ impl Task for LatentSdeOu {
         let (_, xtr) = ou_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
         let (cte, xte) = ou_data(128, &ts, obs_std, cfg.seed + 1);
         let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let model = de(LatentSde::new(&vs.root(), LatentSdeConfig { obs_std, ..Default::default() }))?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs)?;
@@ -1143,7 +1143,7 @@ impl Task for LangevinFlowDoubleWell {
         let (_, xtr) = double_well_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
         let (cte, xte) = double_well_data(128, &ts, obs_std, cfg.seed + 1);
         let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let model = de(LangevinFlow::new(&vs.root(), 1, 1, 16, 32, obs_std))?;
         let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs)?;

@@ -111,7 +111,7 @@ impl Task for FnoBurgers {
         // u(1) is about a hundredth of u0 at ν = 0.1: the network predicts u(1)/σ (σ pooled over
         // the training targets), which keeps Adam's steps on the scale of the output
         let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(core_tensor::Error::other)?;
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig::default()).map_err(core_tensor::Error::other)?;
         let predict = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&fno.forward(x, None)?)) };
@@ -212,7 +212,7 @@ impl Task for FnoDarcy {
         let xn = UnitGaussianNormalizer::fit(&xtr).map_err(core_tensor::Error::other)?;
         let yn = UnitGaussianNormalizer::fit(&ytr).map_err(core_tensor::Error::other)?;
         let (xtr_n, xte_n) = (xn.encode(&xtr), xn.encode(&xte));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
@@ -298,7 +298,7 @@ impl Task for FnoNavierStokes {
         pb.finish_and_clear();
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
@@ -419,7 +419,7 @@ impl Task for FnoBurgersUq {
             Ok(yn.decode(&fno.forward_dropout(x, None, p)?))
         };
         let train_member = |seed: u64, dropout: f64, label: &str| -> Result<(nn::VarStore, Fno)> {
-            tch::manual_seed(seed as i64);
+            core_tensor::seed::seed_torch(seed);
             let vs = nn::VarStore::new(dev);
             let fno = Fno::new(&vs.root(), fno_cfg.clone()).map_err(err)?;
             let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
@@ -594,7 +594,7 @@ impl Task for NeuralStaggerBurgers {
         let mut fine_ms = 0.0;
         let mut fine_err = 0.0;
         for s in [1i64, 2, 4] {
-            tch::manual_seed(derive_seed(cfg.seed, 40 + s as u64) as i64);
+            core_tensor::seed::seed_torch(derive_seed(cfg.seed, 40 + s as u64));
             let vs = nn::VarStore::new(dev);
             // The same modes fit every coarse grid here (16 ≤ n/(2s)).
             let model = NeuralStagger::new(&vs.root(), &base, s).map_err(err)?;
@@ -708,7 +708,7 @@ impl Task for NeuralStaggerNavierStokes {
         ];
         let mut fine_ms = 0.0;
         for (s, tau) in [(1i64, 1i64), (2, 1), (2, 2)] {
-            tch::manual_seed(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64) as i64);
+            core_tensor::seed::seed_torch(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64));
             let vs = nn::VarStore::new(dev);
             let b = FnoConfig { modes: vec![(modes).min(n as i64 / (2 * s)); 2], ..base.clone() };
             let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau).map_err(err)?;

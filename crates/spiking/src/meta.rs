@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn maximum_likelihood_recovers_the_internal_parameters() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let mut vs_true = nn::VarStore::new(Device::Cpu);
         vs_true.set_kind(Kind::Double);
         let truth = MetaNeuron::new(&vs_true.root(), 3, 2, 0.5, 1.0, 1.0).unwrap();

@@ -148,7 +148,7 @@ pub fn train_timing(
     let (xte, yte) = task.sample(n_test, seed, derive_seed(seed, 2));
     let (xtr, ytr, xte, yte) =
         (xtr.to_device(device), ytr.to_device(device), xte.to_device(device), yte.to_device(device));
-    tch::manual_seed(derive_seed(seed, 3) as i64);
+    core_tensor::seed::seed_torch(derive_seed(seed, 3));
     let vs = nn::VarStore::new(device);
     let root = vs.root();
     let (c, h, k) = (task.channels as i64, net_cfg.hidden, task.classes as i64);

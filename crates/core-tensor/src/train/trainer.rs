@@ -356,7 +356,7 @@ impl Trainer {
         while state.next_epoch < cfg.epochs {
             let epoch = state.next_epoch;
             let start = Instant::now();
-            tch::manual_seed(derive_seed(cfg.seed, epoch as u64) as i64);
+            crate::seed::seed_torch(derive_seed(cfg.seed, epoch as u64));
             let lr = cfg.schedule.lr(base_lr, epoch);
             opt.set_lr(lr);
             let batches = data.batches(epoch)?;
@@ -371,7 +371,7 @@ impl Trainer {
                     // finite differences measure the parameter change only.
                     let step_seed = derive_seed(cfg.seed ^ ZO_STREAM, opt.steps() as u64);
                     let mut eval = || -> Result<f64> {
-                        tch::manual_seed(step_seed as i64);
+                        crate::seed::seed_torch(step_seed);
                         Ok(tch::no_grad(|| loss_fn(batch))?.double_value(&[]))
                     };
                     let v = eval()?;
