@@ -28,7 +28,7 @@ use core_tensor::train::{LrSchedule, Optimizer, OptimizerConfig};
 use crate::model::{run_dag, NetworkConfig, Op, Skeleton};
 use crate::space::{Cell, CellSpace};
 use crate::train::{
-    accuracy, batch_indices, cross_entropy, grads_or_zeros, sgd_epoch, sgd_step, ImageData, TrainConfig,
+    accuracy, batch_indices, cross_entropy, grads_or_zeros, sgd_epochs, sgd_step, ImageData, TrainConfig,
 };
 use crate::{Error, Result};
 
@@ -376,6 +376,8 @@ pub fn darts_search(
     let mut a_opt = Optimizer::new(cfg.arch_optimizer(), vec![("alpha".into(), net.alpha.shallow_clone())])?;
     let wc = &cfg.weights;
     let mut history = Vec::with_capacity(wc.epochs);
+    // Hand-written rather than the Trainer's: a bilevel loop (architecture step on a validation
+    // batch, whose second-order hypergradient perturbs the weights in place, then a weight step).
     for epoch in 0..wc.epochs {
         let lr = wc.schedule.lr(wc.lr, epoch);
         w_opt.set_lr(lr);
@@ -462,10 +464,8 @@ pub fn darts_pt_select(
         net.decide(edge, op)?;
         decisions.push(PtDecision { edge, acc_without, op });
         if tune_epochs > 0 && !net.undecided().is_empty() {
-            let mut opt = Optimizer::new(tune.optimizer(), trainable_named(weights))?;
-            for e in 0..tune_epochs {
-                sgd_epoch(&mut opt, |x, y| net.loss(x, y), &data.x_train, &data.y_train, tune, e, rng)?;
-            }
+            let (x, y) = (&data.x_train, &data.y_train);
+            sgd_epochs(trainable_named(weights), |x, y| net.loss(x, y), x, y, tune, tune_epochs, rng)?;
         }
     }
     Ok((net.magnitude_cell(), decisions))
