@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn, nn::ModuleT, Kind, Tensor};
 
 fn mlp_benches(c: &mut Criterion) {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let mlp = Mlp::new(&vs.root(), &[2, 64, 64, 2], MlpConfig::default().activation(Activation::Tanh))

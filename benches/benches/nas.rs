@@ -43,7 +43,7 @@ fn nas_benches(c: &mut Criterion) {
     for (name, order) in
         [("supernet_step_first_order", DartsOrder::First), ("supernet_step_second_order", DartsOrder::Second)]
     {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let (wv, av) = (nn::VarStore::new(dev), nn::VarStore::new(dev));
         let net = Supernet::new(&wv.root(), &av.root(), &space, cfg, MixRule::Softmax).expect("supernet");
         // One epoch over one batch of 64 = one architecture step and one weight step (plus the

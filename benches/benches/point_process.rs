@@ -92,7 +92,7 @@ fn neural_train_steps(c: &mut Criterion, batch: &TppBatch, events: u64, device: 
     g.sample_size(10);
     g.throughput(Throughput::Elements(events));
     for m in Model::ALL {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = tch::nn::VarStore::new(device);
         let model = NeuralTpp::new(&vs.root(), TppConfig::new(m, 5).layers(1)).expect("model");
         let mut opt = tch::nn::Adam::default().build(&vs, 1e-3).expect("optimizer");

@@ -21,7 +21,7 @@ fn net(vs: &nn::VarStore) -> SpikingNet {
 }
 
 fn snn_benches(c: &mut Criterion) {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let model = net(&vs);

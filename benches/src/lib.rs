@@ -4,15 +4,16 @@
 //! a script in `benches/peers/` times with a peer library) and the `suite` binary that runs every crate's
 //! [`Task`](core_tensor::bench::Task)s and writes `suite.json` for `cargo xtask bench`.
 
-use core_tensor::bench::Task;
+use core_tensor::bench::TaskGroup;
 
-/// Every suite task of every crate, in crate order.
-pub fn all_tasks() -> Vec<Box<dyn Task>> {
-    let mut v = core_tensor::suite::tasks();
-    v.extend(point_process::suite::tasks());
-    v.extend(neural_diffeq::suite::tasks());
-    v.extend(spiking::suite::tasks());
-    v.extend(neural_operator::suite::tasks());
-    v.extend(nas::suite::tasks());
-    v
+/// Every crate's suite tasks, in crate order.
+pub fn all_tasks() -> Vec<TaskGroup> {
+    vec![
+        core_tensor::suite::tasks(),
+        point_process::suite::tasks(),
+        neural_diffeq::suite::tasks(),
+        spiking::suite::tasks(),
+        neural_operator::suite::tasks(),
+        nas::suite::tasks(),
+    ]
 }

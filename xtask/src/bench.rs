@@ -1,6 +1,6 @@
 //! `cargo xtask bench` and `cargo xtask report`.
 
-use crate::report::{self, CriterionResult, Machine, PeerRun, Report, SuiteOutput};
+use crate::report::{self, CriterionResult, Machine, PeerRun, Profile, Report, SuiteOutput};
 use crate::{cargo, peers, plot, run_step, setup};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -272,7 +272,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
     let peer_env = if a.peers { Some(peers::setup(root)?) } else { None };
     let out_dir = report_dir(root);
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
-    let profile = if a.full { "full" } else { "quick" };
+    let profile = if a.full { Profile::Full } else { Profile::Quick };
     let start = SystemTime::now();
     let mut errors = Vec::new();
 
@@ -290,7 +290,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
     }
     let suite_json = out_dir.join("suite.json");
     let mut suite =
-        SuiteOutput { profile: profile.into(), threads: 0, tasks: vec![], failed: vec![], full_only: vec![] };
+        SuiteOutput { profile, ..Default::default() };
     if a.suite {
         let mut c = cargo(root, &lt);
         c.args([
@@ -302,7 +302,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
             "suite",
             "--",
             "--profile",
-            profile,
+            profile.as_str(),
             "--out",
         ]);
         c.arg(&suite_json);
@@ -326,7 +326,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
     };
     let criterion = collect_criterion(&target_dir(root).join("criterion"), start);
     let r = Report {
-        profile: profile.into(),
+        profile,
         git_rev: git_rev(root),
         threads: if suite.threads > 0 { suite.threads } else { threads as i64 },
         machine: Machine {
@@ -344,6 +344,9 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
     };
     let json = serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?;
     write_atomic(&out_dir.join("report.json"), &json)?;
+    if a.docs {
+        write_docs(root, &r)?;
+    }
     write_outputs(root, &r, a.baseline.as_deref())?;
     if let Some(name) = &a.save_baseline {
         let dir = out_dir.join("baselines");
@@ -368,11 +371,17 @@ pub fn report_only(root: &Path, a: &BenchArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot read {} (run `cargo xtask bench` first): {e}", p.display()))?;
     let r: Report = serde_json::from_str(&s).map_err(|e| format!("{} is not valid: {e}", p.display()))?;
     if a.docs {
-        let path = root.join("docs").join("benchmarks.md");
-        write_atomic(&path, report::docs_page(&r).as_bytes())?;
-        eprintln!("wrote {}", path.display());
+        write_docs(root, &r)?;
     }
     write_outputs(root, &r, a.baseline.as_deref())
+}
+
+/// Rewrites `docs/benchmarks.md` from `r`.
+fn write_docs(root: &Path, r: &Report) -> Result<(), String> {
+    let path = root.join("docs").join("benchmarks.md");
+    write_atomic(&path, report::docs_page(r).as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 fn write_outputs(root: &Path, r: &Report, baseline: Option<&str>) -> Result<(), String> {

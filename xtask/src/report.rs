@@ -5,196 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// One metric of a task.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Metric {
-    pub value: f64,
-    pub unit: String,
-    pub better: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub reference: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub source: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub goal: Option<f64>,
-}
-
-impl Metric {
-    /// Whether the goal is met (`None` without a goal).
-    pub fn goal_met(&self) -> Option<bool> {
-        self.goal.map(|g| if self.better == "lower" { self.value <= g } else { self.value >= g })
-    }
-}
-
-/// A line of a plot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Series {
-    pub label: String,
-    pub points: Vec<(f64, f64)>,
-    #[serde(default)]
-    pub scatter: bool,
-}
-
-/// A plot written as SVG.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plot {
-    pub id: String,
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    #[serde(default)]
-    pub log_x: bool,
-    #[serde(default)]
-    pub log_y: bool,
-    pub series: Vec<Series>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<String>,
-}
-
-/// One suite task.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskReport {
-    #[serde(rename = "crate")]
-    pub crate_name: String,
-    pub task: String,
-    pub metrics: BTreeMap<String, Metric>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub plots: Vec<Plot>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headline: Option<String>,
-    pub wall_s: f64,
-}
-
-impl TaskReport {
-    /// The headline metric: the named one, else the first with a goal, else the first with a
-    /// reference, else the first.
-    pub fn headline_metric(&self) -> Option<(&String, &Metric)> {
-        if let Some(h) = &self.headline {
-            if let Some(kv) = self.metrics.get_key_value(h) {
-                return Some(kv);
-            }
-        }
-        self.metrics
-            .iter()
-            .find(|(_, m)| m.goal.is_some())
-            .or_else(|| self.metrics.iter().find(|(_, m)| m.reference.is_some()))
-            .or_else(|| self.metrics.iter().next())
-    }
-}
-
-/// A task that returned an error.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FailedTask {
-    #[serde(rename = "crate")]
-    pub crate_name: String,
-    pub task: String,
-    pub error: String,
-}
-
-/// What the `suite` binary writes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SuiteOutput {
-    pub profile: String,
-    pub threads: i64,
-    pub tasks: Vec<TaskReport>,
-    #[serde(default)]
-    pub failed: Vec<FailedTask>,
-    #[serde(default)]
-    pub full_only: Vec<String>,
-}
-
-/// One peer workload, measured in this run right after our criterion bench of the same id.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PeerRun {
-    /// Criterion id of the workload (`neural_ode/dopri5_forward`).
-    pub id: String,
-    /// Peer package (`torchdiffeq`).
-    pub peer: String,
-    /// Installed version of the peer, read from its metadata.
-    #[serde(default)]
-    pub version: String,
-    /// What was timed, in the peer script's words.
-    #[serde(default)]
-    pub workload: String,
-    /// Peer median per call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_median_ns: Option<f64>,
-    /// Samples behind the peer median.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_samples: Option<u64>,
-    /// Our criterion median, measured just before the peer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ours_median_ns: Option<f64>,
-    /// Intra-op threads on both sides.
-    #[serde(default)]
-    pub threads: i64,
-    /// True when both sides ran in this run (the only rows with a ratio).
-    #[serde(default)]
-    pub measured: bool,
-    /// UTC time of the peer measurement.
-    #[serde(default)]
-    pub timestamp: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Why the peer (or our bench) could not run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl PeerRun {
-    /// Peer median / ours (above 1: sciml-rs is faster), only for rows measured in this run.
-    pub fn ratio(&self) -> Option<f64> {
-        match (self.measured, self.peer_median_ns, self.ours_median_ns) {
-            (true, Some(p), Some(o)) if o > 0.0 => Some(p / o),
-            _ => None,
-        }
-    }
-}
-
-/// The machine and date of a run.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Machine {
-    pub cpu: String,
-    pub cores: i64,
-    pub date: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python: Option<String>,
-}
-
-/// One criterion benchmark.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CriterionResult {
-    pub id: String,
-    pub median_ns: f64,
-    pub lower_ns: f64,
-    pub upper_ns: f64,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub throughput: Option<serde_json::Value>,
-}
-
-/// `report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    pub profile: String,
-    pub git_rev: String,
-    pub threads: i64,
-    #[serde(default)]
-    pub machine: Machine,
-    pub tasks: Vec<TaskReport>,
-    pub criterion: Vec<CriterionResult>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failed: Vec<FailedTask>,
-    /// Tasks the quick profile leaves to `--full`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub full_only: Vec<String>,
-    /// Whether `--peers` ran; without it `peers` is empty and the report says so.
-    #[serde(default)]
-    pub peers_run: bool,
-    #[serde(default)]
-    pub peers: Vec<PeerRun>,
-}
+pub use sciml_report::{
+    Better, CriterionResult, FailedTask, Machine, Metric, PeerRun, Plot, Profile, Report, SuiteOutput, TaskReport,
+};
 
 /// Relative change beyond which a metric counts as changed.
 const METRIC_TOLERANCE: f64 = 0.05;
@@ -236,7 +49,7 @@ pub fn compare(base: &Report, new: &Report) -> Vec<Change> {
             if rel.abs() <= METRIC_TOLERANCE {
                 continue;
             }
-            let worse = if m.better == "lower" { rel > 0.0 } else { rel < 0.0 };
+            let worse = m.is_worse_than(bm.value);
             out.push(Change {
                 what: format!("{}/{} {name}", t.crate_name, t.task),
                 before: bm.value,
@@ -578,14 +391,14 @@ mod tests {
             Metric {
                 value: metric,
                 unit: "".into(),
-                better: "lower".into(),
+                better: Better::Lower,
                 reference: None,
                 source: None,
                 goal: None,
             },
         );
         Report {
-            profile: "quick".into(),
+            profile: Profile::Quick,
             git_rev: "x".into(),
             threads: 2,
             tasks: vec![TaskReport {
@@ -624,6 +437,78 @@ mod tests {
         assert!(ch[0].regression && ch[0].what.contains("err"));
         let ch = compare(&base, &report(100.0, 95.0, 105.0, 0.5));
         assert!(!ch[0].regression);
+    }
+
+    /// A report with every kind of row: goals met and not, no goal, a measured peer, a peer that
+    /// failed, a failed task and a task left to `--full`.
+    fn fixture() -> Report {
+        let mut r = report(1.5e6, 1.4e6, 1.6e6, 0.004);
+        r.machine = Machine {
+            cpu: "Test CPU @ 2.0GHz".into(),
+            cores: 2,
+            date: "2026-01-01T00:00:00Z".into(),
+            python: Some("3.11.7".into()),
+        };
+        let t = &mut r.tasks[0];
+        t.metrics.get_mut("err").unwrap().goal = Some(0.01);
+        t.notes.push("one note".into());
+        let mut t2 = TaskReport::new();
+        t2.crate_name = "c".into();
+        t2.task = "steps".into();
+        t2.metric("steps", Metric::new(1067.0, "", Better::Lower).with_goal(300.0)).unwrap();
+        t2.metric("acc", Metric::new(0.97, "", Better::Higher).with_reference(0.98, "paper")).unwrap();
+        t2.wall_s = 2.0;
+        r.tasks.push(t2);
+        r.peers_run = true;
+        r.peers = vec![
+            PeerRun {
+                id: "g/f".into(),
+                peer: "peerlib".into(),
+                version: "1.2.3".into(),
+                workload: "the same workload".into(),
+                peer_median_ns: Some(3.0e6),
+                peer_samples: Some(20),
+                ours_median_ns: Some(1.5e6),
+                threads: 2,
+                measured: true,
+                timestamp: "2026-01-01T00:01:00Z".into(),
+                note: Some("float32 on both sides".into()),
+                error: None,
+            },
+            PeerRun {
+                id: "g/h".into(),
+                peer: "otherlib".into(),
+                threads: 2,
+                error: Some("could not import otherlib".into()),
+                ..Default::default()
+            },
+        ];
+        r.failed.push(FailedTask { crate_name: "c".into(), task: "broken".into(), error: "boom".into() });
+        r.full_only.push("c/long".into());
+        r
+    }
+
+    #[test]
+    fn terminal_summary_snapshot() {
+        insta::assert_snapshot!(summary(&fixture()));
+    }
+
+    #[test]
+    fn markdown_report_snapshot() {
+        let svgs = BTreeMap::from([("c".to_string(), vec!["c_t_fit.svg".to_string()])]);
+        insta::assert_snapshot!(markdown(&fixture(), &svgs, None));
+    }
+
+    #[test]
+    fn docs_page_snapshot() {
+        insta::assert_snapshot!(docs_page(&fixture()));
+    }
+
+    #[test]
+    fn report_json_round_trips() {
+        let r = fixture();
+        let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

@@ -4,28 +4,9 @@
 //! suite [--profile quick|full] [--filter REGEX] [--out suite.json] [--work-dir DIR] [--seed N] [--list]
 //! ```
 
-use core_tensor::bench::{progress_bar, run_task, Profile, SuiteConfig, TaskReport};
-use serde::Serialize;
+use core_tensor::bench::{progress_bar, run_task, FailedTask, Profile, SuiteConfig, SuiteOutput, Task};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(Serialize)]
-struct Failed {
-    #[serde(rename = "crate")]
-    crate_name: String,
-    task: String,
-    error: String,
-}
-
-#[derive(Serialize)]
-struct Output {
-    profile: Profile,
-    threads: i64,
-    tasks: Vec<TaskReport>,
-    failed: Vec<Failed>,
-    /// Tasks left out of this profile (`crate/task`).
-    full_only: Vec<String>,
-}
 
 struct Args {
     profile: Profile,
@@ -75,22 +56,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (tasks, full_only): (Vec<_>, Vec<_>) = sciml_bench::all_tasks()
-        .into_iter()
-        .filter(|t| {
-            args.filter.as_ref().is_none_or(|f| f.is_match(&format!("{}/{}", t.crate_name(), t.name())))
-        })
-        .partition(|t| args.profile == Profile::Full || !t.full_only());
+    let groups = sciml_bench::all_tasks();
+    let id = |c: &str, t: &dyn Task| format!("{c}/{}", t.name());
+    let (tasks, full_only): (Vec<_>, Vec<_>) = groups
+        .iter()
+        .flat_map(|g| g.tasks().map(move |t| (g.crate_name(), t)))
+        .filter(|(c, t)| args.filter.as_ref().is_none_or(|f| f.is_match(&id(c, *t))))
+        .partition(|(_, t)| args.profile == Profile::Full || !t.full_only());
     if args.list {
-        for t in &tasks {
-            println!("{}/{}: {}", t.crate_name(), t.name(), t.description());
+        for (c, t) in &tasks {
+            println!("{}: {}", id(c, *t), t.description());
         }
-        for t in &full_only {
-            println!("{}/{} (full profile only): {}", t.crate_name(), t.name(), t.description());
+        for (c, t) in &full_only {
+            println!("{} (full profile only): {}", id(c, *t), t.description());
         }
         return ExitCode::SUCCESS;
     }
-    let skipped: Vec<String> = full_only.iter().map(|t| format!("{}/{}", t.crate_name(), t.name())).collect();
+    let skipped: Vec<String> = full_only.iter().map(|(c, t)| id(c, *t)).collect();
     if !skipped.is_empty() {
         eprintln!("full profile only, not run now: {}", skipped.join(", "));
     }
@@ -101,7 +83,7 @@ fn main() -> ExitCode {
         work_dir: args.work_dir.clone(),
         progress: true,
     };
-    let mut out = Output {
+    let mut out = SuiteOutput {
         profile: args.profile,
         threads: tch::get_num_threads() as i64,
         tasks: vec![],
@@ -109,11 +91,11 @@ fn main() -> ExitCode {
         full_only: skipped,
     };
     let pb = progress_bar(tasks.len() as u64, "suite", true);
-    for t in &tasks {
-        let id = format!("{}/{}", t.crate_name(), t.name());
+    for &(crate_name, t) in &tasks {
+        let id = id(crate_name, t);
         pb.set_message(id.clone());
         pb.suspend(|| eprintln!("-> {id}: {}", t.description()));
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(t.as_ref(), &config)));
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(crate_name, t, &config)));
         let err = match res {
             Ok(Ok(r)) => {
                 pb.suspend(|| eprintln!("   done in {:.1} s", r.wall_s));
@@ -130,7 +112,7 @@ fn main() -> ExitCode {
         };
         if let Some(error) = err {
             pb.suspend(|| eprintln!("   FAILED: {error}"));
-            out.failed.push(Failed { crate_name: t.crate_name().into(), task: t.name().into(), error });
+            out.failed.push(FailedTask { crate_name: crate_name.into(), task: t.name().into(), error });
         }
         pb.inc(1);
     }

@@ -53,6 +53,9 @@ pub enum Error {
     /// A JSON (de)serialisation error.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// A report that could not be built (a non-finite metric, an unknown profile).
+    #[error(transparent)]
+    Report(#[from] sciml_report::ReportError),
     /// An error of a domain crate, carried through a `core-tensor` interface (e.g. a suite task).
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),

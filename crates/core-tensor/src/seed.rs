@@ -7,8 +7,15 @@ pub type Rng = rand_chacha::ChaCha8Rng;
 
 /// Seeds libtorch's global generators (CPU and CUDA) and returns a Rust generator from `seed`.
 pub fn seed_everything(seed: u64) -> Rng {
-    tch::manual_seed(seed as i64);
+    seed_torch(seed);
     rng(seed)
+}
+
+/// Seeds libtorch's global generators (CPU and every CUDA device) with `seed`; the only place in
+/// the workspace that seeds libtorch, so that a seed means the same stream everywhere (the bits of
+/// `seed` are passed unchanged).
+pub fn seed_torch(seed: u64) {
+    tch::manual_seed(seed as i64);
 }
 
 /// A Rust generator from `seed`, independent of libtorch.

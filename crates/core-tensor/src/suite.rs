@@ -1,7 +1,7 @@
 //! Suite tasks of `core-tensor`: the training loop fitting a known function, SELU
 //! self-normalisation, and zeroth-order gradient accuracy.
 
-use crate::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use crate::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
 use crate::data::DataLoader;
 use crate::error::Result;
 use crate::nn::{Activation, Mlp, MlpConfig};
@@ -12,8 +12,11 @@ use std::sync::{Arc, Mutex};
 use tch::{nn, nn::ModuleT, Kind, Tensor};
 
 /// All `core-tensor` tasks.
-pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(TrainerFitSine), Box::new(SeluSelfNormalisation), Box::new(ZerothOrderAccuracy)]
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("core-tensor")
+        .with(TrainerFitSine)
+        .with(SeluSelfNormalisation)
+        .with(ZerothOrderAccuracy)
 }
 
 /// Fits `y = sin(x)` on `[-π, π]` with an MLP through [`Trainer`] and reports the RMSE on a dense
@@ -29,16 +32,13 @@ impl Observer for Curve {
 }
 
 impl Task for TrainerFitSine {
-    fn crate_name(&self) -> &'static str {
-        "core-tensor"
-    }
     fn name(&self) -> &'static str {
         "trainer_fit_sine"
     }
     fn description(&self) -> &'static str {
         "MLP 1-64-64-1 tanh fits sin on [-π, π] through the Trainer; RMSE against the exact function"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         seed_everything(cfg.seed);
         let dev = cfg.device;
         let vs = nn::VarStore::new(dev);
@@ -70,7 +70,7 @@ impl Task for TrainerFitSine {
         let truth: Vec<f64> = crate::interop::tensor_to_vec(&xt)?.iter().map(|v| v.sin()).collect();
         let rmse = crate::metrics::rmse(&p, &truth)?;
         let max_err = p.iter().zip(&truth).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         r.metric("test_rmse", Metric::new(rmse, "", Better::Lower).with_goal(0.01))?;
         r.metric("test_max_abs_error", Metric::new(max_err, "", Better::Lower))?;
         r.metric("epochs", Metric::new(epochs as f64, "", Better::Lower))?;
@@ -89,20 +89,17 @@ impl Task for TrainerFitSine {
 pub struct SeluSelfNormalisation;
 
 impl Task for SeluSelfNormalisation {
-    fn crate_name(&self) -> &'static str {
-        "core-tensor"
-    }
     fn name(&self) -> &'static str {
         "selu_self_normalisation"
     }
     fn description(&self) -> &'static str {
         "activation mean/variance through 32 layers of width 256: SELU (LeCun normal) vs tanh, ReLU"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         seed_everything(cfg.seed);
         let widths: Vec<i64> = std::iter::repeat_n(256, 34).collect();
         let x = Tensor::randn([4096, 256], (Kind::Float, cfg.device));
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut plot =
             Plot::new("variance_by_depth", "Activation variance through depth", "layer", "variance")
                 .log(false, true);
@@ -143,16 +140,13 @@ impl Task for SeluSelfNormalisation {
 pub struct ZerothOrderAccuracy;
 
 impl Task for ZerothOrderAccuracy {
-    fn crate_name(&self) -> &'static str {
-        "core-tensor"
-    }
     fn name(&self) -> &'static str {
         "zeroth_order_gradient"
     }
     fn description(&self) -> &'static str {
         "SPSA and Gaussian random-direction gradient estimates vs the exact gradient of a quadratic"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         seed_everything(cfg.seed);
         let d = 50;
         let m = Tensor::randn([d, d], (Kind::Double, tch::Device::Cpu));
@@ -163,7 +157,7 @@ impl Task for ZerothOrderAccuracy {
         let f = || Ok((x.dot(&a.mv(&x)) * 0.5 + b.dot(&x)).double_value(&[]));
         let sizes: Vec<usize> =
             cfg.pick(vec![10, 30, 100, 300, 1000, 3000], vec![10, 30, 100, 300, 1000, 3000, 10000, 30000]);
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut plot = Plot::new(
             "error_vs_directions",
             "Zeroth-order gradient error (d = 50)",

@@ -2,11 +2,13 @@
 
 pub mod optim;
 pub mod schedule;
+pub mod steps;
 pub mod trainer;
 pub mod zeroth_order;
 
-pub use optim::{Optimizer, OptimizerConfig};
+pub use optim::{trainable_named, Optimizer, OptimizerConfig};
 pub use schedule::LrSchedule;
+pub use steps::{StepContext, StepHistory, StepOutput, StepRecord};
 pub use trainer::{
     Control, EarlyStopping, EpochRecord, GradClip, Observer, TrainHistory, Trainer, TrainerConfig,
 };

@@ -53,7 +53,7 @@ fn main() -> nas::Result<()> {
     ];
     for (genotype_name, g) in [("DARTS_V2", &v2), ("sampled", &sampled)] {
         for (name, cfg) in variants {
-            tch::manual_seed(0);
+            core_tensor::seed::seed_torch(0);
             let vs = nn::VarStore::new(dev);
             let net = DartsNetwork::new(&vs.root(), g, cfg)?;
             let params: i64 = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();

@@ -42,7 +42,7 @@ fn main() -> nas::Result<()> {
     println!("regularised evolution (30 queries): {} → test {:.3}", space.encode(&re.best), test);
 
     // First-order DARTS on a supernet, then magnitude and DARTS-PT selection.
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let (wv, av) = (nn::VarStore::new(dev), nn::VarStore::new(dev));
     let mut net = Supernet::new(&wv.root(), &av.root(), &space, table.config.network, MixRule::Softmax)?;
     let cfg = DartsConfig::new(DartsOrder::First, 4, 50);

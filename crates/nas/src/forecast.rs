@@ -558,7 +558,7 @@ mod tests {
             norm: false,
         };
         let out = |a: &ForecastArch| {
-            tch::manual_seed(7);
+            core_tensor::seed::seed_torch(7);
             let vs = nn::VarStore::new(Device::Cpu);
             let net = ForecastNet::new(&vs.root(), a, cfg(5)).unwrap();
             (net.forward(&x, false).unwrap(), vs.variables().len())
@@ -632,7 +632,7 @@ mod tests {
 
     #[test]
     fn gru_and_lstm_cells_match_libtorch() {
-        tch::manual_seed(3);
+        core_tensor::seed::seed_torch(3);
         let d = 6;
         let x = Tensor::randn([2, 4, d], (Kind::Float, Device::Cpu));
         for kind in [Recurrence::Gru, Recurrence::Lstm] {
@@ -662,7 +662,7 @@ mod tests {
 
     #[test]
     fn highway_cell_of_depth_one_follows_its_formula() {
-        tch::manual_seed(5);
+        core_tensor::seed::seed_torch(5);
         let d = 4;
         let vs = nn::VarStore::new(Device::Cpu);
         let cell = RecCell::new(&vs.root(), Recurrence::Highway, d, 1).unwrap();
@@ -708,7 +708,7 @@ mod tests {
             "recurrence=gru;attention=none;gating=additive;norm=off",
             "recurrence=none;attention=self;gating=input_dependent;norm=on",
         ] {
-            tch::manual_seed(0);
+            core_tensor::seed::seed_torch(0);
             let arch = ForecastSpace.decode(text).unwrap();
             let vs = nn::VarStore::new(Device::Cpu);
             let net = ForecastNet::new(&vs.root(), &arch, ForecastConfig { hidden: 16, ..cfg(8) }).unwrap();

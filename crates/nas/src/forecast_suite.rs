@@ -29,9 +29,9 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use tch::{nn, Device, Kind, Tensor};
 
-use core_tensor::bench::{Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{Better, Metric, Plot, SuiteConfig, Task, TaskReport, TaskResult};
 use core_tensor::seed::{derive_seed, rng};
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::train::{trainable_named, OptimizerConfig, StepOutput, Trainer};
 
 use crate::forecast::{ForecastArch, ForecastConfig, ForecastNet, ForecastSpace};
 use crate::lorenz::{forecasting_pairs, Lorenz96Data};
@@ -196,27 +196,24 @@ impl ForecastProtocol {
     /// A network that cannot be built, or a training run whose error becomes non-finite.
     pub fn train(&self, data: &ForecastData, arch: &ForecastArch, seed: u64) -> Result<ArchScore> {
         let device = data.x_train.device();
-        tch::manual_seed(seed as i64);
+        core_tensor::seed::seed_torch(seed);
         let vs = nn::VarStore::new(device);
         let net = ForecastNet::new(&vs.root(), arch, self.net)?;
         let params: i64 = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
-        let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(self.lr), &vs)?;
         let m = data.x_train.size()[0];
         let b = (self.batch as i64).min(m);
         let mut batches = rng(derive_seed(seed, 1));
-        for _ in 0..self.steps {
+        let mut trainer =
+            Trainer::builder().optimizer(OptimizerConfig::adam(self.lr)).clip_norm(self.clip).build()?;
+        trainer.run_steps(trainable_named(&vs), self.steps, |_| {
             let idx: Vec<i64> = (0..b).map(|_| batches.gen_range(0..m)).collect();
             let idx = Tensor::from_slice(&idx).f_to_device(device)?;
-            let loss = net.mse(
+            Ok(StepOutput::Loss(net.mse(
                 &data.x_train.f_index_select(0, &idx)?,
                 &data.y_train.f_index_select(0, &idx)?,
                 true,
-            )?;
-            opt.zero_grad();
-            loss.f_backward()?;
-            opt.clip_grad_norm(self.clip);
-            opt.step()?;
-        }
+            )?))
+        })?;
         let eval = |x: &Tensor, y: &Tensor| -> Result<f64> {
             tch::no_grad(|| Ok(net.mse(x, y, false)?.double_value(&[])))
         };
@@ -481,16 +478,13 @@ fn components(key: &str) -> Vec<(&str, &str)> {
 pub struct ForecastSearch;
 
 impl Task for ForecastSearch {
-    fn crate_name(&self) -> &'static str {
-        "nas"
-    }
     fn name(&self) -> &'static str {
         "nas_forecast"
     }
     fn description(&self) -> &'static str {
         "Forecasting cells (recurrence × attention × gating) on Lorenz-96: one-step MSE vs persistence, component effects, evolution vs random search"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let data_seed = derive_seed(cfg.seed, 1);
         let protocol = cfg.pick(ForecastProtocol::quick(data_seed), ForecastProtocol::full(data_seed));
         let plan = StudyPlan {
@@ -511,7 +505,7 @@ fn report(study: &ForecastStudy, protocol: &ForecastProtocol, plan: &StudyPlan) 
     let space = ForecastSpace;
     let random = study.random_mean();
     let best = study.best();
-    let mut r = TaskReport::new("nas", "nas_forecast");
+    let mut r = TaskReport::new();
     r.metric("architectures_evaluated", Metric::new(study.sweep.len() as f64, "", Better::Higher))?;
     r.metric("persistence_test_mse", Metric::new(study.persistence_test_mse, "", Better::Lower))?;
     r.metric(

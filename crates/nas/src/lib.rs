@@ -14,6 +14,23 @@
 //! (procedural images, CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the
 //! tabular micro-benchmark), [`suite`] (benchmark-suite tasks) and [`forecast_suite`] (the
 //! forecasting-cell task).
+//!
+//! ```
+//! use nas::prelude::*;
+//!
+//! # fn main() -> nas::Result<()> {
+//! // The NAS-Bench-201 space and its string form.
+//! let space = CellSpace::nb201();
+//! let cell = space.sample(&mut rng(0));
+//! let text = space.encode(&cell);
+//! assert_eq!(space.encode(&space.decode(&text)?), text);
+//! // Random search over the space with a stand-in objective (a table's validation accuracy in
+//! // practice): count the skip connections.
+//! let best = random_search(&space, 20, &mut rng(1), |c| Ok(space.encode(c).matches("skip").count() as f64))?;
+//! assert!(space.encode(&best.best).contains("skip"));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod darts_space;
 pub mod data;
@@ -30,3 +47,15 @@ pub mod table;
 pub mod train;
 
 pub use core_tensor::{Error, Result};
+
+/// The most used items.
+pub mod prelude {
+    pub use crate::darts_space::{DartsNetwork, DartsSpace, Genotype};
+    pub use crate::proxies::{score, Proxy};
+    pub use crate::search::{random_search, regularized_evolution};
+    pub use crate::space::{Cell, CellSpace, SearchSpace};
+    pub use crate::supernet::{darts_pt_select, darts_search, DartsConfig, DartsOrder, MixRule, Supernet};
+    pub use crate::train::{train_classifier, ImageData, TrainConfig};
+    pub use crate::{Error, Result};
+    pub use core_tensor::seed::rng;
+}

@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn networks_train_on_procedural_images() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let space = CellSpace::nb201();
         let cell = space.decode("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|").unwrap();
         let vs = nn::VarStore::new(Device::Cpu);

@@ -237,7 +237,7 @@ pub fn score(
         ));
     }
     let dev = x.device();
-    tch::manual_seed(seed as i64);
+    core_tensor::seed::seed_torch(seed);
     let synflow = proxy == Proxy::Synflow;
     let mut vs = nn::VarStore::new(dev);
     let net_cfg = NetworkConfig { batch_norm: cfg.batch_norm && !synflow, ..cfg };

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use tch::{nn, Device};
 
-use core_tensor::bench::{Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
 use core_tensor::device::with_single_thread;
 use core_tensor::metrics::{kendall_tau, mean_var, precision_at_k, spearman_rho};
 use core_tensor::seed::{derive_seed, rng};
@@ -41,13 +41,12 @@ pub const TABLE_EPOCHS: usize = 10;
 pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
 
 /// Every nas task.
-pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![
-        Box::new(MicroBench),
-        Box::new(ProxyRanking),
-        Box::new(SearchProtocol),
-        Box::new(crate::forecast_suite::ForecastSearch),
-    ]
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("nas")
+        .with(MicroBench)
+        .with(ProxyRanking)
+        .with(SearchProtocol)
+        .with(crate::forecast_suite::ForecastSearch)
 }
 
 /// The micro-benchmark table for this profile.
@@ -95,17 +94,14 @@ fn noise_ceiling(entries: &[&crate::table::Entry]) -> Result<(f64, f64)> {
 struct MicroBench;
 
 impl Task for MicroBench {
-    fn crate_name(&self) -> &'static str {
-        "nas"
-    }
     fn name(&self) -> &'static str {
         "nas_microbench"
     }
     fn description(&self) -> &'static str {
         "Tabular micro-benchmark (NB201-style, 3 ops, 127 classes × 3 seeds): spread and seed-to-seed noise ceiling"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        with_single_thread(|| microbench(cfg))
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        Ok(with_single_thread(|| microbench(cfg))?)
     }
 }
 
@@ -126,7 +122,7 @@ fn microbench(cfg: &SuiteConfig) -> Result<TaskReport> {
         })
         .sum::<f64>()
         / entries.len() as f64;
-    let mut r = TaskReport::new("nas", "nas_microbench");
+    let mut r = TaskReport::new();
     r.metric("classes", Metric::new(entries.len() as f64, "", Better::Higher))?;
     r.metric("random_mean_test_acc", Metric::new(t.random_mean(), "", Better::Higher))?;
     r.metric("best_test_acc", Metric::new(best.mean_test(), "", Better::Higher))?;
@@ -152,17 +148,14 @@ fn microbench(cfg: &SuiteConfig) -> Result<TaskReport> {
 struct ProxyRanking;
 
 impl Task for ProxyRanking {
-    fn crate_name(&self) -> &'static str {
-        "nas"
-    }
     fn name(&self) -> &'static str {
         "nas_proxies"
     }
     fn description(&self) -> &'static str {
         "Zero-cost proxies vs micro-benchmark accuracy: Kendall τ, Spearman ρ, precision@10% and the noise ceiling"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        with_single_thread(|| proxy_ranking(cfg))
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        Ok(with_single_thread(|| proxy_ranking(cfg))?)
     }
 }
 
@@ -177,7 +170,7 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
     let accs: Vec<f64> = entries.iter().map(|e| e.mean_test()).collect();
     let (kt0, sr0) = noise_ceiling(&entries)?;
     let k = (entries.len() / 10).max(1);
-    let mut r = TaskReport::new("nas", "nas_proxies");
+    let mut r = TaskReport::new();
     let mut lines = vec![
         "| proxy | Kendall τ | Spearman ρ | precision@10% | NB201 CIFAR-10 (published) |".to_string(),
         "|---|---|---|---|---|".to_string(),
@@ -265,17 +258,14 @@ struct MethodResult {
 }
 
 impl Task for SearchProtocol {
-    fn crate_name(&self) -> &'static str {
-        "nas"
-    }
     fn name(&self) -> &'static str {
         "nas_search"
     }
     fn description(&self) -> &'static str {
         "Search methods vs random architectures on the micro-benchmark (RI, seeds); DARTS vs DARTS-PT selection"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        with_single_thread(|| search_protocol(cfg))
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        Ok(with_single_thread(|| search_protocol(cfg))?)
     }
 }
 
@@ -336,7 +326,7 @@ fn search_protocol(cfg: &SuiteConfig) -> Result<TaskReport> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let mut r = TaskReport::new("nas", "nas_search");
+    let mut r = TaskReport::new();
     let best = t.entries.values().map(|e| e.mean_test()).fold(0.0, f64::max);
     r.metric("random_mean_test_acc", Metric::new(random, "", Better::Higher))?;
     r.metric("optimum_test_acc", Metric::new(best, "", Better::Higher))?;
@@ -419,7 +409,7 @@ fn one_shot(
     rule: MixRule,
     pt: bool,
 ) -> Result<(Cell, Option<Cell>)> {
-    tch::manual_seed(seed as i64);
+    core_tensor::seed::seed_torch(seed);
     let space = t.config.space()?;
     let (wv, av) = (nn::VarStore::new(device), nn::VarStore::new(device));
     let mut net = Supernet::new(&wv.root(), &av.root(), &space, t.config.network, rule)?;

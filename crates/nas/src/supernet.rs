@@ -28,7 +28,7 @@ use core_tensor::train::{LrSchedule, Optimizer, OptimizerConfig};
 use crate::model::{run_dag, NetworkConfig, Op, Skeleton};
 use crate::space::{Cell, CellSpace};
 use crate::train::{
-    accuracy, batch_indices, cross_entropy, grads_or_zeros, sgd_epoch, sgd_step, ImageData, TrainConfig,
+    accuracy, batch_indices, cross_entropy, grads_or_zeros, sgd_epochs, sgd_step, ImageData, TrainConfig,
 };
 use crate::{Error, Result};
 
@@ -376,6 +376,8 @@ pub fn darts_search(
     let mut a_opt = Optimizer::new(cfg.arch_optimizer(), vec![("alpha".into(), net.alpha.shallow_clone())])?;
     let wc = &cfg.weights;
     let mut history = Vec::with_capacity(wc.epochs);
+    // Hand-written rather than the Trainer's: a bilevel loop (architecture step on a validation
+    // batch, whose second-order hypergradient perturbs the weights in place, then a weight step).
     for epoch in 0..wc.epochs {
         let lr = wc.schedule.lr(wc.lr, epoch);
         w_opt.set_lr(lr);
@@ -462,10 +464,8 @@ pub fn darts_pt_select(
         net.decide(edge, op)?;
         decisions.push(PtDecision { edge, acc_without, op });
         if tune_epochs > 0 && !net.undecided().is_empty() {
-            let mut opt = Optimizer::new(tune.optimizer(), trainable_named(weights))?;
-            for e in 0..tune_epochs {
-                sgd_epoch(&mut opt, |x, y| net.loss(x, y), &data.x_train, &data.y_train, tune, e, rng)?;
-            }
+            let (x, y) = (&data.x_train, &data.y_train);
+            sgd_epochs(trainable_named(weights), |x, y| net.loss(x, y), x, y, tune, tune_epochs, rng)?;
         }
     }
     Ok((net.magnitude_cell(), decisions))
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn mixing_weights_follow_the_rules() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let space = CellSpace::nb201();
         let (wv, av) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let mut net = Supernet::new(&wv.root(), &av.root(), &space, tiny_cfg(), MixRule::MaxW).unwrap();
@@ -539,7 +539,7 @@ mod tests {
     fn one_hot_supernet_equals_the_cell_network() {
         // With every edge decided the supernet computes exactly the stand-alone cell network when
         // the two share weights: compare through a var store copy.
-        tch::manual_seed(3);
+        core_tensor::seed::seed_torch(3);
         let space = CellSpace::new(4, &["none", "skip_connect", "nor_conv_3x3"]).unwrap();
         let cell = space
             .decode("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|skip_connect~1|nor_conv_3x3~2|")
@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn second_order_hypergradient_matches_finite_differences() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let space = CellSpace::new(3, &["none", "skip_connect", "nor_conv_3x3", "avg_pool_3x3"]).unwrap();
         let (mut wv, mut av) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let cfg = NetworkConfig { channels: 3, classes: 3, ..NetworkConfig::default() };
@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn darts_and_darts_pt_run_and_decide_every_edge() {
-        tch::manual_seed(2);
+        core_tensor::seed::seed_torch(2);
         let space = CellSpace::new(3, &["none", "skip_connect", "nor_conv_3x3"]).unwrap();
         let data = tiny_data(96, 5);
         for (order, rule) in [(DartsOrder::First, MixRule::Softmax), (DartsOrder::Second, MixRule::MaxW)] {

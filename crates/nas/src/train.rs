@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use core_tensor::train::{LrSchedule, Optimizer, OptimizerConfig};
+use core_tensor::train::{LrSchedule, Optimizer, OptimizerConfig, StepOutput, Trainer};
 
 use crate::{Error, Result};
 
@@ -154,28 +154,45 @@ pub fn accuracy(forward: impl Fn(&Tensor) -> Tensor, x: &Tensor, y: &Tensor, bat
     correct as f64 / n.max(1) as f64
 }
 
-/// One epoch of SGD over the training split: `loss(x, y)` must return a scalar loss with a graph
-/// into `opt`'s parameters. Returns the mean training loss.
+/// Trains `params` for `epochs` epochs over `(x, y)` under `cfg` (its optimizer, rate schedule
+/// over epochs and gradient clipping) through the workspace `Trainer`: every epoch draws a fresh
+/// order of mini-batches from `rng`, and `loss(x, y)` returns a scalar loss with a graph into
+/// `params`. Returns the mean training loss of each epoch.
 ///
 /// # Errors
-/// A non-finite loss (naming the epoch), or an optimizer failure.
-pub fn sgd_epoch(
-    opt: &mut Optimizer,
+/// A non-finite loss (naming the step), or an optimizer failure.
+pub fn sgd_epochs(
+    params: Vec<(String, Tensor)>,
     loss: impl Fn(&Tensor, &Tensor) -> Tensor,
     x: &Tensor,
     y: &Tensor,
     cfg: &TrainConfig,
-    epoch: usize,
+    epochs: usize,
     rng: &mut impl Rng,
-) -> Result<f64> {
-    opt.set_lr(cfg.schedule.lr(cfg.lr, epoch));
-    let mut total = 0.0;
-    let batches = batch_indices(x.size()[0] as usize, cfg.batch_size, x.device(), rng);
-    for idx in &batches {
-        let l = loss(&x.index_select(0, idx), &y.index_select(0, idx));
-        total += sgd_step(opt, &l, cfg.grad_clip, epoch)?;
+) -> Result<Vec<f64>> {
+    let n = x.size()[0] as usize;
+    let per_epoch = n.div_ceil(cfg.batch_size);
+    let mut trainer =
+        Trainer::builder().optimizer(cfg.optimizer()).schedule(cfg.schedule.clone()).schedule_every(per_epoch);
+    if cfg.grad_clip > 0.0 {
+        trainer = trainer.clip_norm(cfg.grad_clip);
     }
-    Ok(total / batches.len().max(1) as f64)
+    let mut trainer = trainer.build()?;
+    let (mut batches, mut total, mut losses) = (Vec::new(), 0.0, Vec::with_capacity(epochs));
+    trainer.run_steps(params, epochs * per_epoch, |c| {
+        let b = c.step % per_epoch;
+        if b == 0 {
+            batches = batch_indices(n, cfg.batch_size, x.device(), rng);
+            total = 0.0;
+        }
+        let l = loss(&x.index_select(0, &batches[b]), &y.index_select(0, &batches[b]));
+        total += l.double_value(&[]);
+        if b + 1 == per_epoch {
+            losses.push(total / per_epoch as f64);
+        }
+        Ok(StepOutput::Loss(l))
+    })?;
+    Ok(losses)
 }
 
 /// One step of `opt` on the scalar `loss` (graph into its parameters): checks the loss is finite,
@@ -233,11 +250,8 @@ pub fn train_classifier(
 ) -> Result<TrainOutcome> {
     cfg.validate()?;
     data.validate()?;
-    let mut opt = Optimizer::new(cfg.optimizer(), params)?;
     let loss = |x: &Tensor, y: &Tensor| cross_entropy(&forward(x, true), y);
-    let train_loss = (0..cfg.epochs)
-        .map(|e| sgd_epoch(&mut opt, loss, &data.x_train, &data.y_train, cfg, e, rng))
-        .collect::<Result<Vec<_>>>()?;
+    let train_loss = sgd_epochs(params, loss, &data.x_train, &data.y_train, cfg, cfg.epochs, rng)?;
     let eval = |x: &Tensor| forward(x, false);
     Ok(TrainOutcome {
         train_loss,
@@ -270,7 +284,7 @@ mod tests {
 
     #[test]
     fn linear_classifier_learns_separable_data() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let x = Tensor::randn([200, 2, 1, 1], (Kind::Float, Device::Cpu));
         let y = x.select(1, 0).view([-1]).gt(0.0).to_kind(Kind::Int64);
         let data = ImageData {

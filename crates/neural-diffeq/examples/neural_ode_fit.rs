@@ -3,12 +3,12 @@
 //!
 //! `cargo run -p neural-diffeq --release --example neural_ode_fit`
 
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::train::{trainable_named, OptimizerConfig, StepOutput, Trainer};
 use neural_diffeq::prelude::*;
 use tch::{nn, Kind, Tensor};
 
 fn main() -> neural_diffeq::Result<()> {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
     let ode = NeuralOde::new(&vs.root(), NeuralOdeConfig { hidden: vec![32, 32], ..Default::default() })?;
@@ -17,19 +17,17 @@ fn main() -> neural_diffeq::Result<()> {
     let (c, s) = (1f64.cos(), 1f64.sin());
     let rot = Tensor::from_slice(&[c as f32, -s as f32, s as f32, c as f32]).view([2, 2]).to(dev);
     let target = x0.matmul(&rot);
-    let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-2), &vs)?;
     let solver = ExplicitRk::dopri5();
     let control = StepControl::adaptive(1e-5, 1e-5);
-    for it in 0..300 {
-        opt.zero_grad();
+    let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(1e-2)).build()?;
+    trainer.run_steps(trainable_named(&vs), 300, |c| {
         let sol = solve(&ode, &solver, (0.0, 1.0), &x0, &control, &SaveAt::t1())?;
         let loss = (sol.ys.last().unwrap() - &target).square().mean(Kind::Float);
-        loss.backward();
-        opt.step()?;
-        if it % 50 == 0 || it == 299 {
-            println!("iteration {it:3}: MSE {:.3e}, {} evaluations", loss.double_value(&[]), sol.stats.nfe);
+        if c.step % 50 == 0 || c.step == 299 {
+            println!("iteration {:3}: MSE {:.3e}, {} evaluations", c.step, loss.double_value(&[]), sol.stats.nfe);
         }
-    }
+        Ok(StepOutput::Loss(loss))
+    })?;
     for g in [
         Gradient::Backprop,
         Gradient::Recompute,

@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn cde_forward_shapes_gradients_and_errors() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let m = NeuralCde::new(&vs.root(), 3, 8, &[16], 2).unwrap();
         let obs = Tensor::randn([5, 6, 1], (Kind::Float, Device::Cpu));

@@ -22,7 +22,7 @@ fn rel(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn backprop_recompute_and_adjoint_agree() {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let cfg =
         NeuralOdeConfig { dim: 2, hidden: vec![16, 16], time_input: true, augment: 1, ..Default::default() };
@@ -62,7 +62,7 @@ fn backprop_recompute_and_adjoint_agree() {
 
 #[test]
 fn forward_saves_requested_times_and_validates() {
-    tch::manual_seed(1);
+    core_tensor::seed::seed_torch(1);
     let vs = nn::VarStore::new(Device::Cpu);
     let ode = NeuralOde::new(&vs.root(), NeuralOdeConfig::default()).unwrap();
     let x0 = Tensor::randn([4, 2], (Kind::Float, Device::Cpu));

@@ -87,7 +87,7 @@ fn strong_orders() {
 
 #[test]
 fn reversible_heun_reconstructs_and_its_adjoint_matches_backprop() {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let sde = NeuralSde::new(&vs.root(), 3, &[16]).unwrap();
     vs.double();
@@ -178,7 +178,7 @@ fn sra1_has_strong_order_one_and_a_half_for_additive_noise() {
 /// as the step shrinks.
 #[test]
 fn stochastic_adjoint_converges_to_backprop() {
-    tch::manual_seed(3);
+    core_tensor::seed::seed_torch(3);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let sde = NeuralSde::new(&vs.root(), 2, &[8]).unwrap();
     vs.double();

@@ -12,7 +12,7 @@ use neural_operator::suite::navier_stokes_pairs;
 use tch::{nn, Tensor};
 
 fn main() -> neural_operator::Result<()> {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let dev = core_tensor::device::device();
     let cache = std::env::temp_dir().join("neural-operator-examples");
     let epochs = 60;

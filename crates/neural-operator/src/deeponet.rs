@@ -69,7 +69,7 @@ mod tests {
     /// `u(x) = a + b x` (exact: `a y + b y²/2`).
     #[test]
     fn learns_the_antiderivative() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let m = 16;
         let net = DeepONet::new(&vs.root(), m, 1, &[32], 16).unwrap();

@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn shapes_resolution_and_errors() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let fno =
             Fno::new(&vs.root(), FnoConfig { modes: vec![8], width: 16, layers: 2, ..Default::default() })
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn grid_embeddings_and_shift_equivariance() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let vs = nn::VarStore::new(Device::Cpu);
         let x = Tensor::randn([2, 1, 64], (Kind::Float, Device::Cpu));
         let shifted = x.roll([5].as_slice(), [2].as_slice());

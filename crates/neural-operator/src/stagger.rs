@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn sub_solvers_fill_their_own_sub_grids() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let base = FnoConfig { modes: vec![4], width: 8, layers: 2, projection: 16, ..FnoConfig::default() };
         let ns = NeuralStagger::new(&vs.root(), &base, 2).unwrap();
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(v, vec![u(1, 2), u(1, 5), u(4, 2), u(4, 5)]);
         assert_eq!((depth_to_space_2d(&d, 3).unwrap() - &x).abs().max().double_value(&[]), 0.0);
         assert!(space_to_depth_2d(&x, 4).is_err());
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let vs = nn::VarStore::new(Device::Cpu);
         let base =
             FnoConfig { modes: vec![3, 3], width: 8, layers: 1, projection: 8, ..FnoConfig::default() };

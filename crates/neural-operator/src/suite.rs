@@ -4,23 +4,22 @@
 use crate::data::{Burgers, Grf1d};
 use crate::fno::{relative_lp_loss, Fno, FnoConfig};
 use crate::losses::UnitGaussianNormalizer;
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
 use core_tensor::seed::{derive_seed, rng};
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::train::{trainable_named, LrSchedule, OptimizerConfig, StepOutput, Trainer};
 use core_tensor::Result;
 use rayon::prelude::*;
 use tch::{nn, Kind, Tensor};
 
 /// All `neural-operator` tasks.
-pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![
-        Box::new(FnoBurgers),
-        Box::new(FnoDarcy),
-        Box::new(FnoNavierStokes),
-        Box::new(FnoBurgersUq),
-        Box::new(NeuralStaggerBurgers),
-        Box::new(NeuralStaggerNavierStokes),
-    ]
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("neural-operator")
+        .with(FnoBurgers)
+        .with(FnoDarcy)
+        .with(FnoNavierStokes)
+        .with(FnoBurgersUq)
+        .with(NeuralStaggerBurgers)
+        .with(NeuralStaggerNavierStokes)
 }
 
 /// `(u0, u(T))` pairs of the FNO Burgers benchmark (ν = 0.1, T = 1, `u0 ~ N(0, 625(−Δ + 25)^{−2})`)
@@ -91,16 +90,13 @@ fn stack_pairs_as(rows: &[(Vec<f64>, Vec<f64>)], shape_in: &[i64], shape_out: &[
 pub struct FnoBurgers;
 
 impl Task for FnoBurgers {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn name(&self) -> &'static str {
         "fno_burgers"
     }
     fn description(&self) -> &'static str {
         "FNO-1D (modes 16, width 64) learning Burgers' time-1 solution operator: test relative L2, also at 2× and 4× resolution"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let (n, fine, n_train, n_test, epochs) =
             cfg.pick((256, 256, 200, 50, 100), (1024, 2048, 1000, 100, 500));
         let pb = progress_bar(1, "Burgers data", cfg.progress);
@@ -111,18 +107,17 @@ impl Task for FnoBurgers {
         // u(1) is about a hundredth of u0 at ν = 0.1: the network predicts u(1)/σ (σ pooled over
         // the training targets), which keeps Adam's steps on the scale of the output
         let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(core_tensor::Error::other)?;
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig::default()).map_err(core_tensor::Error::other)?;
         let predict = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&fno.forward(x, None)?)) };
-        let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
         let curve =
-            train_operator(predict, &mut opt, &xtr, &ytr, epochs, cfg.pick(35, 100), cfg, "FNO Burgers")?;
+            train_operator(predict, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, cfg.pick(35, 100), cfg, "FNO Burgers")?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
         })
         .map_err(core_tensor::Error::other)?;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         // zero-shot super-resolution: the same model evaluated on 2× and 4× finer grids
         let mut sr = Vec::new();
         for factor in [2usize, 4] {
@@ -189,16 +184,13 @@ pub fn darcy_pairs(count: usize, n: usize, refine: usize, seed: u64) -> crate::R
 pub struct FnoDarcy;
 
 impl Task for FnoDarcy {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn name(&self) -> &'static str {
         "fno_darcy"
     }
     fn description(&self) -> &'static str {
         "FNO-2D learning the Darcy map a ↦ u (−∇·(a∇u) = 1, a ∈ {3, 12}): test relative L2"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let (n, refine, n_train, n_test, epochs, width, modes) =
             cfg.pick((32, 2, 256, 64, 35, 32, 8), (85, 5, 1000, 100, 80, 32, 12));
         let pb = progress_bar(1, "Darcy data", cfg.progress);
@@ -212,14 +204,13 @@ impl Task for FnoDarcy {
         let xn = UnitGaussianNormalizer::fit(&xtr).map_err(core_tensor::Error::other)?;
         let yn = UnitGaussianNormalizer::fit(&ytr).map_err(core_tensor::Error::other)?;
         let (xtr_n, xte_n) = (xn.encode(&xtr), xn.encode(&xte));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
-        let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3).with_weight_decay(1e-4), &vs)?;
         let curve = train_operator(
             |x| Ok(yn.decode(&fno.forward(x, None)?)),
-            &mut opt,
+            &vs, OptimizerConfig::adam(1e-3).with_weight_decay(1e-4),
             &xtr_n,
             &ytr,
             epochs,
@@ -232,7 +223,7 @@ impl Task for FnoDarcy {
             Ok(relative_lp_loss(&pred, &yte, 2.0)?.double_value(&[]))
         })
         .map_err(core_tensor::Error::other)?;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.02);
         r.metric(
             "test_relative_l2",
@@ -278,16 +269,13 @@ pub fn navier_stokes_pairs(
 pub struct FnoNavierStokes;
 
 impl Task for FnoNavierStokes {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn name(&self) -> &'static str {
         "fno_navier_stokes"
     }
     fn description(&self) -> &'static str {
         "FNO-2D learning the time-1 vorticity map of forced 2-D Navier–Stokes (ν = 1e-3): test relative L2"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let (n, dt, n_train, n_test, epochs, width, modes) =
             cfg.pick((32, 2e-3, 200, 50, 35, 24, 8), (64, 1e-4, 1000, 200, 300, 32, 12));
         let pb = progress_bar(1, "Navier–Stokes data", cfg.progress);
@@ -298,14 +286,13 @@ impl Task for FnoNavierStokes {
         pb.finish_and_clear();
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
-        tch::manual_seed(cfg.seed as i64);
+        core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
             .map_err(core_tensor::Error::other)?;
-        let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
         let curve = train_operator(
             |x| fno.forward(x, None),
-            &mut opt,
+            &vs, OptimizerConfig::adam(1e-3),
             &xtr,
             &ytr,
             epochs,
@@ -317,7 +304,7 @@ impl Task for FnoNavierStokes {
             Ok(relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0)?.double_value(&[]))
         })
         .map_err(core_tensor::Error::other)?;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.01);
         r.metric("test_relative_l2", Metric::new(test, "", Better::Lower).with_goal(goal))?;
         r.metric("resolution", Metric::new(n as f64, "points per side", Better::Higher))?;
@@ -330,12 +317,14 @@ impl Task for FnoNavierStokes {
     }
 }
 
-/// Trains any operator `forward` (`[B, C_in, …] → [B, C_out, …]`, graph attached) with `opt` on
-/// the relative L2 loss: mini-batches of 20 in a seeded order per epoch, learning rate 1e-3 halved
-/// every `halve_every` epochs. Returns the training-loss curve `(epoch, loss)`.
+/// Trains any operator `forward` (`[B, C_in, …] → [B, C_out, …]`, graph attached) over the
+/// trainable variables of `vs` with `optimizer` on the relative L2 loss: mini-batches of 20 in a
+/// seeded order per epoch, the optimizer's rate halved every `halve_every` epochs. Returns the
+/// training-loss curve `(epoch, mean loss over the epoch's samples)`.
 fn train_operator(
     forward: impl Fn(&Tensor) -> crate::Result<Tensor>,
-    opt: &mut Optimizer,
+    vs: &nn::VarStore,
+    optimizer: OptimizerConfig,
     xtr: &Tensor,
     ytr: &Tensor,
     epochs: usize,
@@ -346,30 +335,36 @@ fn train_operator(
     let dev = xtr.device();
     let n_train = xtr.size()[0];
     let batch = 20;
+    let per_epoch = (n_train as usize).div_ceil(batch);
+    let mut trainer = Trainer::builder()
+        .optimizer(optimizer)
+        .schedule(LrSchedule::Step { step_size: halve_every * per_epoch, gamma: 0.5 })
+        .build()?;
     let pb = progress_bar(epochs as u64, label, cfg.progress);
-    let mut curve = Vec::new();
-    for e in 0..epochs {
-        opt.set_lr(1e-3 * 0.5f64.powi((e / halve_every) as i32));
-        let order = core_tensor::data::DataLoader::new(
-            vec![Tensor::arange(n_train, (Kind::Int64, dev))],
-            batch,
-            derive_seed(cfg.seed, e as u64),
-        )?
-        .order(e);
-        let mut tot = 0.0;
-        for chunk in order.chunks(batch) {
-            let idx = Tensor::from_slice(chunk).to(dev);
-            opt.zero_grad();
-            let pred = forward(&xtr.index_select(0, &idx)).map_err(core_tensor::Error::other)?;
-            let loss = relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0)
-                .map_err(core_tensor::Error::other)?;
-            loss.backward();
-            opt.step()?;
-            tot += loss.double_value(&[]) * chunk.len() as f64;
+    let (mut curve, mut order, mut tot) = (Vec::new(), Vec::new(), 0.0);
+    trainer.run_steps(trainable_named(vs), epochs * per_epoch, |c| {
+        let (e, b) = (c.step / per_epoch, c.step % per_epoch);
+        if b == 0 {
+            order = core_tensor::data::DataLoader::new(
+                vec![Tensor::arange(n_train, (Kind::Int64, dev))],
+                batch,
+                derive_seed(cfg.seed, e as u64),
+            )?
+            .order(e);
+            tot = 0.0;
         }
-        curve.push(((e + 1) as f64, tot / n_train as f64));
-        pb.inc(1);
-    }
+        let chunk = &order[b * batch..((b + 1) * batch).min(order.len())];
+        let idx = Tensor::from_slice(chunk).to(dev);
+        let pred = forward(&xtr.index_select(0, &idx)).map_err(core_tensor::Error::other)?;
+        let loss =
+            relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0).map_err(core_tensor::Error::other)?;
+        tot += loss.double_value(&[]) * chunk.len() as f64;
+        if b + 1 == per_epoch {
+            curve.push(((e + 1) as f64, tot / n_train as f64));
+            pb.inc(1);
+        }
+        Ok(StepOutput::Loss(loss))
+    })?;
     pb.finish_and_clear();
     Ok(curve)
 }
@@ -393,9 +388,6 @@ fn uq_scores(mean: &Tensor, spread: &Tensor, noise_var: f64, y: &Tensor) -> crat
 pub struct FnoBurgersUq;
 
 impl Task for FnoBurgersUq {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn full_only(&self) -> bool {
         true
     }
@@ -405,7 +397,7 @@ impl Task for FnoBurgersUq {
     fn description(&self) -> &'static str {
         "FNO on Burgers with MC dropout, a deep ensemble and HMC over the weights: RMSE, NLL, CRPS and 90 % coverage on the test set"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let (n, fine, n_train, n_test, epochs, members, passes) =
             cfg.pick((256, 256, 200, 50, 60, 3, 30), (1024, 8192, 1000, 100, 300, 5, 100));
         let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
@@ -419,12 +411,11 @@ impl Task for FnoBurgersUq {
             Ok(yn.decode(&fno.forward_dropout(x, None, p)?))
         };
         let train_member = |seed: u64, dropout: f64, label: &str| -> Result<(nn::VarStore, Fno)> {
-            tch::manual_seed(seed as i64);
+            core_tensor::seed::seed_torch(seed);
             let vs = nn::VarStore::new(dev);
             let fno = Fno::new(&vs.root(), fno_cfg.clone()).map_err(err)?;
-            let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
             let f = |x: &Tensor| forward(&fno, x, dropout);
-            train_operator(f, &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, label)?;
+            train_operator(f, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, label)?;
             Ok((vs, fno))
         };
         let predict = |fno: &Fno, x: &Tensor, p: f64| tch::no_grad(|| forward(fno, x, p)).map_err(err);
@@ -502,7 +493,7 @@ impl Task for FnoBurgersUq {
         let (h_mtr, _) = crate::uq::ensemble_moments(&h_tr).map_err(err)?;
         rows.push(("hmc", uq_scores(&h_mte, &h_ste, residual_var(&h_mtr), &yte).map_err(err)?));
 
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut table = vec![
             "| method | RMSE | relative L2 | NLL | CRPS | 90 % coverage |".to_string(),
             "|---|---|---|---|---|---|".to_string(),
@@ -570,9 +561,6 @@ fn stagger_speedups(
 pub struct NeuralStaggerBurgers;
 
 impl Task for NeuralStaggerBurgers {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn full_only(&self) -> bool {
         true
     }
@@ -582,7 +570,7 @@ impl Task for NeuralStaggerBurgers {
     fn description(&self) -> &'static str {
         "NeuralStagger (s = 2, 4 coarse sub-solvers) vs one fine FNO on Burgers: test relative L2 and inference speed-up"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         use crate::stagger::NeuralStagger;
         let (n, fine, n_train, n_test, epochs) =
             cfg.pick((256, 256, 200, 50, 30), (1024, 8192, 1000, 100, 300));
@@ -593,18 +581,17 @@ impl Task for NeuralStaggerBurgers {
         let base = FnoConfig { width: 32, ..FnoConfig::default() };
         // every model predicts normalised targets (see `FnoBurgers`)
         let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(err)?;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut fine_ms = 0.0;
         let mut fine_err = 0.0;
         for s in [1i64, 2, 4] {
-            tch::manual_seed(derive_seed(cfg.seed, 40 + s as u64) as i64);
+            core_tensor::seed::seed_torch(derive_seed(cfg.seed, 40 + s as u64));
             let vs = nn::VarStore::new(dev);
             // The same modes fit every coarse grid here (16 ≤ n/(2s)).
             let model = NeuralStagger::new(&vs.root(), &base, s).map_err(err)?;
-            let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
             let label = format!("NeuralStagger s = {s}");
             let forward = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&model.forward(x)?)) };
-            train_operator(forward, &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
+            train_operator(forward, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&forward(&xte)?, &yte, 2.0)?.double_value(&[]))
             })
@@ -663,9 +650,6 @@ pub fn navier_stokes_trajectories(
 pub struct NeuralStaggerNavierStokes;
 
 impl Task for NeuralStaggerNavierStokes {
-    fn crate_name(&self) -> &'static str {
-        "neural-operator"
-    }
     fn full_only(&self) -> bool {
         true
     }
@@ -675,7 +659,7 @@ impl Task for NeuralStaggerNavierStokes {
     fn description(&self) -> &'static str {
         "NeuralStagger 2-D (s = 2) and spatio-temporal (s = 2, τ = 2) vs a fine FNO-2D on Navier–Stokes rollouts: error and speed-up"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         use crate::stagger::NeuralStagger;
         let (n, dt, n_train, n_test, epochs, width, modes) =
             cfg.pick((32, 2e-3, 60, 16, 20, 24, 8), (64, 1e-4, 1000, 100, 200, 32, 12));
@@ -704,21 +688,20 @@ impl Task for NeuralStaggerNavierStokes {
         let horizon = frames as i64 - known;
         let target = traj_te.narrow(1, known, horizon);
         let base = FnoConfig { modes: vec![modes, modes], width, ..Default::default() };
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut lines = vec![
             "| model | sub-solvers | frames per call | calls per rollout | rollout relative L2 | rollout ms | speed-up (sequential) | speed-up (parallel sub-solvers) |".to_string(),
             "|---|---|---|---|---|---|---|---|".to_string(),
         ];
         let mut fine_ms = 0.0;
         for (s, tau) in [(1i64, 1i64), (2, 1), (2, 2)] {
-            tch::manual_seed(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64) as i64);
+            core_tensor::seed::seed_torch(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64));
             let vs = nn::VarStore::new(dev);
             let b = FnoConfig { modes: vec![(modes).min(n as i64 / (2 * s)); 2], ..base.clone() };
             let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau).map_err(err)?;
-            let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs)?;
             let (xtr, ytr) = windows(&traj_tr, tau);
             let label = format!("NS stagger s = {s}, τ = {tau}");
-            train_operator(|x| model.forward(x), &mut opt, &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
+            train_operator(|x| model.forward(x), &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
             let calls = (horizon + tau - 1) / tau;
             let start = traj_te.narrow(1, known - tau, tau);
             let pred = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;

@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn calibrated_samples_have_nominal_coverage_and_errors_are_clear() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let y = Tensor::randn([200_000], (Kind::Double, tch::Device::Cpu));
         let zeros = Tensor::zeros([200_000], (Kind::Double, tch::Device::Cpu));
         let ones = Tensor::ones([200_000], (Kind::Double, tch::Device::Cpu));

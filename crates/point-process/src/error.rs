@@ -67,3 +67,15 @@ pub(crate) fn non_negative(name: &str, v: f64) -> Result<()> {
         Err(invalid(name, v, "must be finite and >= 0"))
     }
 }
+
+/// Lets a result of this crate travel through `core-tensor` interfaces (a `Trainer` step closure,
+/// a suite task) with `?`: a wrapped core error is unwrapped, any other becomes
+/// [`core_tensor::Error::Other`].
+impl From<Error> for core_tensor::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Core(c) => c,
+            other => core_tensor::Error::other(other),
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod fit;
 pub mod forecast;
 pub mod likelihood;
 pub mod model;
+pub mod presets;
 pub mod simulate;
 
 pub use fit::{fit, standard_errors, EtasFit, EtasFitConfig};

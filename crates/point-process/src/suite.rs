@@ -4,30 +4,26 @@
 
 use crate::data::Region;
 use crate::error::Result as PpResult;
-use crate::etas::{self, Etas, EtasFitConfig, EtasParams, PARAM_NAMES};
+use crate::etas::{self, Etas, EtasFitConfig, PARAM_NAMES};
 use crate::hawkes::{
     self, fit_em, fit_mle, goodness_of_fit, residuals, Basis, EmConfig, FitConfig, Hawkes, SimOptions,
 };
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
 use core_tensor::seed::{derive_seed, rng};
 use core_tensor::Result;
 use nalgebra::DMatrix;
 
 /// All `point-process` tasks.
-pub fn tasks() -> Vec<Box<dyn Task>> {
-    let mut v: Vec<Box<dyn Task>> = vec![
-        Box::new(HawkesRecovery),
-        Box::new(HawkesGoodnessOfFit),
-        Box::new(HawkesIntensity),
-        Box::new(EtasFit),
-    ];
-    v.extend(crate::neural::suite::tasks());
-    v
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("point-process")
+        .with(HawkesRecovery)
+        .with(HawkesGoodnessOfFit)
+        .with(HawkesIntensity)
+        .with(EtasFit)
+        .with(crate::neural::suite::NeuralHawkesGap)
+        .with(crate::neural::suite::NeuralEtasProtocol)
 }
 
-fn pp<T>(r: PpResult<T>) -> Result<T> {
-    r.map_err(core_tensor::Error::other)
-}
 
 fn percentile(v: &[f64], q: f64) -> f64 {
     let mut s = v.to_vec();
@@ -46,30 +42,27 @@ fn recovery_truth() -> PpResult<Hawkes> {
 pub struct HawkesRecovery;
 
 impl Task for HawkesRecovery {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "hawkes_parameter_recovery"
     }
     fn description(&self) -> &'static str {
         "3-D exponential Hawkes (~80k events per seed): MLE (β learned) and EM vs the true μ, α, β"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(recovery_truth())?;
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let truth = recovery_truth()?;
         let seeds = cfg.pick(5, 20);
         let t_end = 30_000.0;
-        let start = pp(Hawkes::exponential(vec![0.1; 3], DMatrix::from_element(3, 3, 0.05), 0.5))?;
+        let start = Hawkes::exponential(vec![0.1; 3], DMatrix::from_element(3, 3, 0.05), 0.5)?;
         let (mut e_mu, mut e_alpha, mut e_beta, mut e_em, mut n_events) =
             (vec![], vec![], vec![], vec![], vec![]);
         let mut scatter = Vec::new();
         let pb = progress_bar(seeds as u64, "hawkes recovery", cfg.progress);
         for s in 0..seeds {
             let mut r = rng(derive_seed(cfg.seed, s as u64));
-            let seq = pp(truth.simulate_ogata(SimOptions::new(t_end), &mut r))?;
+            let seq = truth.simulate_ogata(SimOptions::new(t_end), &mut r)?;
             n_events.push(seq.len() as f64);
-            let f = pp(fit_mle(&start, std::slice::from_ref(&seq), &FitConfig::default()))?;
-            let em = pp(fit_em(&start, std::slice::from_ref(&seq), &EmConfig::default()))?;
+            let f = fit_mle(&start, std::slice::from_ref(&seq), &FitConfig::default())?;
+            let em = fit_em(&start, std::slice::from_ref(&seq), &EmConfig::default())?;
             let rel = |e: f64, t: f64| (e - t).abs() / t;
             e_mu.push(f.model.mu().iter().zip(truth.mu()).map(|(e, t)| rel(*e, *t)).fold(0.0, f64::max));
             e_alpha.push(
@@ -91,7 +84,7 @@ impl Task for HawkesRecovery {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         for (name, v) in [("mu", &e_mu), ("alpha", &e_alpha), ("beta", &e_beta)] {
             r.metric(
@@ -129,41 +122,38 @@ impl Task for HawkesRecovery {
 pub struct HawkesGoodnessOfFit;
 
 impl Task for HawkesGoodnessOfFit {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "hawkes_goodness_of_fit"
     }
     fn description(&self) -> &'static str {
         "KS test of time-rescaled residuals: true and refitted Hawkes vs Poisson and a wrong-decay misfit"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(Hawkes::exponential(
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let truth = Hawkes::exponential(
             vec![0.3, 0.3],
             DMatrix::from_row_slice(2, 2, &[0.4, 0.2, 0.1, 0.5]),
             2.0,
-        ))?;
+        )?;
         let mut g = rng(cfg.seed);
-        let seq = pp(truth.simulate_ogata(SimOptions::new(cfg.pick(3000.0, 20_000.0)), &mut g))?;
+        let seq = truth.simulate_ogata(SimOptions::new(cfg.pick(3000.0, 20_000.0)), &mut g)?;
         let seqs = std::slice::from_ref(&seq);
-        let refit = pp(fit_mle(
-            &pp(Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 1.0))?,
+        let refit = fit_mle(
+            &Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 1.0)?,
             seqs,
             &FitConfig::default(),
-        ))?
+        )?
         .model;
         let rates: Vec<f64> = seq.counts().iter().map(|c| *c as f64 / seq.duration()).collect();
-        let poisson = pp(Hawkes::exponential(rates, DMatrix::zeros(2, 2), 1.0))?;
+        let poisson = Hawkes::exponential(rates, DMatrix::zeros(2, 2), 1.0)?;
         // misspecified time scale: the decay fixed 10× too slow, μ and α refitted
         let slow = FitConfig { learn_kernel: false, ..Default::default() };
-        let wrong = pp(fit_mle(
-            &pp(Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 0.2))?,
+        let wrong = fit_mle(
+            &Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 0.2)?,
             seqs,
             &slow,
-        ))?
+        )?
         .model;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         let mut qq = Plot::new(
             "residual_qq",
             "Time-rescaled residuals against Exp(1)",
@@ -173,10 +163,10 @@ impl Task for HawkesGoodnessOfFit {
         for (name, m) in
             [("true", &truth), ("refitted_exp", &refit), ("poisson", &poisson), ("wrong_decay", &wrong)]
         {
-            let ks = pp(goodness_of_fit(m, seqs))?;
+            let ks = goodness_of_fit(m, seqs)?;
             r.metric(format!("ks_pvalue_{name}"), Metric::new(ks.p_value, "", Better::Higher))?;
             r.metric(format!("ks_statistic_{name}"), Metric::new(ks.statistic, "", Better::Lower))?;
-            let mut res: Vec<f64> = pp(residuals(m, &seq))?.into_iter().flatten().collect();
+            let mut res: Vec<f64> = residuals(m, &seq)?.into_iter().flatten().collect();
             res.sort_by(f64::total_cmp);
             let n = res.len();
             let pts = (1..100).map(|k| {
@@ -196,35 +186,32 @@ impl Task for HawkesGoodnessOfFit {
 pub struct HawkesIntensity;
 
 impl Task for HawkesIntensity {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "hawkes_intensity"
     }
     fn description(&self) -> &'static str {
         "intensity of a 2-D Hawkes process on a grid (SVG) and its integral against the exact compensator"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let h = pp(Hawkes::exponential(
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let h = Hawkes::exponential(
             vec![0.4, 0.2],
             DMatrix::from_row_slice(2, 2, &[0.5, 0.3, 0.2, 0.4]),
             1.5,
-        ))?;
-        let seq = pp(h.simulate_ogata(SimOptions::new(60.0), &mut rng(cfg.seed)))?;
+        )?;
+        let seq = h.simulate_ogata(SimOptions::new(60.0), &mut rng(cfg.seed))?;
         let n_grid = 60_001;
         let grid: Vec<f64> = (0..n_grid).map(|k| 60.0 * k as f64 / (n_grid - 1) as f64).collect();
-        let lam = pp(h.intensity_grid(&seq, &grid))?;
+        let lam = h.intensity_grid(&seq, &grid)?;
         // trapezoid rule of λ_0 + λ_1 against the compensator at t_end
         let dt = grid[1] - grid[0];
         let trap: f64 = lam.windows(2).map(|w| 0.5 * dt * (w[0][0] + w[0][1] + w[1][0] + w[1][1])).sum();
-        let (ll, _) = pp(hawkes::log_likelihood_with_grad(&h, &seq, false))?;
+        let (ll, _) = hawkes::log_likelihood_with_grad(&h, &seq, false)?;
         let log_sum: f64 = {
-            let at = pp(h.intensity_grid(&seq, seq.times()))?;
+            let at = h.intensity_grid(&seq, seq.times())?;
             seq.iter().zip(at).map(|((_, i), l)| l[i].ln()).sum()
         };
         let exact = log_sum - ll;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         r.metric(
             "grid_integral_rel_error",
             Metric::new((trap - exact).abs() / exact, "", Better::Lower)
@@ -256,59 +243,27 @@ impl Task for HawkesIntensity {
 pub struct EtasFit;
 
 fn etas_truth() -> PpResult<Etas> {
-    etas_truth_with(-4.6, true)
-}
-
-/// The suite's ETAS model with background rate `10^log10_mu` (per day per km² when `spatial`, per
-/// day otherwise) and k0 set for a branching ratio of 0.6.
-pub(crate) fn etas_truth_with(log10_mu: f64, spatial: bool) -> PpResult<Etas> {
-    let p = EtasParams {
-        log10_mu,
-        log10_k0: 0.0,
-        a: 1.0,
-        log10_c: -2.0,
-        omega: 0.2,
-        log10_tau: 1.5,
-        log10_d: -0.5,
-        gamma: 0.5,
-        rho: 0.6,
-    };
-    let make = |p| if spatial { Etas::new(p, 3.0, 1.0) } else { Etas::temporal(p, 3.0, 1.0) };
-    let k0 = 0.6 / make(p)?.branching_ratio();
-    make(EtasParams { log10_k0: k0.log10(), ..p })
-}
-
-/// The fits' starting point, away from the truth (background rate `10^log10_mu`).
-pub(crate) fn etas_start(log10_mu: f64, spatial: bool, b_value: f64) -> PpResult<Etas> {
-    let p = EtasParams::fit_start(log10_mu);
-    if spatial {
-        Etas::new(p, 3.0, b_value)
-    } else {
-        Etas::temporal(p, 3.0, b_value)
-    }
+    etas::presets::benchmark_truth(-4.6, true)
 }
 
 impl Task for EtasFit {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "etas_fit"
     }
     fn description(&self) -> &'static str {
         "spatio-temporal ETAS: EM + MLE on a simulated catalogue, estimates vs truth, held-out TLL/SLL, N-test"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(etas_truth())?;
-        let region = pp(Region::new(-118.0, -116.0, 33.0, 35.0))?;
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let truth = etas_truth()?;
+        let region = Region::new(-118.0, -116.0, 33.0, 35.0)?;
         let (t_train, t_test) = (cfg.pick(1000.0, 5000.0), cfg.pick(1200.0, 6000.0));
-        let full = pp(etas::simulate(&truth, region, 0.0, 200.0, t_test, &mut rng(cfg.seed), 5_000_000))?;
-        let train = pp(full.until(t_train))?;
-        let start = pp(etas_start(-4.0, true, pp(train.b_value())?))?;
+        let full = etas::simulate(&truth, region, 0.0, 200.0, t_test, &mut rng(cfg.seed), 5_000_000)?;
+        let train = full.until(t_train)?;
+        let start = etas::presets::benchmark_start(-4.0, true, train.b_value()?)?;
         let pb = progress_bar(1, "etas fit", cfg.progress);
-        let fit = pp(etas::fit(&train, &start, &EtasFitConfig::default()))?;
+        let fit = etas::fit(&train, &start, &EtasFitConfig::default())?;
         pb.finish_and_clear();
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         r.headline("likelihood_ratio_vs_truth");
         r.metric(
             "train_events",
@@ -316,7 +271,7 @@ impl Task for EtasFit {
         )?;
         let lr = 2.0
             * (fit.log_likelihood
-                - pp(etas::log_likelihood(&Etas { b_value: fit.model.b_value, ..truth }, &train))?);
+                - etas::log_likelihood(&Etas { b_value: fit.model.b_value, ..truth }, &train)?);
         r.metric(
             "likelihood_ratio_vs_truth",
             Metric::new(lr, "", Better::Lower).with_goal(27.88).with_reference(27.88, "χ²(9) 99.9% quantile"),
@@ -342,9 +297,9 @@ impl Task for EtasFit {
         r.metric("params_within_2_se", Metric::new(within as f64, "of 9", Better::Higher))?;
         // held-out window: history = everything before t_train
         let test =
-            pp(crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_train, t_test, 3.0, region))?;
+            crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_train, t_test, 3.0, region)?;
         for (name, m) in [("fitted", fit.model), ("true", Etas { b_value: fit.model.b_value, ..truth })] {
-            let s = pp(etas::event_scores(&m, &test))?;
+            let s = etas::event_scores(&m, &test)?;
             r.metric(
                 format!("test_tll_per_event_{name}"),
                 Metric::new(s.mean_tll(), "nats/event", Better::Higher),
@@ -364,7 +319,7 @@ impl Task for EtasFit {
             Metric::new(-region.area_km2().ln(), "nats/event", Better::Higher),
         )?;
         // 30-day forecast from the end of training
-        let fc = pp(etas::forecast(&fit.model, &train, 30.0, cfg.pick(300, 5000), cfg.seed))?;
+        let fc = etas::forecast(&fit.model, &train, 30.0, cfg.pick(300, 5000), cfg.seed)?;
         let observed = full.events().iter().filter(|q| q.time > t_train && q.time <= t_train + 30.0).count();
         let nt = fc.n_test(observed);
         r.metric(

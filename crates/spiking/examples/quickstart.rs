@@ -26,7 +26,7 @@ fn data(n: i64, device: tch::Device) -> spiking::Result<(Tensor, Tensor)> {
 }
 
 fn main() -> spiking::Result<()> {
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let device = core_tensor::device::device();
     let vs = nn::VarStore::new(device);
     let root = vs.root();

@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn dcls_kernel_is_normalised_and_hardens_to_integer_delays() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let mut vs = nn::VarStore::new(Device::Cpu);
         vs.set_kind(Kind::Double);
         let l = DelayedLinear::dcls(&vs.root(), 3, 2, 6, 3.0).unwrap();
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn dcls_positions_get_gradients_and_single_step_matches() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let mut vs = nn::VarStore::new(Device::Cpu);
         vs.set_kind(Kind::Double);
         let l = DelayedLinear::dcls(&vs.root(), 3, 2, 5, 2.0).unwrap();
@@ -449,7 +449,7 @@ mod tests {
     /// (channel i fires 7 − i steps before the end), class 1 left, class 2 right at 2 channels/step;
     /// up to three trajectories at random times, in Poisson noise.
     fn motif_data(n: i64, seed: i64) -> (Tensor, Tensor) {
-        tch::manual_seed(seed);
+        core_tensor::seed::seed_torch(seed as u64);
         let (t, c, k) = (80i64, 8i64, 3i64);
         let motifs = [[7i64, 6, 5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5, 6, 7], [3, 3, 2, 2, 1, 1, 0, 0]];
         let y = Tensor::randint(k, [n], (Kind::Int64, Device::Cpu));

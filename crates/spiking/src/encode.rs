@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn rate_has_the_right_mean() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let x = Tensor::from_slice(&[0.0f32, 0.25, 0.5, 1.5]);
         let s = rate(&x, 4000, 1.0, 0.0).unwrap();
         assert_eq!(s.size(), vec![4000, 4]);

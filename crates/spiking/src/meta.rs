@@ -13,7 +13,7 @@
 //! log-likelihood `Σ_t S_t log p_t + (1 − S_t) log(1 − p_t)` is exact and differentiable in every
 //! parameter; [`MetaNeuron::fit`] maximises it with Adam.
 
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::train::{trainable_named, OptimizerConfig, StepOutput, Trainer};
 use tch::nn::{self, Init};
 use tch::Tensor;
 
@@ -179,18 +179,16 @@ impl MetaNeuron {
     /// # Errors
     /// Shape errors; a non-finite likelihood.
     pub fn fit(&self, vs: &nn::VarStore, x: &Tensor, s: &Tensor, steps: usize, lr: f64) -> Result<f64> {
-        let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(lr), vs)?;
+        let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(lr)).build()?;
         let mut last = f64::NAN;
-        for _ in 0..steps {
-            opt.zero_grad();
+        trainer.run_steps(trainable_named(vs), steps, |_| {
             let ll = self.log_likelihood(x, s)?;
             last = ll.double_value(&[]);
             if !last.is_finite() {
                 return Err(Error::NonFinite { name: "log_likelihood".into(), index: 0 });
             }
-            (-ll).backward();
-            opt.step()?;
-        }
+            Ok(StepOutput::Loss(-ll))
+        })?;
         Ok(last)
     }
 }
@@ -202,7 +200,7 @@ mod tests {
 
     #[test]
     fn maximum_likelihood_recovers_the_internal_parameters() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let mut vs_true = nn::VarStore::new(Device::Cpu);
         vs_true.set_kind(Kind::Double);
         let truth = MetaNeuron::new(&vs_true.root(), 3, 2, 0.5, 1.0, 1.0).unwrap();

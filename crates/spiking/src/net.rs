@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn single_and_multi_step_agree() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let mut vs = nn::VarStore::new(tch::Device::Cpu);
         let net = build(&vs);
         vs.set_kind(Kind::Double);

@@ -2,9 +2,9 @@
 //! trained network, STDP on a repeating pattern embedded in Poisson noise, and the Tempotron on
 //! random Poisson patterns.
 
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
 use core_tensor::seed::{derive_seed, rng};
-use core_tensor::train::{Optimizer, OptimizerConfig};
+use core_tensor::train::{Optimizer, OptimizerConfig, StepOutput, Trainer};
 use core_tensor::Result;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -16,8 +16,12 @@ use crate::train::SpikeLoss;
 use crate::{Layer, NeuronOptions, Reset, SpikingNet, Surrogate};
 
 /// All `spiking` tasks.
-pub fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(DelayTiming), Box::new(EnergyTable), Box::new(StdpPattern), Box::new(TempotronPatterns)]
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("spiking")
+        .with(DelayTiming)
+        .with(EnergyTable)
+        .with(StdpPattern)
+        .with(TempotronPatterns)
 }
 
 /// Parameters of the spike-timing task.
@@ -148,7 +152,7 @@ pub fn train_timing(
     let (xte, yte) = task.sample(n_test, seed, derive_seed(seed, 2));
     let (xtr, ytr, xte, yte) =
         (xtr.to_device(device), ytr.to_device(device), xte.to_device(device), yte.to_device(device));
-    tch::manual_seed(derive_seed(seed, 3) as i64);
+    core_tensor::seed::seed_torch(derive_seed(seed, 3));
     let vs = nn::VarStore::new(device);
     let root = vs.root();
     let (c, h, k) = (task.channels as i64, net_cfg.hidden, task.classes as i64);
@@ -169,7 +173,6 @@ pub fn train_timing(
     let lr = net_cfg.lr;
     let named = core_tensor::train::optim::trainable_named(&vs);
     let (pos, w): (Vec<_>, Vec<_>) = named.into_iter().partition(|(n, _)| n.ends_with("positions"));
-    let mut opt_w = Optimizer::new(OptimizerConfig::adam(lr), w)?;
     let mut opt_p = if pos.is_empty() {
         None
     } else {
@@ -177,6 +180,8 @@ pub fn train_timing(
     };
     let loss_kind = SpikeLoss::CeMaxMembrane;
     let batch = 64i64;
+    let n = n_train as i64;
+    let per_epoch = n_train.div_ceil(batch as usize);
     let decay_epochs = (epochs as f64 * 0.8) as usize;
     let pb = progress_bar(
         epochs as u64,
@@ -184,38 +189,40 @@ pub fn train_timing(
         progress,
     );
     let mut losses = Vec::with_capacity(epochs);
-    for epoch in 0..epochs {
-        if let Layer::Delayed(dl) = &net.layers()[0] {
-            dl.set_sigma(DelayedLinear::sigma_schedule(
-                d as f64 / 2.0,
-                net_cfg.sigma_end,
-                decay_epochs,
-                epoch,
-            ))?;
-        }
-        let perm = Tensor::randperm(n_train as i64, (Kind::Int64, device));
-        let mut total = 0.0;
-        let mut i = 0;
-        while i < n_train as i64 {
-            let b = batch.min(n_train as i64 - i);
-            let idx = perm.narrow(0, i, b);
-            let out = net.forward_multi_step(&xtr.index_select(1, &idx), false)?;
-            let l = loss_kind.compute(&out, &ytr.index_select(0, &idx))?;
-            opt_w.zero_grad();
-            if let Some(p) = opt_p.as_mut() {
-                p.zero_grad();
+    let (mut perm, mut total) = (Tensor::new(), 0.0);
+    // The trainer steps the weights; the delay positions have their own optimizer (a 10× larger
+    // rate), stepped by the closure after the same backward pass.
+    let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(lr)).build()?;
+    trainer.run_steps(w, epochs * per_epoch, |c| {
+        let (epoch, bi) = (c.step / per_epoch, c.step % per_epoch);
+        if bi == 0 {
+            if let Layer::Delayed(dl) = &net.layers()[0] {
+                dl.set_sigma(DelayedLinear::sigma_schedule(d as f64 / 2.0, net_cfg.sigma_end, decay_epochs, epoch))?;
             }
-            l.backward();
-            opt_w.step()?;
-            if let Some(p) = opt_p.as_mut() {
-                p.step()?;
-            }
-            total += l.double_value(&[]) * b as f64;
-            i += b;
+            perm = Tensor::randperm(n, (Kind::Int64, device));
+            total = 0.0;
         }
-        losses.push(total / n_train as f64);
-        pb.inc(1);
-    }
+        let i = bi as i64 * batch;
+        let b = batch.min(n - i);
+        let idx = perm.narrow(0, i, b);
+        let out = net.forward_multi_step(&xtr.index_select(1, &idx), false)?;
+        let l = loss_kind.compute(&out, &ytr.index_select(0, &idx))?;
+        if let Some(p) = opt_p.as_mut() {
+            p.zero_grad();
+        }
+        l.backward();
+        c.optimizer.step()?;
+        if let Some(p) = opt_p.as_mut() {
+            p.step()?;
+        }
+        let v = l.double_value(&[]);
+        total += v * b as f64;
+        if bi + 1 == per_epoch {
+            losses.push(total / n_train as f64);
+            pb.inc(1);
+        }
+        Ok(StepOutput::Stepped(v))
+    })?;
     pb.finish_and_clear();
     if let Layer::Delayed(dl) = &net.layers()[0] {
         dl.set_hard(true);
@@ -230,22 +237,19 @@ pub fn train_timing(
 pub struct DelayTiming;
 
 impl Task for DelayTiming {
-    fn crate_name(&self) -> &'static str {
-        "spiking"
-    }
     fn name(&self) -> &'static str {
         "delay_timing"
     }
     fn description(&self) -> &'static str {
         "Timing-only classification (every channel fires once, same spike times in every class; 8 classes): DCLS learned delays vs zero delays, test accuracy"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let task = TimingTask::default();
         let sizes = cfg.pick((2048, 512, 20), (4096, 2048, 60));
         let net = TimingNet::default();
         let with = train_timing(&task, &net, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
         let without = train_timing(&task, &net, false, sizes, cfg.seed, cfg.device, cfg.progress)?;
-        let mut r = TaskReport::new("spiking", "delay_timing");
+        let mut r = TaskReport::new();
         r.metric(
             "accuracy_learned_delays",
             Metric::new(with.test_accuracy, "", Better::Higher)
@@ -279,16 +283,13 @@ impl Task for DelayTiming {
 pub struct EnergyTable;
 
 impl Task for EnergyTable {
-    fn crate_name(&self) -> &'static str {
-        "spiking"
-    }
     fn name(&self) -> &'static str {
         "energy_table"
     }
     fn description(&self) -> &'static str {
         "Per-layer SynOps vs dense MACs (45 nm energy) and Bit Budget of the trained delay network"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         let task = TimingTask::default();
         let net_cfg = TimingNet::default();
         let sizes = cfg.pick((1024, 256, 20), (4096, 2048, 60));
@@ -297,7 +298,7 @@ impl Task for EnergyTable {
         let out = tch::no_grad(|| trained.net.forward_multi_step(&xte.to_device(cfg.device), true))?;
         let layers = crate::energy::synops(&trained.net, &out)?;
         let n = sizes.1 as f64;
-        let mut r = TaskReport::new("spiking", "energy_table");
+        let mut r = TaskReport::new();
         r.headline("ann_over_snn_energy");
         let mut lines = vec![
             "| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |"
@@ -372,16 +373,13 @@ fn mean_std(v: &[f64]) -> Result<(f64, f64)> {
 pub struct StdpPattern;
 
 impl Task for StdpPattern {
-    fn crate_name(&self) -> &'static str {
-        "spiking"
-    }
     fn name(&self) -> &'static str {
         "stdp_pattern"
     }
     fn description(&self) -> &'static str {
         "STDP on a repeating pattern in Poisson noise (2000 afferents): hit rate and false alarms before/after learning"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         use crate::plasticity::{run_pattern_experiment, PatternExperiment};
         let seeds = cfg.pick(3u64, 5);
         let exp = PatternExperiment::default();
@@ -401,7 +399,7 @@ impl Task for StdpPattern {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let mut r = TaskReport::new("spiking", "stdp_pattern");
+        let mut r = TaskReport::new();
         r.headline("hit_rate_after");
         let (h, hs) = mean_std(&hits)?;
         let (f, fs) = mean_std(&fas)?;
@@ -428,16 +426,13 @@ impl Task for StdpPattern {
 pub struct TempotronPatterns;
 
 impl Task for TempotronPatterns {
-    fn crate_name(&self) -> &'static str {
-        "spiking"
-    }
     fn name(&self) -> &'static str {
         "tempotron"
     }
     fn description(&self) -> &'static str {
         "Tempotron on 500 random Poisson patterns of 500 afferents (load 1): epochs to 100 % training accuracy, jittered test accuracy"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         use crate::plasticity::{run_tempotron_experiment, TempotronExperiment};
         let seeds = cfg.pick(2u64, 5);
         let exp = TempotronExperiment::default();
@@ -457,7 +452,7 @@ impl Task for TempotronPatterns {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let mut r = TaskReport::new("spiking", "tempotron");
+        let mut r = TaskReport::new();
         r.headline("test_accuracy_jittered");
         r.metric("train_accuracy", Metric::new(mean_std(&train)?.0, "", Better::Higher))?;
         r.metric("epochs_to_converge", Metric::new(mean_std(&epochs)?.0, "epochs", Better::Lower))?;

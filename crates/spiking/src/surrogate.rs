@@ -240,7 +240,7 @@ pub struct BinarySample {
 
 impl StochasticBinary {
     /// Samples `s ~ Bernoulli(σ(x))` with libtorch's global generator (seed it with
-    /// `tch::manual_seed`).
+    /// `core_tensor::seed::seed_torch`).
     pub fn sample(&self, x: &Tensor) -> BinarySample {
         let p = x.sigmoid();
         let s = tch::no_grad(|| p.detach().bernoulli());
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn stochastic_binary_estimators() {
-        tch::manual_seed(3);
+        core_tensor::seed::seed_torch(3);
         let x = Tensor::full([20000], 0.4, (Kind::Double, tch::Device::Cpu)).set_requires_grad(true);
         let st = StochasticBinary { estimator: BinaryEstimator::StraightThrough }.sample(&x);
         let mean = st.spikes.mean(Kind::Double).double_value(&[]);

@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn chunked_forward_equals_full_forward() {
-        tch::manual_seed(2);
+        core_tensor::seed::seed_torch(2);
         let vs = nn::VarStore::new(Device::Cpu);
         let n = net(&vs);
         let (x, _) = data(5, 12);
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn bptt_and_truncated_bptt_learn_a_rate_task() {
         for trunc in [None, Some(5)] {
-            tch::manual_seed(3);
+            core_tensor::seed::seed_torch(3);
             let vs = nn::VarStore::new(Device::Cpu);
             let n = net(&vs);
             let (x, y) = data(256, 20);
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(x.size(), vec![360, 30, 20]);
         // Every sample has one spike per input: only timing differs between classes.
         assert_eq!(x.sum(Kind::Double).double_value(&[]), 360.0 * 20.0);
-        tch::manual_seed(4);
+        core_tensor::seed::seed_torch(4);
         let perm = Tensor::randperm(360, (Kind::Int64, Device::Cpu));
         let (xtr, ytr) =
             (x.index_select(0, &perm.narrow(0, 0, 240)), y.index_select(0, &perm.narrow(0, 0, 240)));

@@ -122,7 +122,7 @@ mod tests {
     use tch::Device;
 
     fn setup() -> (nn::VarStore, MultiHeadAttention) {
-        tch::manual_seed(1);
+        crate::seed::seed_torch(1);
         let vs = nn::VarStore::new(Device::Cpu);
         let mha = MultiHeadAttention::new(&vs.root(), 8, 2, 0.0).unwrap();
         (vs, mha)
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn single_head_matches_formula() {
-        tch::manual_seed(3);
+        crate::seed::seed_torch(3);
         let vs = nn::VarStore::new(Device::Cpu);
         let mha = MultiHeadAttention::new(&vs.root(), 4, 1, 0.0).unwrap();
         let x = Tensor::randn([1, 3, 4], (Kind::Float, Device::Cpu));

@@ -211,7 +211,7 @@ mod tests {
     /// mean ≈ 0 and variance ≈ 1 through 32 layers (Klambauer et al. 2017, Theorem 1).
     #[test]
     fn selu_self_normalises_through_32_layers() {
-        tch::manual_seed(0);
+        crate::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let widths: Vec<i64> = std::iter::repeat_n(256, 34).collect();
         let mlp = Mlp::new(&vs.root(), &widths, MlpConfig::default().activation(Activation::Selu)).unwrap();

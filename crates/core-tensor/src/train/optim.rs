@@ -362,7 +362,7 @@ mod tests {
 
     /// A small least-squares problem whose parameters two optimizers can share.
     fn problem(vs: &nn::VarStore) -> (Tensor, impl Fn() -> Tensor) {
-        tch::manual_seed(5);
+        crate::seed::seed_torch(5);
         let w = vs.root().var("w", &[3, 2], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
         let x = Tensor::randn([16, 3], (Kind::Float, Device::Cpu));
         let y = Tensor::randn([16, 2], (Kind::Float, Device::Cpu));

@@ -1,4 +1,4 @@
-//! Learning-rate schedules, evaluated per epoch.
+//! Learning-rate schedules, evaluated per epoch (`Trainer::fit`) or per step (`Trainer::run_steps`).
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,14 @@ pub enum LrSchedule {
         eta_min: f64,
         /// Power p > 1 (the paper uses 2).
         power: f64,
+    },
+    /// Piecewise-constant absolute rates: `η(e) = rates[i]` where `i` counts the boundaries
+    /// `≤ e` (the optimizer's base rate is not used), e.g. `boundaries [500], rates [1e-2, 3e-3]`.
+    Piecewise {
+        /// Increasing epochs (or steps) at which the next rate starts.
+        boundaries: Vec<usize>,
+        /// One more rate than boundaries.
+        rates: Vec<f64>,
     },
     /// Linear warm-up `η(e) = η₀ (e + 1) / (W + 1)` for `e < W`, then `then` from epoch 0.
     Warmup {
@@ -79,6 +87,22 @@ impl LrSchedule {
                 }
                 Ok(())
             }
+            LrSchedule::Piecewise { boundaries, rates } => {
+                if rates.len() != boundaries.len() + 1 {
+                    return Err(Error::invalid(
+                        "rates",
+                        rates.len(),
+                        &format!("need one more rate than boundaries ({})", boundaries.len()),
+                    ));
+                }
+                if boundaries.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(Error::invalid("boundaries", format!("{boundaries:?}"), "must increase"));
+                }
+                if let Some(r) = rates.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+                    return Err(Error::invalid("rates", r, "must be finite and > 0"));
+                }
+                Ok(())
+            }
             LrSchedule::Warmup { then, .. } => then.validate(),
         }
     }
@@ -98,6 +122,9 @@ impl LrSchedule {
                 let q = power.powf(c + 1.0);
                 let q_hat = (q - power) / (power * power - power);
                 eta_min + q_hat * (base - eta_min)
+            }
+            LrSchedule::Piecewise { boundaries, rates } => {
+                rates[boundaries.iter().take_while(|b| **b <= epoch).count()]
             }
             LrSchedule::Warmup { epochs, then } => {
                 if epoch < *epochs {
@@ -146,6 +173,17 @@ mod tests {
         for e in 0..10 {
             assert!(s.lr(0.1, e + 1) < s.lr(0.1, e));
         }
+    }
+
+    #[test]
+    fn piecewise_rates() {
+        let s = LrSchedule::Piecewise { boundaries: vec![2, 4], rates: vec![1e-2, 3e-3, 1e-4] };
+        s.validate().unwrap();
+        let lrs: Vec<f64> = (0..6).map(|e| s.lr(99.0, e)).collect();
+        assert_eq!(lrs, vec![1e-2, 1e-2, 3e-3, 3e-3, 1e-4, 1e-4]);
+        assert!(LrSchedule::Piecewise { boundaries: vec![2], rates: vec![1.0] }.validate().is_err());
+        assert!(LrSchedule::Piecewise { boundaries: vec![2, 2], rates: vec![1.0; 3] }.validate().is_err());
+        assert!(LrSchedule::Piecewise { boundaries: vec![], rates: vec![f64::NAN] }.validate().is_err());
     }
 
     #[test]

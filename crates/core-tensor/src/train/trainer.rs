@@ -54,8 +54,13 @@ pub struct TrainerConfig {
     pub epochs: usize,
     /// Optimizer and base learning rate.
     pub optimizer: OptimizerConfig,
-    /// Learning-rate schedule over epochs.
+    /// Learning-rate schedule over epochs ([`Trainer::fit`]) or over steps
+    /// ([`Trainer::run_steps`], evaluated at `step / schedule_every`).
     pub schedule: LrSchedule,
+    /// In [`Trainer::run_steps`], steps per schedule unit (the batches of an epoch make the
+    /// schedule an epoch schedule); 1 by default.
+    #[serde(default = "one")]
+    pub schedule_every: usize,
     /// Gradient clipping.
     pub clip: Option<GradClip>,
     /// Early stopping.
@@ -80,6 +85,7 @@ impl Default for TrainerConfig {
             epochs: 10,
             optimizer: OptimizerConfig::adam(1e-3),
             schedule: LrSchedule::Constant,
+            schedule_every: 1,
             clip: None,
             early_stopping: None,
             zeroth_order: None,
@@ -106,6 +112,11 @@ impl TrainerConfig {
     /// Sets the schedule.
     pub fn schedule(mut self, s: LrSchedule) -> Self {
         self.schedule = s;
+        self
+    }
+    /// Evaluates the schedule of [`Trainer::run_steps`] every `steps` steps.
+    pub fn schedule_every(mut self, steps: usize) -> Self {
+        self.schedule_every = steps;
         self
     }
     /// Clips the global gradient norm.
@@ -152,6 +163,9 @@ impl TrainerConfig {
         }
         self.optimizer.validate()?;
         self.schedule.validate()?;
+        if self.schedule_every == 0 {
+            return Err(Error::invalid("schedule_every", 0, "must be > 0"));
+        }
         match self.clip {
             Some(GradClip::Norm { max_norm: v }) | Some(GradClip::Value { max: v })
                 if !(v.is_finite() && v > 0.0) =>
@@ -212,6 +226,10 @@ pub trait Observer {
     fn on_epoch(&mut self, _record: &EpochRecord) -> Control {
         Control::Continue
     }
+    /// After every step of [`Trainer::run_steps`]; returning [`Control::Stop`] ends training.
+    fn on_step(&mut self, _record: &super::steps::StepRecord) -> Control {
+        Control::Continue
+    }
 }
 
 impl<F: FnMut(&EpochRecord) -> Control> Observer for F {
@@ -257,6 +275,10 @@ struct LoopState {
     bad_epochs: usize,
     history: TrainHistory,
     has_best: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 const ZO_STREAM: u64 = 0x5A5A_5A5A_5A5A_5A5A;
@@ -309,6 +331,10 @@ impl Trainer {
         &self.config
     }
 
+    pub(super) fn observers_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Observer>> {
+        self.observers.iter_mut()
+    }
+
     /// Adds an observer.
     pub fn observe(&mut self, o: impl Observer + 'static) -> &mut Self {
         self.observers.push(Box::new(o));
@@ -356,7 +382,7 @@ impl Trainer {
         while state.next_epoch < cfg.epochs {
             let epoch = state.next_epoch;
             let start = Instant::now();
-            tch::manual_seed(derive_seed(cfg.seed, epoch as u64) as i64);
+            crate::seed::seed_torch(derive_seed(cfg.seed, epoch as u64));
             let lr = cfg.schedule.lr(base_lr, epoch);
             opt.set_lr(lr);
             let batches = data.batches(epoch)?;
@@ -371,7 +397,7 @@ impl Trainer {
                     // finite differences measure the parameter change only.
                     let step_seed = derive_seed(cfg.seed ^ ZO_STREAM, opt.steps() as u64);
                     let mut eval = || -> Result<f64> {
-                        tch::manual_seed(step_seed as i64);
+                        crate::seed::seed_torch(step_seed);
                         Ok(tch::no_grad(|| loss_fn(batch))?.double_value(&[]))
                     };
                     let v = eval()?;

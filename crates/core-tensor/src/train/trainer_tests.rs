@@ -4,14 +4,14 @@ use crate::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn::ModuleT, Device, Kind};
 
 fn data(seed: i64) -> (Tensor, Tensor) {
-    tch::manual_seed(seed);
+    crate::seed::seed_torch(seed as u64);
     let x = Tensor::rand([64, 2], (Kind::Float, Device::Cpu)) * 4.0 - 2.0;
     let y = (x.select(1, 0).sin() * x.select(1, 1)).unsqueeze(1);
     (x, y)
 }
 
 fn model(init_seed: i64) -> (nn::VarStore, Mlp) {
-    tch::manual_seed(init_seed);
+    crate::seed::seed_torch(init_seed as u64);
     let vs = nn::VarStore::new(Device::Cpu);
     let cfg = MlpConfig::default().activation(Activation::Tanh).dropout(0.1);
     let m = Mlp::new(&vs.root(), &[2, 16, 1], cfg).unwrap();
@@ -69,7 +69,7 @@ fn resume_equals_uninterrupted() {
 /// Least squares with a linear model converges to the normal-equation solution.
 #[test]
 fn fits_linear_regression_to_closed_form() {
-    tch::manual_seed(3);
+    crate::seed::seed_torch(3);
     let x = Tensor::randn([200, 3], (Kind::Double, Device::Cpu));
     let w_true = Tensor::from_slice(&[1.5f64, -2.0, 0.5]).view([3, 1]);
     let y = x.matmul(&w_true) + Tensor::randn([200, 1], (Kind::Double, Device::Cpu)) * 0.1;

@@ -138,7 +138,7 @@ mod tests {
     /// autograd through the solver (an independent route), and Hutchinson's estimator is unbiased.
     #[test]
     fn log_density_matches_jacobian_determinant() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let mut vs = nn::VarStore::new(Device::Cpu);
         let cnf = Cnf::new(&vs.root(), 2, &[16, 16], Trace::Exact).unwrap();
         vs.double();

@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn elbo_runs_and_reaches_the_potential() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let m = LangevinFlow::new(&vs.root(), 1, 1, 8, 16, 0.1).unwrap();
         let ts: Vec<f64> = (0..5).map(|k| k as f64 * 0.25).collect();

@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn elbo_is_finite_differentiable_and_validated() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let m = LatentSde::new(&vs.root(), LatentSdeConfig::default()).unwrap();
         let ts: Vec<f64> = (0..6).map(|k| k as f64 * 0.2).collect();

@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn agnostic_convolution_converges_under_refinement() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let mut vs = nn::VarStore::new(Device::Cpu);
         vs.set_kind(Kind::Double);
         let conv = AgnosticConv1d::new(&vs.root(), 2, 3, 0.15, 6).unwrap();
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn quadrature_attention_converges_on_non_uniform_grids() {
-        tch::manual_seed(1);
+        core_tensor::seed::seed_torch(1);
         let mut vs = nn::VarStore::new(Device::Cpu);
         vs.set_kind(Kind::Double);
         let att = QuadratureAttention::new(&vs.root(), 2, 4).unwrap();

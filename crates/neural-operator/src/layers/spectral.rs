@@ -334,7 +334,7 @@ mod tests {
     /// A rank-1 CP layer equals the dense layer holding the reconstructed weights.
     #[test]
     fn factorised_matches_dense_reconstruction_and_saves_parameters() {
-        tch::manual_seed(0);
+        core_tensor::seed::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let cp = SpectralConv::factorised(&vs.root().sub("cp"), 4, 5, &[6], 2).unwrap();
         let dense = SpectralConv::new(&vs.root().sub("dense"), 4, 5, &[6]).unwrap();
@@ -391,7 +391,7 @@ mod tests {
             }
             out_ft.fft_irfftn(Some(out), dims.as_slice(), "forward")
         };
-        tch::manual_seed(3);
+        core_tensor::seed::seed_torch(3);
         let cases: [(&[i64], &[i64], &[i64]); 5] = [
             (&[5], &[33], &[33]),
             (&[17], &[32], &[64]),

@@ -23,32 +23,37 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Column index by lower-case header name, and `(line number, fields)` rows.
-type CsvRows<'a> = (HashMap<String, usize>, Vec<(usize, Vec<&'a str>)>);
+type CsvRows = (HashMap<String, usize>, Vec<(usize, csv::StringRecord)>);
 
-/// Splits CSV text into a header map and rows (no quoting; `#` starts a comment line).
-fn csv_rows<'a>(text: &'a str, name: &str) -> Result<CsvRows<'a>> {
-    let mut lines =
-        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (hl, header) =
-        lines.next().ok_or_else(|| parse_err(name, 1, "empty file: expected a header line"))?;
-    if header.contains('"') {
-        return Err(parse_err(name, hl + 1, "quoted fields are not supported"));
+/// Splits CSV text into a header map and rows (RFC 4180 quoting, fields trimmed, blank lines and
+/// lines starting with `#` skipped); a row with another number of fields than the header is an
+/// error naming its line.
+fn csv_rows(text: &str, name: &str) -> Result<CsvRows> {
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let line_of = |e: &csv::Error| e.position().map_or(0, |p| p.line() as usize);
+    let header = reader.headers().map_err(|e| parse_err(name, line_of(&e), e.to_string()))?.clone();
+    if header.is_empty() {
+        return Err(parse_err(name, 1, "empty file: expected a header line"));
     }
     let cols: HashMap<String, usize> =
-        header.split(',').enumerate().map(|(i, c)| (c.trim().to_ascii_lowercase(), i)).collect();
-    let rows = lines
-        .map(|(i, l)| {
-            let f: Vec<&str> = l.split(',').map(str::trim).collect();
-            if f.len() != cols.len() {
-                return Err(parse_err(
-                    name,
-                    i + 1,
-                    format!("expected {} fields, found {}", cols.len(), f.len()),
-                ));
+        header.iter().enumerate().map(|(i, c)| (c.to_ascii_lowercase(), i)).collect();
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| {
+            let line = line_of(&e);
+            match e.kind() {
+                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    parse_err(name, line, format!("expected {expected_len} fields, found {len}"))
+                }
+                _ => parse_err(name, line, e.to_string()),
             }
-            Ok((i + 1, f))
-        })
-        .collect::<Result<Vec<_>>>()?;
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        rows.push((line, rec));
+    }
     Ok((cols, rows))
 }
 
@@ -90,7 +95,7 @@ pub fn sequences_from_csv_str(
     let mut acc: HashMap<String, Acc> = HashMap::new();
     for (line, f) in rows {
         let id = f[c_seq].to_string();
-        let t = num(f[c_time], "time", name, line)?;
+        let t = num(&f[c_time], "time", name, line)?;
         let m = match c_mark {
             Some(c) => f[c].parse::<usize>().map_err(|_| {
                 parse_err(name, line, format!("mark `{}` is not a non-negative integer", f[c]))
@@ -114,7 +119,7 @@ pub fn sequences_from_csv_str(
         a.marks.push(m);
         for (c, slot) in [(c_t0, &mut a.t0), (c_t1, &mut a.t1)] {
             if let Some(c) = c {
-                let v = num(f[c], "window bound", name, line)?;
+                let v = num(&f[c], "window bound", name, line)?;
                 if slot.is_some_and(|old| old != v) {
                     return Err(parse_err(
                         name,
@@ -265,19 +270,8 @@ pub fn write_tpp_json(path: &Path, seqs: &[EventSequence]) -> Result<()> {
     write_atomic(path, &serde_json::to_string(&data)?)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses a time field: a number of days, or an ISO-8601 date-time `YYYY-MM-DD[ T]HH:MM[:SS[.f]]`
-/// (UTC) converted to days since 1970-01-01.
+/// (UTC, a valid Gregorian date) converted to days since 1970-01-01.
 pub fn parse_time_days(s: &str) -> Option<f64> {
     if let Ok(v) = s.parse::<f64>() {
         return v.is_finite().then_some(v);
@@ -288,10 +282,10 @@ pub fn parse_time_days(s: &str) -> Option<f64> {
     if dp.len() != 3 {
         return None;
     }
-    let (y, m, d): (i64, i64, i64) = (dp[0].parse().ok()?, dp[1].parse().ok()?, dp[2].parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
+    // a real calendar date (February 30 is not one), years −9999..=9999
+    let month = time::Month::try_from(dp[1].parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(dp[0].parse().ok()?, month, dp[2].parse().ok()?).ok()?;
+    let days = (date - time::Date::from_calendar_date(1970, time::Month::January, 1).ok()?).whole_days();
     let tp: Vec<&str> = time.split(':').collect();
     if tp.len() < 2 || tp.len() > 3 {
         return None;
@@ -302,7 +296,7 @@ pub fn parse_time_days(s: &str) -> Option<f64> {
     if !(0.0..24.0).contains(&h) || !(0.0..60.0).contains(&mi) || !(0.0..61.0).contains(&sec) {
         return None;
     }
-    Some(days_from_civil(y, m, d) as f64 + (h * 3600.0 + mi * 60.0 + sec) / 86_400.0)
+    Some(days as f64 + (h * 3600.0 + mi * 60.0 + sec) / 86_400.0)
 }
 
 /// Reads earthquake rows from CSV text with columns `time` (days or ISO date-time),
@@ -322,16 +316,16 @@ pub fn quakes_from_csv_str(text: &str, name: &str) -> Result<Vec<Quake>> {
     let cdep = col(&cols, &["depth"]);
     rows.into_iter()
         .map(|(line, f)| {
-            let time = parse_time_days(f[ct]).ok_or_else(|| {
+            let time = parse_time_days(&f[ct]).ok_or_else(|| {
                 parse_err(name, line, format!("time `{}` is neither days nor an ISO date-time", f[ct]))
             })?;
             Ok(Quake {
                 time,
-                lon: num(f[clon], "longitude", name, line)?,
-                lat: num(f[clat], "latitude", name, line)?,
-                mag: num(f[cmag], "magnitude", name, line)?,
+                lon: num(&f[clon], "longitude", name, line)?,
+                lat: num(&f[clat], "latitude", name, line)?,
+                mag: num(&f[cmag], "magnitude", name, line)?,
                 depth: match cdep {
-                    Some(c) if !f[c].is_empty() => num(f[c], "depth", name, line)?,
+                    Some(c) if !f[c].is_empty() => num(&f[c], "depth", name, line)?,
                     _ => 0.0,
                 },
             })

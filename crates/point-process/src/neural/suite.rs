@@ -9,20 +9,10 @@ use super::benchmark::{
 use super::config::Model;
 use super::train::TppTrainConfig;
 use crate::data::{EventSequence, Region};
-use crate::error::Result as PpResult;
 use crate::etas::{self, Etas, EtasFitConfig};
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport};
+use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskReport, TaskResult};
 use core_tensor::seed::{derive_seed, rng};
 use core_tensor::Result;
-
-/// The neural tasks.
-pub(crate) fn tasks() -> Vec<Box<dyn Task>> {
-    vec![Box::new(NeuralHawkesGap), Box::new(NeuralEtasProtocol)]
-}
-
-fn pp<T>(r: PpResult<T>) -> Result<T> {
-    r.map_err(core_tensor::Error::other)
-}
 
 /// Trains every model in `Model::ALL` with a progress bar.
 fn run_all(
@@ -35,7 +25,7 @@ fn run_all(
     let pb = progress_bar(Model::ALL.len() as u64, "neural tpps", cfg.progress);
     let mut out = Vec::new();
     for m in Model::ALL {
-        out.push(pp(fit_and_evaluate(m, k, data, from, s, cfg.seed))?);
+        out.push(fit_and_evaluate(m, k, data, from, s, cfg.seed)?);
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -61,24 +51,21 @@ fn curves(id: &str, title: &str, runs: &[ModelRun], reference: Option<(f64, &str
 pub struct NeuralHawkesGap;
 
 impl Task for NeuralHawkesGap {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "neural_tpp_hawkes_gap"
     }
     fn description(&self) -> &'static str {
         "RMTPP, NHP, SAHP, THP, AttNHP, FullyNN, IntensityFree on 5-D Hawkes data: test NLL/event gap to the true model"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(hawkes_5d())?;
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let truth = hawkes_5d()?;
         let t_end = 20.0;
         let (n_train, n_val, n_test) = cfg.pick((250, 50, 120), (2000, 300, 500));
-        let train = pp(simulate_many(&truth, n_train, t_end, derive_seed(cfg.seed, 1)))?;
-        let val = pp(simulate_many(&truth, n_val, t_end, derive_seed(cfg.seed, 2)))?;
-        let test = pp(simulate_many(&truth, n_test, t_end, derive_seed(cfg.seed, 3)))?;
-        let true_nll = pp(hawkes_nll_per_event(&truth, &test))?;
-        let true_val = pp(hawkes_nll_per_event(&truth, &val))?;
+        let train = simulate_many(&truth, n_train, t_end, derive_seed(cfg.seed, 1))?;
+        let val = simulate_many(&truth, n_val, t_end, derive_seed(cfg.seed, 2))?;
+        let test = simulate_many(&truth, n_test, t_end, derive_seed(cfg.seed, 3))?;
+        let true_nll = hawkes_nll_per_event(&truth, &test)?;
+        let true_val = hawkes_nll_per_event(&truth, &val)?;
         let settings = RunSettings {
             hidden: 32,
             layers: 1,
@@ -94,7 +81,7 @@ impl Task for NeuralHawkesGap {
         };
         let runs = run_all(cfg, 5, [&train, &val, &test], None, &settings)?;
         let threshold = cfg.pick(QUICK_GAP, 0.05);
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         r.metric("true_test_nll_per_event", Metric::new(true_nll, "nats/event", Better::Lower))?;
         let events: usize = test.iter().map(|s| s.len()).sum();
         r.metric("test_events", Metric::new(events as f64, "events", Better::Higher))?;
@@ -194,20 +181,17 @@ fn magnitude_class(m: f64, mc: f64) -> usize {
 }
 
 impl Task for NeuralEtasProtocol {
-    fn crate_name(&self) -> &'static str {
-        "point-process"
-    }
     fn name(&self) -> &'static str {
         "neural_tpp_etas_protocol"
     }
     fn description(&self) -> &'static str {
         "EarthquakeNPP protocol on a simulated temporal ETAS catalogue: fitted ETAS vs every neural TPP, test TLL/event"
     }
-    fn run(&self, cfg: &SuiteConfig) -> Result<TaskReport> {
-        let truth = pp(crate::suite::etas_truth_with(-0.3, false))?; // μ in events per day
-        let region = pp(Region::new(-118.0, -116.0, 33.0, 35.0))?;
+    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
+        let truth = crate::etas::presets::benchmark_truth(-0.3, false)?; // μ in events per day
+        let region = Region::new(-118.0, -116.0, 33.0, 35.0)?;
         let (t_val, t_test, t_end) = cfg.pick((900.0, 1050.0, 1300.0), (4000.0, 4500.0, 5500.0));
-        let full = pp(etas::simulate(
+        let full = etas::simulate(
             &truth,
             region,
             0.0,
@@ -215,15 +199,15 @@ impl Task for NeuralEtasProtocol {
             t_end,
             &mut rng(derive_seed(cfg.seed, 7)),
             5_000_000,
-        ))?;
+        )?;
         // ETAS: fit on the training period (history before 100 days), score the test period
-        let train_cat = pp(full.until(t_val))?;
-        let start = pp(crate::suite::etas_start(-0.8, false, pp(train_cat.b_value())?))?;
-        let fit = pp(etas::fit(&train_cat, &start, &EtasFitConfig::default()))?;
+        let train_cat = full.until(t_val)?;
+        let start = crate::etas::presets::benchmark_start(-0.8, false, train_cat.b_value()?)?;
+        let fit = etas::fit(&train_cat, &start, &EtasFitConfig::default())?;
         let test_cat =
-            pp(crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_test, t_end, 3.0, region))?;
+            crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_test, t_end, 3.0, region)?;
         let tll = |m: &Etas| -> Result<(f64, usize)> {
-            let s = pp(etas::event_scores(m, &test_cat))?;
+            let s = etas::event_scores(m, &test_cat)?;
             let n = s.tll.len();
             Ok(((s.tll.iter().sum::<f64>() + s.tail) / n.max(1) as f64, n))
         };
@@ -232,9 +216,9 @@ impl Task for NeuralEtasProtocol {
         // neural models: magnitude classes as marks, windows of the training and validation periods
         let times: Vec<f64> = full.events().iter().map(|q| q.time).collect();
         let marks: Vec<usize> = full.events().iter().map(|q| magnitude_class(q.mag, 3.0)).collect();
-        let seq = pp(EventSequence::new(times, Some(marks), 3, 0.0, t_end))?;
+        let seq = EventSequence::new(times, Some(marks), 3, 0.0, t_end)?;
         let (train, val, test, from) =
-            pp(chronological_windows(&seq, t_val, t_test, cfg.pick(50.0, 100.0), 100.0))?;
+            chronological_windows(&seq, t_val, t_test, cfg.pick(50.0, 100.0), 100.0)?;
         let settings = RunSettings {
             hidden: 32,
             layers: 1,
@@ -248,7 +232,7 @@ impl Task for NeuralEtasProtocol {
             device: cfg.device,
         };
         let runs = run_all(cfg, 3, [&train, &val, std::slice::from_ref(&test)], Some(&[from]), &settings)?;
-        let mut r = TaskReport::new(self.crate_name(), self.name());
+        let mut r = TaskReport::new();
         r.headline("etas_fitted_test_tll_per_event");
         r.metric("test_events", Metric::new(n_test as f64, "events", Better::Higher))?;
         r.metric(

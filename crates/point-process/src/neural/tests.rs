@@ -30,7 +30,7 @@ fn sims(h: &Hawkes, n: usize, t_end: f64, seed: u64) -> Vec<EventSequence> {
 }
 
 fn model_f64(cfg: TppConfig, seed: i64) -> (nn::VarStore, NeuralTpp) {
-    tch::manual_seed(seed);
+    core_tensor::seed::seed_torch(seed as u64);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let m = NeuralTpp::new(&vs.root(), cfg).unwrap();
     vs.double();
@@ -159,7 +159,7 @@ fn hawkes_decoder_gives_classical_likelihood_exact_and_by_quadrature() {
     }
     // Monte Carlo is unbiased: the mean over repetitions is close to the exact value
     let m = hawkes_model(false);
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let want: f64 = seqs.iter().map(|s| hawkes::log_likelihood(&truth, s).unwrap()).sum();
     let mc: f64 = (0..20)
         .map(|_| m.log_likelihood(&b, Integration::MonteCarlo { samples: 50 }, false).unwrap().total())
@@ -358,7 +358,7 @@ fn training_inner() {
     let truth = hawkes2();
     let train_s = sims(&truth, 48, 20.0, 21);
     let val = sims(&truth, 16, 20.0, 22);
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let vs = nn::VarStore::new(Device::Cpu);
     let m = NeuralTpp::new(&vs.root(), TppConfig::new(Model::Rmtpp, 2).hidden(16)).unwrap();
     let before = train::nll_per_event(&m, &val, 16, Kind::Float, Device::Cpu).unwrap();
@@ -377,7 +377,7 @@ fn training_inner() {
     assert!(hist.epochs.len() <= 6 && hist.best_loss.is_some());
     assert!(std::fs::read_dir(dir.path()).unwrap().count() > 0);
     // same seeds, same numbers (a fresh run without checkpoints)
-    tch::manual_seed(0);
+    core_tensor::seed::seed_torch(0);
     let vs2 = nn::VarStore::new(Device::Cpu);
     let m2 = NeuralTpp::new(&vs2.root(), TppConfig::new(Model::Rmtpp, 2).hidden(16)).unwrap();
     let hist2 = train(

@@ -1,5 +1,10 @@
 //! Limited-memory BFGS (Nocedal 1980) with a strong-Wolfe line search, for smooth unconstrained
 //! problems in f64 (constraints are handled by reparameterisation, e.g. `μ = e^θ`).
+//!
+//! Why not `argmin`: the Hawkes and ETAS fits call this on `Vec<f64>` with an analytic gradient in
+//! a few hundred lines without generic math backends; it is tested against closed-form minima and
+//! its iterates are the ones the recovery goals and the hawkes-rs comparison were measured with,
+//! which a different line search would shift.
 
 use crate::error::{Error, Result};
 

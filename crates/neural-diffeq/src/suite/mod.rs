@@ -1,0 +1,112 @@
+//! Suite tasks of `neural-diffeq`: work-precision diagrams on the canonical problems, the
+//! peer neural-ODE workload's NFE and the adjoint seminorm, and regularised training (ERNODE,
+//! SRNODE) with its prediction-time NFE on a regression and a classification task; and the SDE, CDE
+//! and integral-equation tasks.
+
+use crate::adjoint::Gradient;
+use crate::controller::{PidController, StepControl};
+use crate::models::{NeuralOde, NeuralOdeConfig};
+use crate::problems;
+use crate::regularise::{error_regulariser, stiffness_regulariser};
+use crate::solve::{solve, SaveAt};
+use crate::solver::{Esdirk, ExplicitRk, Solver};
+use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+use core_tensor::train::{trainable_named, LrSchedule, Optimizer, OptimizerConfig, StepOutput, Trainer};
+use core_tensor::Result;
+use nalgebra::DVector;
+use std::time::Instant;
+use tch::{nn, Kind, Tensor};
+
+/// All `neural-diffeq` tasks.
+pub fn tasks() -> TaskGroup {
+    TaskGroup::new("neural-diffeq")
+        .with(WorkPrecision)
+        .with(PeerWorkload)
+        .with(RegularisedTraining)
+        .with(RegularisedClassification)
+        .with(SdeStrongOrder)
+        .with(CdeClassification)
+        .with(IntegralEquationLearning)
+        .with(LatentSdeOu)
+        .with(HurstRecovery)
+        .with(LangevinFlowDoubleWell)
+}
+
+mod ode;
+mod regularised;
+mod sde;
+mod cde;
+mod ie;
+mod latent;
+
+pub use ode::*;
+pub use regularised::*;
+pub use sde::*;
+pub use cde::*;
+pub use ie::*;
+pub use latent::*;
+
+/// Trains the variables of `vs` for `epochs` passes over `n` samples in sequential batches of
+/// `batch` (the last one shorter): `loss(step, start, len)` is the loss of the batch
+/// `[start, start + len)` at global step `step`. Returns the per-epoch training loss, the mean over
+/// samples (batch losses weighted by their length).
+fn train_in_batches(
+    vs: &nn::VarStore,
+    optimizer: OptimizerConfig,
+    (n, batch): (i64, usize),
+    epochs: usize,
+    label: &str,
+    progress: bool,
+    mut loss: impl FnMut(usize, i64, i64) -> Result<Tensor>,
+) -> Result<Vec<(f64, f64)>> {
+    let per_epoch = (n as usize).div_ceil(batch);
+    let mut trainer = Trainer::builder().optimizer(optimizer).build()?;
+    let pb = progress_bar(epochs as u64, label, progress);
+    let (mut curve, mut tot) = (Vec::new(), 0.0);
+    trainer.run_steps(trainable_named(vs), epochs * per_epoch, |c| {
+        let (e, b) = (c.step / per_epoch, c.step % per_epoch);
+        let b0 = (b * batch) as i64;
+        let len = (batch as i64).min(n - b0);
+        let l = loss(c.step, b0, len)?;
+        tot += l.double_value(&[]) * len as f64;
+        if b + 1 == per_epoch {
+            curve.push(((e + 1) as f64, tot / n as f64));
+            tot = 0.0;
+            pb.inc(1);
+        }
+        Ok(StepOutput::Loss(l))
+    })?;
+    pb.finish_and_clear();
+    Ok(curve)
+}
+
+/// Minibatch training shared by the variational tasks: batches of 64 sequences in order, gradient
+/// clipping at norm 10, learning rate 1e-2 then 2e-3 for the last quarter. `objective(batch, it)`
+/// returns the loss to minimise and the number to plot; returns the `(iteration, value)` curve.
+fn train_variational(
+    vs: &nn::VarStore,
+    xtr: &Tensor,
+    iters: usize,
+    progress: bool,
+    mut objective: impl FnMut(&Tensor, usize) -> Result<(Tensor, f64)>,
+) -> Result<Vec<(f64, f64)>> {
+    let n = xtr.size()[0];
+    let mut trainer = Trainer::builder()
+        .optimizer(OptimizerConfig::adam(1e-2))
+        .schedule(LrSchedule::Piecewise { boundaries: vec![iters * 3 / 4], rates: vec![1e-2, 2e-3] })
+        .clip_norm(10.0)
+        .progress(progress)
+        .build()?;
+    let mut curve = Vec::new();
+    trainer.run_steps(trainable_named(vs), iters, |c| {
+        let it = c.step;
+        let b0 = ((it * 64) as i64) % n;
+        let xb = xtr.narrow(0, b0, 64.min(n - b0));
+        let (loss, report) = objective(&xb, it)?;
+        if it % 10 == 0 {
+            curve.push((it as f64, report));
+        }
+        Ok(StepOutput::Loss(loss))
+    })?;
+    Ok(curve)
+}
