@@ -289,8 +289,7 @@ pub fn bench(root: &Path, a: &BenchArgs) -> Result<(), String> {
         }
     }
     let suite_json = out_dir.join("suite.json");
-    let mut suite =
-        SuiteOutput { profile, ..Default::default() };
+    let mut suite = SuiteOutput { profile, ..Default::default() };
     if a.suite {
         let mut c = cargo(root, &lt);
         c.args([

@@ -1,13 +1,10 @@
 //! `report.json` types (the schema of docs/architecture.md), the markdown report and baseline
 //! comparison.
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub use sciml_report::{
-    Better, CriterionResult, FailedTask, Machine, Metric, PeerRun, Plot, Profile, Report, SuiteOutput, TaskReport,
-};
+pub use sciml_report::{CriterionResult, Machine, PeerRun, Plot, Profile, Report, Series, SuiteOutput};
 
 /// Relative change beyond which a metric counts as changed.
 const METRIC_TOLERANCE: f64 = 0.05;
@@ -383,6 +380,7 @@ fn clip(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sciml_report::{Better, FailedTask, Metric, TaskReport};
 
     fn report(median: f64, lo: f64, hi: f64, metric: f64) -> Report {
         let mut metrics = BTreeMap::new();

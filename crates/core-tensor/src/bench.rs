@@ -97,7 +97,11 @@ impl TaskGroup {
     pub fn get(&self, name: &str) -> Result<&dyn Task> {
         self.tasks().find(|t| t.name() == name).ok_or_else(|| {
             let known: Vec<&str> = self.tasks().map(|t| t.name()).collect();
-            Error::invalid("task", name, &format!("not a {} task (known: {})", self.crate_name, known.join(", ")))
+            Error::invalid(
+                "task",
+                name,
+                format!("not a {} task (known: {})", self.crate_name, known.join(", ")),
+            )
         })
     }
     /// Runs the task called `name` (see [`run_task`]).

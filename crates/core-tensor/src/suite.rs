@@ -1,9 +1,11 @@
 //! Suite tasks of `core-tensor`: the training loop fitting a known function, SELU
 //! self-normalisation, and zeroth-order gradient accuracy.
 
-use crate::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+use crate::bench::{
+    progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult,
+};
 use crate::data::DataLoader;
-use crate::error::Result;
+
 use crate::nn::{Activation, Mlp, MlpConfig};
 use crate::seed::seed_everything;
 use crate::train::{LrSchedule, Observer, OptimizerConfig, Trainer, ZerothOrder, ZerothOrderEstimator};
@@ -13,10 +15,7 @@ use tch::{nn, nn::ModuleT, Kind, Tensor};
 
 /// All `core-tensor` tasks.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("core-tensor")
-        .with(TrainerFitSine)
-        .with(SeluSelfNormalisation)
-        .with(ZerothOrderAccuracy)
+    TaskGroup::new("core-tensor").with(TrainerFitSine).with(SeluSelfNormalisation).with(ZerothOrderAccuracy)
 }
 
 /// Fits `y = sin(x)` on `[-π, π]` with an MLP through [`Trainer`] and reports the RMSE on a dense

@@ -496,7 +496,7 @@ impl Task for ForecastSearch {
         let study = core_tensor::device::with_single_thread(|| {
             run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress)
         });
-        report(&study?, &protocol, &plan)
+        Ok(report(&study?, &protocol, &plan)?)
     }
 }
 

@@ -172,8 +172,10 @@ pub fn sgd_epochs(
 ) -> Result<Vec<f64>> {
     let n = x.size()[0] as usize;
     let per_epoch = n.div_ceil(cfg.batch_size);
-    let mut trainer =
-        Trainer::builder().optimizer(cfg.optimizer()).schedule(cfg.schedule.clone()).schedule_every(per_epoch);
+    let mut trainer = Trainer::builder()
+        .optimizer(cfg.optimizer())
+        .schedule(cfg.schedule.clone())
+        .schedule_every(per_epoch);
     if cfg.grad_clip > 0.0 {
         trainer = trainer.clip_norm(cfg.grad_clip);
     }

@@ -24,7 +24,12 @@ fn main() -> neural_diffeq::Result<()> {
         let sol = solve(&ode, &solver, (0.0, 1.0), &x0, &control, &SaveAt::t1())?;
         let loss = (sol.ys.last().unwrap() - &target).square().mean(Kind::Float);
         if c.step % 50 == 0 || c.step == 299 {
-            println!("iteration {:3}: MSE {:.3e}, {} evaluations", c.step, loss.double_value(&[]), sol.stats.nfe);
+            println!(
+                "iteration {:3}: MSE {:.3e}, {} evaluations",
+                c.step,
+                loss.double_value(&[]),
+                sol.stats.nfe
+            );
         }
         Ok(StepOutput::Loss(loss))
     })?;

@@ -15,7 +15,11 @@ use std::fmt::Write as _;
 fn solver_statistics_on_the_canonical_problems() {
     let tol = 1e-6;
     let mut out = String::new();
-    let _ = writeln!(out, "{:<14} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9}", "problem", "solver", "nfe", "steps", "accepted", "rejected", "error");
+    let _ = writeln!(
+        out,
+        "{:<14} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9}",
+        "problem", "solver", "nfe", "steps", "accepted", "rejected", "error"
+    );
     for p in problems::all().unwrap() {
         let atol = if p.name == "robertson" { tol * 1e-4 } else { tol };
         let solvers: Vec<Box<dyn Solver<DVector<f64>>>> = if p.stiff {

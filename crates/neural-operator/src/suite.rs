@@ -4,7 +4,9 @@
 use crate::data::{Burgers, Grf1d};
 use crate::fno::{relative_lp_loss, Fno, FnoConfig};
 use crate::losses::UnitGaussianNormalizer;
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+use core_tensor::bench::{
+    progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult,
+};
 use core_tensor::seed::{derive_seed, rng};
 use core_tensor::train::{trainable_named, LrSchedule, OptimizerConfig, StepOutput, Trainer};
 use core_tensor::Result;
@@ -111,8 +113,17 @@ impl Task for FnoBurgers {
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig::default()).map_err(core_tensor::Error::other)?;
         let predict = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&fno.forward(x, None)?)) };
-        let curve =
-            train_operator(predict, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, cfg.pick(35, 100), cfg, "FNO Burgers")?;
+        let curve = train_operator(
+            predict,
+            &vs,
+            OptimizerConfig::adam(1e-3),
+            &xtr,
+            &ytr,
+            epochs,
+            cfg.pick(35, 100),
+            cfg,
+            "FNO Burgers",
+        )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
         })
@@ -210,7 +221,8 @@ impl Task for FnoDarcy {
             .map_err(core_tensor::Error::other)?;
         let curve = train_operator(
             |x| Ok(yn.decode(&fno.forward(x, None)?)),
-            &vs, OptimizerConfig::adam(1e-3).with_weight_decay(1e-4),
+            &vs,
+            OptimizerConfig::adam(1e-3).with_weight_decay(1e-4),
             &xtr_n,
             &ytr,
             epochs,
@@ -292,7 +304,8 @@ impl Task for FnoNavierStokes {
             .map_err(core_tensor::Error::other)?;
         let curve = train_operator(
             |x| fno.forward(x, None),
-            &vs, OptimizerConfig::adam(1e-3),
+            &vs,
+            OptimizerConfig::adam(1e-3),
             &xtr,
             &ytr,
             epochs,
@@ -415,7 +428,17 @@ impl Task for FnoBurgersUq {
             let vs = nn::VarStore::new(dev);
             let fno = Fno::new(&vs.root(), fno_cfg.clone()).map_err(err)?;
             let f = |x: &Tensor| forward(&fno, x, dropout);
-            train_operator(f, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, label)?;
+            train_operator(
+                f,
+                &vs,
+                OptimizerConfig::adam(1e-3),
+                &xtr,
+                &ytr,
+                epochs,
+                epochs / 3 + 1,
+                cfg,
+                label,
+            )?;
             Ok((vs, fno))
         };
         let predict = |fno: &Fno, x: &Tensor, p: f64| tch::no_grad(|| forward(fno, x, p)).map_err(err);
@@ -591,7 +614,17 @@ impl Task for NeuralStaggerBurgers {
             let model = NeuralStagger::new(&vs.root(), &base, s).map_err(err)?;
             let label = format!("NeuralStagger s = {s}");
             let forward = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&model.forward(x)?)) };
-            train_operator(forward, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
+            train_operator(
+                forward,
+                &vs,
+                OptimizerConfig::adam(1e-3),
+                &xtr,
+                &ytr,
+                epochs,
+                epochs / 3 + 1,
+                cfg,
+                &label,
+            )?;
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&forward(&xte)?, &yte, 2.0)?.double_value(&[]))
             })
@@ -701,7 +734,17 @@ impl Task for NeuralStaggerNavierStokes {
             let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau).map_err(err)?;
             let (xtr, ytr) = windows(&traj_tr, tau);
             let label = format!("NS stagger s = {s}, τ = {tau}");
-            train_operator(|x| model.forward(x), &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg, &label)?;
+            train_operator(
+                |x| model.forward(x),
+                &vs,
+                OptimizerConfig::adam(1e-3),
+                &xtr,
+                &ytr,
+                epochs,
+                epochs / 3 + 1,
+                cfg,
+                &label,
+            )?;
             let calls = (horizon + tau - 1) / tau;
             let start = traj_te.narrow(1, known - tau, tau);
             let pred = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;

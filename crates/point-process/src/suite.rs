@@ -8,9 +8,10 @@ use crate::etas::{self, Etas, EtasFitConfig, PARAM_NAMES};
 use crate::hawkes::{
     self, fit_em, fit_mle, goodness_of_fit, residuals, Basis, EmConfig, FitConfig, Hawkes, SimOptions,
 };
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+use core_tensor::bench::{
+    progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult,
+};
 use core_tensor::seed::{derive_seed, rng};
-use core_tensor::Result;
 use nalgebra::DMatrix;
 
 /// All `point-process` tasks.
@@ -23,7 +24,6 @@ pub fn tasks() -> TaskGroup {
         .with(crate::neural::suite::NeuralHawkesGap)
         .with(crate::neural::suite::NeuralEtasProtocol)
 }
-
 
 fn percentile(v: &[f64], q: f64) -> f64 {
     let mut s = v.to_vec();
@@ -129,11 +129,8 @@ impl Task for HawkesGoodnessOfFit {
         "KS test of time-rescaled residuals: true and refitted Hawkes vs Poisson and a wrong-decay misfit"
     }
     fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        let truth = Hawkes::exponential(
-            vec![0.3, 0.3],
-            DMatrix::from_row_slice(2, 2, &[0.4, 0.2, 0.1, 0.5]),
-            2.0,
-        )?;
+        let truth =
+            Hawkes::exponential(vec![0.3, 0.3], DMatrix::from_row_slice(2, 2, &[0.4, 0.2, 0.1, 0.5]), 2.0)?;
         let mut g = rng(cfg.seed);
         let seq = truth.simulate_ogata(SimOptions::new(cfg.pick(3000.0, 20_000.0)), &mut g)?;
         let seqs = std::slice::from_ref(&seq);
@@ -147,12 +144,9 @@ impl Task for HawkesGoodnessOfFit {
         let poisson = Hawkes::exponential(rates, DMatrix::zeros(2, 2), 1.0)?;
         // misspecified time scale: the decay fixed 10× too slow, μ and α refitted
         let slow = FitConfig { learn_kernel: false, ..Default::default() };
-        let wrong = fit_mle(
-            &Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 0.2)?,
-            seqs,
-            &slow,
-        )?
-        .model;
+        let wrong =
+            fit_mle(&Hawkes::exponential(vec![0.1; 2], DMatrix::from_element(2, 2, 0.1), 0.2)?, seqs, &slow)?
+                .model;
         let mut r = TaskReport::new();
         let mut qq = Plot::new(
             "residual_qq",
@@ -193,11 +187,8 @@ impl Task for HawkesIntensity {
         "intensity of a 2-D Hawkes process on a grid (SVG) and its integral against the exact compensator"
     }
     fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        let h = Hawkes::exponential(
-            vec![0.4, 0.2],
-            DMatrix::from_row_slice(2, 2, &[0.5, 0.3, 0.2, 0.4]),
-            1.5,
-        )?;
+        let h =
+            Hawkes::exponential(vec![0.4, 0.2], DMatrix::from_row_slice(2, 2, &[0.5, 0.3, 0.2, 0.4]), 1.5)?;
         let seq = h.simulate_ogata(SimOptions::new(60.0), &mut rng(cfg.seed))?;
         let n_grid = 60_001;
         let grid: Vec<f64> = (0..n_grid).map(|k| 60.0 * k as f64 / (n_grid - 1) as f64).collect();
@@ -296,8 +287,7 @@ impl Task for EtasFit {
         }
         r.metric("params_within_2_se", Metric::new(within as f64, "of 9", Better::Higher))?;
         // held-out window: history = everything before t_train
-        let test =
-            crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_train, t_test, 3.0, region)?;
+        let test = crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_train, t_test, 3.0, region)?;
         for (name, m) in [("fitted", fit.model), ("true", Etas { b_value: fit.model.b_value, ..truth })] {
             let s = etas::event_scores(&m, &test)?;
             r.metric(

@@ -2,7 +2,9 @@
 //! trained network, STDP on a repeating pattern embedded in Poisson noise, and the Tempotron on
 //! random Poisson patterns.
 
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+use core_tensor::bench::{
+    progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult,
+};
 use core_tensor::seed::{derive_seed, rng};
 use core_tensor::train::{Optimizer, OptimizerConfig, StepOutput, Trainer};
 use core_tensor::Result;
@@ -17,11 +19,7 @@ use crate::{Layer, NeuronOptions, Reset, SpikingNet, Surrogate};
 
 /// All `spiking` tasks.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("spiking")
-        .with(DelayTiming)
-        .with(EnergyTable)
-        .with(StdpPattern)
-        .with(TempotronPatterns)
+    TaskGroup::new("spiking").with(DelayTiming).with(EnergyTable).with(StdpPattern).with(TempotronPatterns)
 }
 
 /// Parameters of the spike-timing task.
@@ -197,7 +195,12 @@ pub fn train_timing(
         let (epoch, bi) = (c.step / per_epoch, c.step % per_epoch);
         if bi == 0 {
             if let Layer::Delayed(dl) = &net.layers()[0] {
-                dl.set_sigma(DelayedLinear::sigma_schedule(d as f64 / 2.0, net_cfg.sigma_end, decay_epochs, epoch))?;
+                dl.set_sigma(DelayedLinear::sigma_schedule(
+                    d as f64 / 2.0,
+                    net_cfg.sigma_end,
+                    decay_epochs,
+                    epoch,
+                ))?;
             }
             perm = Tensor::randperm(n, (Kind::Int64, device));
             total = 0.0;

@@ -92,7 +92,7 @@ impl LrSchedule {
                     return Err(Error::invalid(
                         "rates",
                         rates.len(),
-                        &format!("need one more rate than boundaries ({})", boundaries.len()),
+                        format!("need one more rate than boundaries ({})", boundaries.len()),
                     ));
                 }
                 if boundaries.windows(2).any(|w| w[0] >= w[1]) {

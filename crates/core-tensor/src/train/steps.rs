@@ -178,9 +178,7 @@ mod tests {
             .schedule(LrSchedule::Piecewise { boundaries: vec![2], rates: vec![0.1, 0.25] })
             .build()
             .unwrap();
-        let h = t
-            .run_steps(p, 4, |_| Ok(StepOutput::Loss((&x - 3.0).square().sum(Kind::Double))))
-            .unwrap();
+        let h = t.run_steps(p, 4, |_| Ok(StepOutput::Loss((&x - 3.0).square().sum(Kind::Double)))).unwrap();
         // two steps at η = 0.1 (factor 0.8), two at η = 0.25 (factor 0.5)
         let expected = 3.0 - 3.0 * 0.8f64.powi(2) * 0.5f64.powi(2);
         assert!((x.double_value(&[0]) - expected).abs() < 1e-12);

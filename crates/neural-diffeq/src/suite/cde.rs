@@ -59,15 +59,22 @@ impl Task for CdeClassification {
         let model = NeuralCde::new(&vs.root(), 5, 16, &[32], 2)?;
         let control = StepControl::adaptive(1e-3, 1e-3);
         let start = Instant::now();
-        let curve = train_in_batches(&vs, OptimizerConfig::adam(5e-3), (n, batch), epochs, "neural CDE", cfg.progress, |_, b0, len| {
-            let path = ControlPath::new(&times, &xtr.narrow(0, b0, len), Interpolation::HermiteBackward)?;
-            let (logits, _) = model.forward(&path, &control)?;
-            Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
-        })?;
+        let curve = train_in_batches(
+            &vs,
+            OptimizerConfig::adam(5e-3),
+            (n, batch),
+            epochs,
+            "neural CDE",
+            cfg.progress,
+            |_, b0, len| {
+                let path = ControlPath::new(&times, &xtr.narrow(0, b0, len), Interpolation::HermiteBackward)?;
+                let (logits, _) = model.forward(&path, &control)?;
+                Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
+            },
+        )?;
         let cde_s = start.elapsed().as_secs_f64();
         let path = ControlPath::new(&times, &xte, Interpolation::HermiteBackward)?;
-        let (logits, stats) =
-            tch::no_grad(|| model.forward(&path, &control))?;
+        let (logits, stats) = tch::no_grad(|| model.forward(&path, &control))?;
         let acc_cde = core_tensor::metrics::accuracy_logits(&logits, &yte)?;
         curves = curves.line("neural CDE", curve);
         // --- GRU baseline on [t, forward-filled x, observation mask]
@@ -89,11 +96,19 @@ impl Task for CdeClassification {
         };
         let (gtr, gte) = (inputs(&xtr)?, inputs(&xte)?);
         let start = Instant::now();
-        let curve = train_in_batches(&vs2, OptimizerConfig::adam(5e-3), (n, batch), epochs, "GRU", cfg.progress, |_, b0, len| {
-            let (out, _) = gru.seq(&gtr.narrow(0, b0, len));
-            let logits = out.select(1, t as i64 - 1).apply(&head);
-            Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
-        })?;
+        let curve = train_in_batches(
+            &vs2,
+            OptimizerConfig::adam(5e-3),
+            (n, batch),
+            epochs,
+            "GRU",
+            cfg.progress,
+            |_, b0, len| {
+                let (out, _) = gru.seq(&gtr.narrow(0, b0, len));
+                let logits = out.select(1, t as i64 - 1).apply(&head);
+                Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
+            },
+        )?;
         let gru_s = start.elapsed().as_secs_f64();
         let acc_gru = tch::no_grad(|| {
             let (out, _) = gru.seq(&gte);
@@ -111,15 +126,23 @@ impl Task for CdeClassification {
             let m = crate::models::StableSde::new(&vs3.root(), kind, 5, 16, 32, 2)?;
             let steps = 2 * (t - 1);
             let sde_epochs = cfg.pick(60, 200);
-            let curve = train_in_batches(&vs3, OptimizerConfig::adam(1e-2), (n, batch), sde_epochs, name, cfg.progress, |step, b0, len| {
-                let path = ControlPath::new(&times, &xtr.narrow(0, b0, len), Interpolation::HermiteBackward)?;
-                // a fresh Brownian path per step
-                let logits = m.forward(&path, steps, cfg.seed.wrapping_add(step as u64 + 1))?;
-                Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
-            })?;
+            let curve = train_in_batches(
+                &vs3,
+                OptimizerConfig::adam(1e-2),
+                (n, batch),
+                sde_epochs,
+                name,
+                cfg.progress,
+                |step, b0, len| {
+                    let path =
+                        ControlPath::new(&times, &xtr.narrow(0, b0, len), Interpolation::HermiteBackward)?;
+                    // a fresh Brownian path per step
+                    let logits = m.forward(&path, steps, cfg.seed.wrapping_add(step as u64 + 1))?;
+                    Ok(logits.cross_entropy_for_logits(&ytr.narrow(0, b0, len)))
+                },
+            )?;
             let path = ControlPath::new(&times, &xte, Interpolation::HermiteBackward)?;
-            let logits =
-                tch::no_grad(|| m.forward(&path, steps, 12_345))?;
+            let logits = tch::no_grad(|| m.forward(&path, steps, 12_345))?;
             let acc = core_tensor::metrics::accuracy_logits(&logits, &yte)?;
             r.metric(
                 format!("test_accuracy_{name}"),

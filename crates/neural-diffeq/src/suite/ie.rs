@@ -83,16 +83,14 @@ impl Task for IntegralEquationLearning {
             Ok(StepOutput::Loss((&pred - &yb).square().mean(Kind::Float)))
         })?;
         curves = curves.line("NIE", curve);
-        let (pred, _) = tch::no_grad(|| solve_ie(&grid, &fte, &nie, IeKind::Fredholm, picard))
-            ?;
+        let (pred, _) = tch::no_grad(|| solve_ie(&grid, &fte, &nie, IeKind::Fredholm, picard))?;
         let nie_err = rel(&pred, &yte);
         // learned kernel against the true one on the test solutions
         let g = Tensor::from_slice(&grid).to_kind(Kind::Float).to(dev);
         let (kl, kt) = tch::no_grad(|| -> crate::Result<(Tensor, Tensor)> {
             use crate::ie::IntegralKernel;
             Ok((nie.pairs(&g, &yte)?, true_kernel(&g, &yte)?))
-        })
-        ?;
+        })?;
         r.metric(
             "test_rel_l2_nie",
             Metric::new(nie_err, "", Better::Lower).with_reference(identity, "identity baseline y = f"),

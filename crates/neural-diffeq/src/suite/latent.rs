@@ -66,8 +66,7 @@ impl Task for LatentSdeOu {
         let mut elbo = 0.0;
         let mut recon = Tensor::zeros_like(&xte);
         for s in 0..samples {
-            let out = tch::no_grad(|| model.elbo(&ts, &xte, 2, 1_000_003 + s))
-                ?;
+            let out = tch::no_grad(|| model.elbo(&ts, &xte, 2, 1_000_003 + s))?;
             elbo += out.elbo.double_value(&[]) / samples as f64;
             recon += out.reconstruction / samples as f64;
         }
@@ -214,8 +213,7 @@ impl Task for LangevinFlowDoubleWell {
         let samples = 8;
         let (mut elbo, mut recon) = (0.0, Tensor::zeros_like(&xte));
         for s in 0..samples {
-            let (e, rc) = tch::no_grad(|| model.elbo(&ts, &xte, 2, 7_000_001 + s))
-                ?;
+            let (e, rc) = tch::no_grad(|| model.elbo(&ts, &xte, 2, 7_000_001 + s))?;
             elbo += e.double_value(&[]) / samples as f64;
             recon += rc / samples as f64;
         }

@@ -10,8 +10,10 @@ use crate::problems;
 use crate::regularise::{error_regulariser, stiffness_regulariser};
 use crate::solve::{solve, SaveAt};
 use crate::solver::{Esdirk, ExplicitRk, Solver};
-use core_tensor::bench::{progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
-use core_tensor::train::{trainable_named, LrSchedule, Optimizer, OptimizerConfig, StepOutput, Trainer};
+use core_tensor::bench::{
+    progress_bar, Better, Metric, Plot, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult,
+};
+use core_tensor::train::{trainable_named, LrSchedule, OptimizerConfig, StepOutput, Trainer};
 use core_tensor::Result;
 use nalgebra::DVector;
 use std::time::Instant;
@@ -32,19 +34,19 @@ pub fn tasks() -> TaskGroup {
         .with(LangevinFlowDoubleWell)
 }
 
-mod ode;
-mod regularised;
-mod sde;
 mod cde;
 mod ie;
 mod latent;
+mod ode;
+mod regularised;
+mod sde;
 
-pub use ode::*;
-pub use regularised::*;
-pub use sde::*;
 pub use cde::*;
 pub use ie::*;
 pub use latent::*;
+pub use ode::*;
+pub use regularised::*;
+pub use sde::*;
 
 /// Trains the variables of `vs` for `epochs` passes over `n` samples in sequential batches of
 /// `batch` (the last one shorter): `loss(step, start, len)` is the loss of the batch

@@ -64,14 +64,8 @@ impl Task for WorkPrecision {
                     let reps = 3;
                     let mut out = None;
                     for _ in 0..reps {
-                        out = Some(solve(
-                            &p.term(),
-                            solver.as_ref(),
-                            (p.t0, p.t1),
-                            &p.y0,
-                            &c,
-                            &SaveAt::t1(),
-                        )?);
+                        out =
+                            Some(solve(&p.term(), solver.as_ref(), (p.t0, p.t1), &p.y0, &c, &SaveAt::t1())?);
                     }
                     let secs = start.elapsed().as_secs_f64() / reps as f64;
                     let sol = out.expect("ran");

@@ -65,10 +65,8 @@ impl Task for RegularisedTraining {
             let label = if li == 0 { "plain".to_string() } else { format!("ernode_lambda{lambda}") };
             core_tensor::seed::seed_torch(cfg.seed);
             let vs = nn::VarStore::new(dev);
-            let ode = NeuralOde::new(
-                &vs.root(),
-                NeuralOdeConfig { hidden: vec![64, 64], ..Default::default() },
-            )?;
+            let ode =
+                NeuralOde::new(&vs.root(), NeuralOdeConfig { hidden: vec![64, 64], ..Default::default() })?;
             let mut trainer = Trainer::builder()
                 .optimizer(OptimizerConfig::adam(1e-2))
                 .schedule(LrSchedule::Piecewise { boundaries: vec![iters / 2], rates: vec![1e-2, 3e-3] })

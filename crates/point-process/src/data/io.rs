@@ -29,10 +29,8 @@ type CsvRows = (HashMap<String, usize>, Vec<(usize, csv::StringRecord)>);
 /// lines starting with `#` skipped); a row with another number of fields than the header is an
 /// error naming its line.
 fn csv_rows(text: &str, name: &str) -> Result<CsvRows> {
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().comment(Some(b'#')).trim(csv::Trim::All).from_reader(text.as_bytes());
     let line_of = |e: &csv::Error| e.position().map_or(0, |p| p.line() as usize);
     let header = reader.headers().map_err(|e| parse_err(name, line_of(&e), e.to_string()))?.clone();
     if header.is_empty() {
@@ -98,7 +96,7 @@ pub fn sequences_from_csv_str(
         let t = num(&f[c_time], "time", name, line)?;
         let m = match c_mark {
             Some(c) => f[c].parse::<usize>().map_err(|_| {
-                parse_err(name, line, format!("mark `{}` is not a non-negative integer", f[c]))
+                parse_err(name, line, format!("mark `{}` is not a non-negative integer", &f[c]))
             })?,
             None => 0,
         };
@@ -317,7 +315,7 @@ pub fn quakes_from_csv_str(text: &str, name: &str) -> Result<Vec<Quake>> {
     rows.into_iter()
         .map(|(line, f)| {
             let time = parse_time_days(&f[ct]).ok_or_else(|| {
-                parse_err(name, line, format!("time `{}` is neither days nor an ISO date-time", f[ct]))
+                parse_err(name, line, format!("time `{}` is neither days nor an ISO date-time", &f[ct]))
             })?;
             Ok(Quake {
                 time,

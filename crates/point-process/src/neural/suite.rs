@@ -191,21 +191,13 @@ impl Task for NeuralEtasProtocol {
         let truth = crate::etas::presets::benchmark_truth(-0.3, false)?; // μ in events per day
         let region = Region::new(-118.0, -116.0, 33.0, 35.0)?;
         let (t_val, t_test, t_end) = cfg.pick((900.0, 1050.0, 1300.0), (4000.0, 4500.0, 5500.0));
-        let full = etas::simulate(
-            &truth,
-            region,
-            0.0,
-            100.0,
-            t_end,
-            &mut rng(derive_seed(cfg.seed, 7)),
-            5_000_000,
-        )?;
+        let full =
+            etas::simulate(&truth, region, 0.0, 100.0, t_end, &mut rng(derive_seed(cfg.seed, 7)), 5_000_000)?;
         // ETAS: fit on the training period (history before 100 days), score the test period
         let train_cat = full.until(t_val)?;
         let start = crate::etas::presets::benchmark_start(-0.8, false, train_cat.b_value()?)?;
         let fit = etas::fit(&train_cat, &start, &EtasFitConfig::default())?;
-        let test_cat =
-            crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_test, t_end, 3.0, region)?;
+        let test_cat = crate::data::Catalogue::new(full.events().to_vec(), 0.0, t_test, t_end, 3.0, region)?;
         let tll = |m: &Etas| -> Result<(f64, usize)> {
             let s = etas::event_scores(m, &test_cat)?;
             let n = s.tll.len();
