@@ -17,7 +17,7 @@ fn solver_statistics_on_the_canonical_problems() {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9}",
+        "{:<18} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9}",
         "problem", "solver", "nfe", "steps", "accepted", "rejected", "error"
     );
     for p in problems::all().unwrap() {
@@ -47,7 +47,7 @@ fn solver_statistics_on_the_canonical_problems() {
             // between platforms
             let _ = writeln!(
                 out,
-                "{:<14} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9.1e}",
+                "{:<18} {:<9} {:>7} {:>6} {:>8} {:>8} {:>9.1e}",
                 p.name,
                 s.name(),
                 st.nfe,
