@@ -18,6 +18,7 @@ fn mlp_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(512));
     g.bench_function("mlp_2_64_64_2_forward_b512", |b| b.iter(|| tch::no_grad(|| mlp.forward_t(&x, false))));
     let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("valid config");
+    // One raw optimizer step, not the Trainer: the cost of a step itself.
     g.bench_function("mlp_2_64_64_2_train_step_b512", |b| {
         b.iter(|| {
             opt.zero_grad();

@@ -30,6 +30,7 @@ fn train_step(g: &mut BenchmarkGroup<'_, WallTime>, cfg: FnoConfig, shape: &[i64
     let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("optimizer");
     let x = Tensor::randn(shape, (Kind::Float, dev));
     let y = Tensor::randn(shape, (Kind::Float, dev));
+    // One raw optimizer step, not the Trainer: the step the peer script times, without bookkeeping.
     g.bench_function("train_step", |b| {
         b.iter(|| {
             opt.zero_grad();

@@ -95,6 +95,8 @@ fn neural_train_steps(c: &mut Criterion, batch: &TppBatch, events: u64, device: 
         core_tensor::seed::seed_torch(0);
         let vs = tch::nn::VarStore::new(device);
         let model = NeuralTpp::new(&vs.root(), TppConfig::new(m, 5).layers(1)).expect("model");
+        // One raw step, not the Trainer: the bench times exactly what EasyTPP's step does, with
+        // libtorch's own Adam as the peer uses torch.optim.Adam.
         let mut opt = tch::nn::Adam::default().build(&vs, 1e-3).expect("optimizer");
         g.bench_function(m.name(), |b| {
             b.iter(|| {

@@ -31,6 +31,7 @@ fn snn_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("snn");
     g.sample_size(20);
     for (name, multi) in [("train_step", true), ("train_step_single_step", false)] {
+        // One raw optimizer step, not the Trainer: the step the peer scripts time.
         g.bench_function(name, |b| {
             b.iter(|| {
                 opt.zero_grad();

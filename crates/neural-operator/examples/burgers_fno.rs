@@ -13,9 +13,9 @@
 use core_tensor::data::DataLoader;
 use core_tensor::train::{Control, EpochRecord, LrSchedule, OptimizerConfig, Trainer};
 use neural_operator::data::cached_pair;
+use neural_operator::data::pairs::burgers_pairs;
 use neural_operator::fno::{relative_lp_loss, Fno, FnoConfig};
 use neural_operator::losses::UnitGaussianNormalizer;
-use neural_operator::suite::burgers_pairs;
 use tch::{nn, Tensor};
 
 fn main() -> neural_operator::Result<()> {

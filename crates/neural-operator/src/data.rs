@@ -5,6 +5,7 @@ pub mod cache;
 pub mod darcy;
 pub mod grf;
 pub mod navier_stokes;
+pub mod pairs;
 pub mod reaction_diffusion;
 
 pub use burgers::Burgers;
