@@ -30,8 +30,8 @@ fn main() -> neural_operator::Result<()> {
     let vs = nn::VarStore::new(dev);
     let fno = Fno::new(&vs.root(), FnoConfig::default())?;
     let error = |x: &Tensor, y: &Tensor| -> core_tensor::Result<Tensor> {
-        let pred = fno.forward(x, None).map(|out| yn.decode(&out));
-        pred.and_then(|p| relative_lp_loss(&p, y, 2.0)).map_err(core_tensor::Error::other)
+        let pred = yn.decode(&fno.forward(x, None)?);
+        Ok(relative_lp_loss(&pred, y, 2.0)?)
     };
     let mut trainer = Trainer::builder()
         .epochs(epochs)

@@ -25,7 +25,7 @@ fn main() -> neural_operator::Result<()> {
     let cfg = FnoConfig { modes: vec![8, 8], width: 24, ..Default::default() };
     let fno = Fno::new(&vs.root(), cfg)?;
     let error = |x: &Tensor, y: &Tensor| -> core_tensor::Result<Tensor> {
-        fno.forward(x, None).and_then(|p| relative_lp_loss(&p, y, 2.0)).map_err(core_tensor::Error::other)
+        Ok(relative_lp_loss(&fno.forward(x, None)?, y, 2.0)?)
     };
     let mut trainer = Trainer::builder()
         .epochs(epochs)

@@ -57,7 +57,7 @@ impl Task for WorkPrecision {
                         }
                         Box::new(e)
                     } else {
-                        Box::new(ExplicitRk::by_name(s.name()).map_err(core_tensor::Error::other)?)
+                        Box::new(ExplicitRk::by_name(s.name())?)
                     };
                     let c = StepControl::Adaptive(PidController::new(tol_eff, atol).max_steps(2_000_000));
                     let start = Instant::now();

@@ -26,10 +26,10 @@ impl Task for FnoBurgers {
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
         // u(1) is about a hundredth of u0 at ν = 0.1: the network predicts u(1)/σ (σ pooled over
         // the training targets), which keeps Adam's steps on the scale of the output
-        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(core_tensor::Error::other)?;
+        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr)?;
         core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
-        let fno = Fno::new(&vs.root(), FnoConfig::default()).map_err(core_tensor::Error::other)?;
+        let fno = Fno::new(&vs.root(), FnoConfig::default())?;
         let predict = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&fno.forward(x, None)?)) };
         let curve = train_operator(
             predict,
@@ -45,18 +45,18 @@ impl Task for FnoBurgers {
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
         })
-        .map_err(core_tensor::Error::other)?;
+        ?;
         let mut r = TaskReport::new();
         // zero-shot super-resolution: the same model evaluated on 2× and 4× finer grids
         let mut sr = Vec::new();
         for factor in [2usize, 4] {
             let m = n * factor;
             let (xs, ys) = burgers_pairs(cfg.pick(20, 100), m, m.max(fine), cfg.seed + 2_000_003)
-                .map_err(core_tensor::Error::other)?;
+                ?;
             let err = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&predict(&xs.to(dev))?, &ys.to(dev), 2.0)?.double_value(&[]))
             })
-            .map_err(core_tensor::Error::other)?;
+            ?;
             r.metric(
                 format!("test_relative_l2_at_{m}_points"),
                 Metric::new(err, "", Better::Lower).with_reference(test, "error at the training resolution"),
@@ -105,13 +105,13 @@ impl Task for FnoDarcy {
         pb.finish_and_clear();
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
-        let xn = UnitGaussianNormalizer::fit(&xtr).map_err(core_tensor::Error::other)?;
-        let yn = UnitGaussianNormalizer::fit(&ytr).map_err(core_tensor::Error::other)?;
+        let xn = UnitGaussianNormalizer::fit(&xtr)?;
+        let yn = UnitGaussianNormalizer::fit(&ytr)?;
         let (xtr_n, xte_n) = (xn.encode(&xtr), xn.encode(&xte));
         core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
-            .map_err(core_tensor::Error::other)?;
+            ?;
         let curve = train_operator(
             |x| Ok(yn.decode(&fno.forward(x, None)?)),
             &vs,
@@ -127,7 +127,7 @@ impl Task for FnoDarcy {
             let pred = yn.decode(&fno.forward(&xte_n, None)?);
             Ok(relative_lp_loss(&pred, &yte, 2.0)?.double_value(&[]))
         })
-        .map_err(core_tensor::Error::other)?;
+        ?;
         let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.02);
         r.metric(
@@ -172,7 +172,7 @@ impl Task for FnoNavierStokes {
         core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
         let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
-            .map_err(core_tensor::Error::other)?;
+            ?;
         let curve = train_operator(
             |x| fno.forward(x, None),
             &vs,
@@ -187,7 +187,7 @@ impl Task for FnoNavierStokes {
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0)?.double_value(&[]))
         })
-        .map_err(core_tensor::Error::other)?;
+        ?;
         let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.01);
         r.metric("test_relative_l2", Metric::new(test, "", Better::Lower).with_goal(goal))?;

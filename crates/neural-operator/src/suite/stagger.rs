@@ -44,10 +44,9 @@ impl Task for NeuralStaggerBurgers {
         let [(xtr, ytr), (xte, yte)] = burgers_train_test(cfg, n, fine, (n_train, n_test))?;
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
-        let err = core_tensor::Error::other;
         let base = FnoConfig { width: 32, ..FnoConfig::default() };
         // every model predicts normalised targets (see `FnoBurgers`)
-        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(err)?;
+        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr)?;
         let mut r = TaskReport::new();
         let mut fine_ms = 0.0;
         let mut fine_err = 0.0;
@@ -55,7 +54,7 @@ impl Task for NeuralStaggerBurgers {
             core_tensor::seed::seed_torch(derive_seed(cfg.seed, 40 + s as u64));
             let vs = nn::VarStore::new(dev);
             // The same modes fit every coarse grid here (16 ≤ n/(2s)).
-            let model = NeuralStagger::new(&vs.root(), &base, s).map_err(err)?;
+            let model = NeuralStagger::new(&vs.root(), &base, s)?;
             let label = format!("NeuralStagger s = {s}");
             let forward = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&model.forward(x)?)) };
             train_operator(
@@ -72,9 +71,9 @@ impl Task for NeuralStaggerBurgers {
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&forward(&xte)?, &yte, 2.0)?.double_value(&[]))
             })
-            .map_err(err)?;
+            ?;
             let ms = median_ms(cfg.pick(9, 21), || {
-                let _ = tch::no_grad(|| forward(&xte)).map_err(err)?;
+                let _ = tch::no_grad(|| forward(&xte))?;
                 Ok(())
             })?;
             let label = if s == 1 { "fine".to_string() } else { format!("stagger{s}") };
@@ -115,7 +114,6 @@ impl Task for NeuralStaggerNavierStokes {
         let (n, dt, n_train, n_test, epochs, width, modes) =
             cfg.pick((32, 2e-3, 60, 16, 20, 24, 8), (64, 1e-4, 1000, 100, 200, 32, 12));
         let (frames, frame_dt) = (9usize, 0.5);
-        let err = core_tensor::Error::other;
         let pb = progress_bar(1, "Navier–Stokes trajectories", cfg.progress);
         let [(w0tr, resttr), (w0te, restte)] = train_test_pairs(
             cfg,
@@ -149,7 +147,7 @@ impl Task for NeuralStaggerNavierStokes {
             core_tensor::seed::seed_torch(derive_seed(cfg.seed, 60 + 10 * s as u64 + tau as u64));
             let vs = nn::VarStore::new(dev);
             let b = FnoConfig { modes: vec![(modes).min(n as i64 / (2 * s)); 2], ..base.clone() };
-            let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau).map_err(err)?;
+            let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau)?;
             let (xtr, ytr) = windows(&traj_tr, tau);
             let label = format!("NS stagger s = {s}, τ = {tau}");
             train_operator(
@@ -165,7 +163,7 @@ impl Task for NeuralStaggerNavierStokes {
             )?;
             let calls = (horizon + tau - 1) / tau;
             let start = traj_te.narrow(1, known - tau, tau);
-            let pred = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;
+            let pred = tch::no_grad(|| model.rollout(&start, calls as usize))?;
             let pred = Tensor::cat(&pred, 1).narrow(1, 0, horizon);
             let rel = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(
@@ -175,9 +173,9 @@ impl Task for NeuralStaggerNavierStokes {
                 )?
                 .double_value(&[]))
             })
-            .map_err(err)?;
+            ?;
             let ms = median_ms(cfg.pick(5, 11), || {
-                let _ = tch::no_grad(|| model.rollout(&start, calls as usize)).map_err(err)?;
+                let _ = tch::no_grad(|| model.rollout(&start, calls as usize))?;
                 Ok(())
             })?;
             let subs = s * s;

@@ -37,16 +37,15 @@ impl Task for FnoBurgersUq {
         let dev = cfg.device;
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
         let fno_cfg = FnoConfig { width: 32, ..FnoConfig::default() };
-        let err = core_tensor::Error::other;
         // every model predicts normalised targets (see `FnoBurgers`)
-        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr).map_err(err)?;
+        let yn = UnitGaussianNormalizer::fit_per_channel(&ytr)?;
         let forward = |fno: &Fno, x: &Tensor, p: f64| -> crate::Result<Tensor> {
             Ok(yn.decode(&fno.forward_dropout(x, None, p)?))
         };
         let train_member = |seed: u64, dropout: f64, label: &str| -> Result<(nn::VarStore, Fno)> {
             core_tensor::seed::seed_torch(seed);
             let vs = nn::VarStore::new(dev);
-            let fno = Fno::new(&vs.root(), fno_cfg.clone()).map_err(err)?;
+            let fno = Fno::new(&vs.root(), fno_cfg.clone())?;
             let f = |x: &Tensor| forward(&fno, x, dropout);
             train_operator(
                 f,
@@ -61,7 +60,7 @@ impl Task for FnoBurgersUq {
             )?;
             Ok((vs, fno))
         };
-        let predict = |fno: &Fno, x: &Tensor, p: f64| tch::no_grad(|| forward(fno, x, p)).map_err(err);
+        let predict = |fno: &Fno, x: &Tensor, p: f64| tch::no_grad(|| forward(fno, x, p));
         let residual_var =
             |mean_train: &Tensor| (mean_train - &ytr).square().mean(Kind::Double).double_value(&[]);
         let mut rows: Vec<(&str, [f64; 5])> = Vec::new();
@@ -76,23 +75,23 @@ impl Task for FnoBurgersUq {
             )?);
         }
         let ens_test: Vec<Tensor> =
-            members_out.iter().map(|(_, f)| predict(f, &xte, 0.0)).collect::<Result<_>>()?;
+            members_out.iter().map(|(_, f)| predict(f, &xte, 0.0)).collect::<crate::Result<_>>()?;
         let ens_train: Vec<Tensor> =
-            members_out.iter().map(|(_, f)| predict(f, &xtr, 0.0)).collect::<Result<_>>()?;
-        let (m_te, s_te) = crate::uq::ensemble_moments(&ens_test).map_err(err)?;
-        let (m_tr, _) = crate::uq::ensemble_moments(&ens_train).map_err(err)?;
-        rows.push(("deep_ensemble", uq_scores(&m_te, &s_te, residual_var(&m_tr), &yte).map_err(err)?));
+            members_out.iter().map(|(_, f)| predict(f, &xtr, 0.0)).collect::<crate::Result<_>>()?;
+        let (m_te, s_te) = crate::uq::ensemble_moments(&ens_test)?;
+        let (m_tr, _) = crate::uq::ensemble_moments(&ens_train)?;
+        rows.push(("deep_ensemble", uq_scores(&m_te, &s_te, residual_var(&m_tr), &yte)?));
 
         // MC dropout: one model trained with dropout 0.1, `passes` stochastic passes.
         let (_, drop_fno) = train_member(derive_seed(cfg.seed, 20), 0.1, "MC-dropout model")?;
         let mc = |x: &Tensor| -> Result<(Tensor, Tensor)> {
             let preds: Vec<Tensor> =
-                (0..passes).map(|_| predict(&drop_fno, x, 0.1)).collect::<Result<_>>()?;
-            crate::uq::ensemble_moments(&preds).map_err(err)
+                (0..passes).map(|_| predict(&drop_fno, x, 0.1)).collect::<crate::Result<_>>()?;
+            Ok(crate::uq::ensemble_moments(&preds)?)
         };
         let (d_te, ds_te) = mc(&xte)?;
         let (d_tr, _) = mc(&xtr)?;
-        rows.push(("mc_dropout", uq_scores(&d_te, &ds_te, residual_var(&d_tr), &yte).map_err(err)?));
+        rows.push(("mc_dropout", uq_scores(&d_te, &ds_te, residual_var(&d_tr), &yte)?));
 
         // HMC over all weights of ensemble member 1, started at its trained weights: Gaussian
         // likelihood with the member's training residual variance, N(0, 1) prior.
@@ -119,7 +118,7 @@ impl Task for FnoBurgersUq {
             target_accept: Some(0.65),
         };
         let pb = progress_bar(1, "HMC over FNO weights", cfg.progress);
-        let res = crate::hmc::hmc(&params, log_prob, &hcfg).map_err(err)?;
+        let res = crate::hmc::hmc(&params, log_prob, &hcfg)?;
         pb.finish_and_clear();
         let mut h_te = Vec::new();
         let mut h_tr = Vec::new();
@@ -132,9 +131,9 @@ impl Task for FnoBurgersUq {
             h_te.push(predict(fno0, &xte, 0.0)?);
             h_tr.push(predict(fno0, &xtr, 0.0)?);
         }
-        let (h_mte, h_ste) = crate::uq::ensemble_moments(&h_te).map_err(err)?;
-        let (h_mtr, _) = crate::uq::ensemble_moments(&h_tr).map_err(err)?;
-        rows.push(("hmc", uq_scores(&h_mte, &h_ste, residual_var(&h_mtr), &yte).map_err(err)?));
+        let (h_mte, h_ste) = crate::uq::ensemble_moments(&h_te)?;
+        let (h_mtr, _) = crate::uq::ensemble_moments(&h_tr)?;
+        rows.push(("hmc", uq_scores(&h_mte, &h_ste, residual_var(&h_mtr), &yte)?));
 
         let mut r = TaskReport::new();
         let mut table = vec![

@@ -73,7 +73,7 @@ impl BatchSource for SequenceLoader {
         idx.chunks(self.batch_size)
             .map(|c| {
                 let s: Vec<EventSequence> = c.iter().map(|&i| self.seqs[i].clone()).collect();
-                TppBatch::from_sequences(&s, self.kind, self.device).map_err(core_tensor::Error::other)
+                TppBatch::from_sequences(&s, self.kind, self.device).map_err(Into::into)
             })
             .collect()
     }
@@ -166,12 +166,12 @@ pub fn train(
     let history = trainer.fit(
         vs,
         &loader,
-        |batch| model.loss(batch, true).map_err(core_tensor::Error::other),
+        |batch| model.loss(batch, true).map_err(Into::into),
         || {
             if val.is_empty() {
                 Ok(None)
             } else {
-                nll_per_event(model, val, val_bs, kind, device).map(Some).map_err(core_tensor::Error::other)
+                nll_per_event(model, val, val_bs, kind, device).map(Some).map_err(Into::into)
             }
         },
     )?;
