@@ -5,8 +5,8 @@
 //! `cargo run -p nas --release --example forecast_cells`
 
 use nas::forecast::ForecastSpace;
-use nas::forecast_suite::ForecastProtocol;
 use nas::space::SearchSpace;
+use nas::suite::forecast::ForecastProtocol;
 
 fn main() -> nas::Result<()> {
     // Networks this small gain nothing from intra-op threads, and lose a lot when cores are shared.

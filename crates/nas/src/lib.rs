@@ -12,8 +12,8 @@
 //! (Lorenz-96 data), [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT),
 //! [`search`] (random search, regularised evolution), [`proxies`] (zero-cost proxies), [`data`]
 //! (procedural images, CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the
-//! tabular micro-benchmark), [`suite`] (benchmark-suite tasks) and [`forecast_suite`] (the
-//! forecasting-cell task).
+//! tabular micro-benchmark), [`suite`] (benchmark-suite tasks, the
+//! forecasting-cell task in [`suite::forecast`]).
 //!
 //! ```
 //! use nas::prelude::*;
@@ -35,7 +35,6 @@
 pub mod darts_space;
 pub mod data;
 pub mod forecast;
-pub mod forecast_suite;
 pub mod lorenz;
 pub mod model;
 pub mod proxies;

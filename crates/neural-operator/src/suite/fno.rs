@@ -44,19 +44,16 @@ impl Task for FnoBurgers {
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
-        })
-        ?;
+        })?;
         let mut r = TaskReport::new();
         // zero-shot super-resolution: the same model evaluated on 2× and 4× finer grids
         let mut sr = Vec::new();
         for factor in [2usize, 4] {
             let m = n * factor;
-            let (xs, ys) = burgers_pairs(cfg.pick(20, 100), m, m.max(fine), cfg.seed + 2_000_003)
-                ?;
+            let (xs, ys) = burgers_pairs(cfg.pick(20, 100), m, m.max(fine), cfg.seed + 2_000_003)?;
             let err = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&predict(&xs.to(dev))?, &ys.to(dev), 2.0)?.double_value(&[]))
-            })
-            ?;
+            })?;
             r.metric(
                 format!("test_relative_l2_at_{m}_points"),
                 Metric::new(err, "", Better::Lower).with_reference(test, "error at the training resolution"),
@@ -110,8 +107,7 @@ impl Task for FnoDarcy {
         let (xtr_n, xte_n) = (xn.encode(&xtr), xn.encode(&xte));
         core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
-        let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
-            ?;
+        let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })?;
         let curve = train_operator(
             |x| Ok(yn.decode(&fno.forward(x, None)?)),
             &vs,
@@ -126,8 +122,7 @@ impl Task for FnoDarcy {
         let test = tch::no_grad(|| -> crate::Result<f64> {
             let pred = yn.decode(&fno.forward(&xte_n, None)?);
             Ok(relative_lp_loss(&pred, &yte, 2.0)?.double_value(&[]))
-        })
-        ?;
+        })?;
         let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.02);
         r.metric(
@@ -171,8 +166,7 @@ impl Task for FnoNavierStokes {
         let (xtr, ytr, xte, yte) = (xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev));
         core_tensor::seed::seed_torch(cfg.seed);
         let vs = nn::VarStore::new(dev);
-        let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })
-            ?;
+        let fno = Fno::new(&vs.root(), FnoConfig { modes: vec![modes, modes], width, ..Default::default() })?;
         let curve = train_operator(
             |x| fno.forward(x, None),
             &vs,
@@ -186,8 +180,7 @@ impl Task for FnoNavierStokes {
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0)?.double_value(&[]))
-        })
-        ?;
+        })?;
         let mut r = TaskReport::new();
         let goal = cfg.pick(0.05, 0.01);
         r.metric("test_relative_l2", Metric::new(test, "", Better::Lower).with_goal(goal))?;

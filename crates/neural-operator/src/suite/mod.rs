@@ -45,7 +45,6 @@ fn train_test_pairs(
     let cache = cfg.work_dir.join("data");
     let load = |count: usize, seed: u64| {
         crate::data::cached_pair(&cache, &format!("{tag}_{count}_{seed}"), || make(count, seed))
-            
     };
     Ok([load(n_train, cfg.seed)?, load(n_test, cfg.seed + 1_000_003)?])
 }
@@ -101,8 +100,7 @@ fn train_operator(
         let chunk = &order[b * batch..((b + 1) * batch).min(order.len())];
         let idx = Tensor::from_slice(chunk).to(dev);
         let pred = forward(&xtr.index_select(0, &idx))?;
-        let loss =
-            relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0)?;
+        let loss = relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0)?;
         tot += loss.double_value(&[]) * chunk.len() as f64;
         if b + 1 == per_epoch {
             curve.push(((e + 1) as f64, tot / n_train as f64));

@@ -70,8 +70,7 @@ impl Task for NeuralStaggerBurgers {
             )?;
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&forward(&xte)?, &yte, 2.0)?.double_value(&[]))
-            })
-            ?;
+            })?;
             let ms = median_ms(cfg.pick(9, 21), || {
                 let _ = tch::no_grad(|| forward(&xte))?;
                 Ok(())
@@ -172,8 +171,7 @@ impl Task for NeuralStaggerNavierStokes {
                     2.0,
                 )?
                 .double_value(&[]))
-            })
-            ?;
+            })?;
             let ms = median_ms(cfg.pick(5, 11), || {
                 let _ = tch::no_grad(|| model.rollout(&start, calls as usize))?;
                 Ok(())

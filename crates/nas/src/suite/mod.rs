@@ -32,10 +32,12 @@ use crate::train::{ImageData, TrainConfig};
 use crate::{Error, Result};
 
 /// The table shipped with the crate.
-const SHIPPED_TABLE: &str = include_str!("../data/micro_table.json");
+const SHIPPED_TABLE: &str = include_str!("../../data/micro_table.json");
 
 /// Epochs of the micro-benchmark protocol.
 pub const TABLE_EPOCHS: usize = 10;
+
+pub mod forecast;
 
 /// Training seeds of the micro-benchmark.
 pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
@@ -46,7 +48,7 @@ pub fn tasks() -> TaskGroup {
         .with(MicroBench)
         .with(ProxyRanking)
         .with(SearchProtocol)
-        .with(crate::forecast_suite::ForecastSearch)
+        .with(forecast::ForecastSearch)
 }
 
 /// The micro-benchmark table for this profile.
