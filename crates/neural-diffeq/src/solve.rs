@@ -123,6 +123,10 @@ pub fn solve<S: State>(
     solve_with_event(term, solver, span, y0, control, saveat, None)
 }
 
+/// Most steps a constant-step solve may take (`|t1 − t0| / |dt|`); beyond it `dt` is rejected up
+/// front rather than left to run for hours.
+pub const MAX_CONSTANT_STEPS: usize = 1_000_000_000;
+
 /// [`solve`] with an optional terminal event.
 pub fn solve_with_event<S: State>(
     term: &dyn OdeTerm<S>,
@@ -163,6 +167,14 @@ pub fn solve_with_event<S: State>(
                     "dt",
                     dt,
                     &format!("its sign must match the direction from t0 = {t0} to t1 = {t1}"),
+                ));
+            }
+            let n = ((t1 - t0) / dt).abs().ceil();
+            if !(n <= MAX_CONSTANT_STEPS as f64) {
+                return Err(invalid(
+                    "dt",
+                    dt,
+                    &format!("needs {n:e} steps from t0 = {t0} to t1 = {t1}, more than {MAX_CONSTANT_STEPS}"),
                 ));
             }
             (false, None)
@@ -220,7 +232,8 @@ pub fn solve_with_event<S: State>(
     let mut t = t0;
     let mut y = y0.dup();
     let mut inv_hist = [1.0f64, 1.0, 1.0];
-    let max_steps = pid.map_or(usize::MAX, |p| p.max_steps);
+    // constant steps: the steps to t1 and one for rounding; adaptive: the controller's budget
+    let max_steps = pid.map_or_else(|| ((t1 - t0) / h).abs().ceil() as usize + 2, |p| p.max_steps);
     let q = solver.error_order().unwrap_or(solver.order());
     loop {
         if (t1 - t) * dir <= 0.0 {
@@ -250,6 +263,10 @@ pub fn solve_with_event<S: State>(
             target = jumps[next_jump];
             clipped = true;
             on_jump = pid.is_some_and(|p| p.jump_ts.contains(&target));
+        }
+        if target == t {
+            // dt below the float spacing at t: the step would not advance
+            return Err(Error::StepSizeTooSmall { t, dt: h.abs() });
         }
         let h_used = target - t;
         // a step ending on a discontinuity stops just before it, so no stage sees the right side

@@ -6,6 +6,30 @@ use core_tensor::seed::Rng;
 use rand::Rng as _;
 use rand_distr::{Distribution, Exp};
 
+/// Most candidate events a Poisson simulation draws on average (`rate · window`); a larger
+/// expected count is refused before the loop rather than filling memory for hours.
+pub const MAX_EXPECTED_EVENTS: f64 = 1e9;
+
+/// Checks a simulation window and the expected number of candidate draws `rate · (t_end − t_start)`.
+fn check_window(t_start: f64, t_end: f64, rate: f64) -> Result<()> {
+    if !(t_start.is_finite() && t_end.is_finite() && t_end >= t_start) {
+        return Err(invalid(
+            "t_start, t_end",
+            format!("{t_start}, {t_end}"),
+            "need finite times with t_end >= t_start",
+        ));
+    }
+    let expected = rate * (t_end - t_start);
+    if !(expected <= MAX_EXPECTED_EVENTS) {
+        return Err(invalid(
+            "rate × window",
+            expected,
+            &format!("more than {MAX_EXPECTED_EVENTS:e} expected draws"),
+        ));
+    }
+    Ok(())
+}
+
 /// Homogeneous Poisson process with constant rate λ (events per time unit).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HomogeneousPoisson {
@@ -24,6 +48,7 @@ impl HomogeneousPoisson {
     }
     /// Events on `[t_start, t_end]` (exponential gaps).
     pub fn simulate(&self, t_start: f64, t_end: f64, rng: &mut Rng) -> Result<EventSequence> {
+        check_window(t_start, t_end, self.rate)?;
         let mut times = Vec::new();
         if self.rate > 0.0 {
             let exp = Exp::new(self.rate).map_err(|e| invalid("rate", self.rate, &e.to_string()))?;
@@ -125,6 +150,7 @@ impl<F: Fn(f64) -> f64> InhomogeneousPoisson<F> {
     }
     /// Events on `[t_start, t_end]` by thinning.
     pub fn simulate(&self, t_start: f64, t_end: f64, rng: &mut Rng) -> Result<EventSequence> {
+        check_window(t_start, t_end, self.bound)?;
         let exp = Exp::new(self.bound).map_err(|e| invalid("bound", self.bound, &e.to_string()))?;
         let mut t = t_start;
         let mut times = Vec::new();
@@ -158,6 +184,20 @@ mod tests {
     use super::*;
     use approx::assert_relative_eq;
     use core_tensor::seed::rng;
+
+    #[test]
+    fn bad_windows_and_huge_counts_are_refused_before_the_loop() {
+        let p = HomogeneousPoisson::new(2.0).unwrap();
+        let mut r = rng(1);
+        for (a, b) in [(0.0, f64::NAN), (f64::NEG_INFINITY, 1.0), (0.0, f64::INFINITY), (2.0, 1.0)] {
+            let e = p.simulate(a, b, &mut r).unwrap_err().to_string();
+            assert!(e.contains("t_start, t_end"), "{e}");
+        }
+        let e = HomogeneousPoisson::new(1e12).unwrap().simulate(0.0, 1e3, &mut r).unwrap_err().to_string();
+        assert!(e.contains("expected draws"), "{e}");
+        let ih = InhomogeneousPoisson::new(|_| 1.0, 2.0).unwrap();
+        assert!(ih.simulate(0.0, f64::NAN, &mut r).is_err());
+    }
 
     #[test]
     fn homogeneous_counts_and_likelihood() {

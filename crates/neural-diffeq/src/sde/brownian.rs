@@ -209,8 +209,15 @@ impl VirtualBrownianTree {
         let mut w = self.normal(1) * h.sqrt();
         let mut area = self.normal(2) * (h / 12.0).sqrt();
         let mut node: u64 = 1;
-        while b - a > self.tol {
+        // At most 62 levels (node keys stay distinct in a u64), and never below the float spacing:
+        // once the midpoint rounds onto an endpoint the interval cannot shrink further.
+        let mut depth = 0;
+        while b - a > self.tol && depth < 62 {
             let m = 0.5 * (a + b);
+            if m <= a || m >= b {
+                break;
+            }
+            depth += 1;
             let hh = 0.5 * (b - a);
             let key = node.wrapping_mul(2).wrapping_add(1) ^ 0xB5AD_4ECE_DA1C_E2A9;
             let z1 = self.normal(key);
@@ -313,6 +320,14 @@ mod tests {
         let h: Vec<f64> = Vec::try_from(c.levy_area(0).flatten(0, -1)).unwrap();
         assert!(ks_normal(&h, (0.08f64 / 12.0).sqrt()) < 1.63, "{}", ks_normal(&h, (0.08f64 / 12.0).sqrt()));
         assert!(p.coarsen(3).is_err());
+    }
+
+    #[test]
+    fn tree_descent_is_bounded_below_the_float_spacing() {
+        // a leaf width far below the float spacing of [1e6, 1e6 + 1] must not spin
+        let t = VirtualBrownianTree::new(1e6, 1e6 + 1.0, 1e-300, &[2], 3, Kind::Double, Device::Cpu).unwrap();
+        let w = t.value(1e6 + 0.3).unwrap();
+        assert!(w.isfinite().all().int64_value(&[]) == 1);
     }
 
     #[test]

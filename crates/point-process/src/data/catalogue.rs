@@ -17,8 +17,24 @@ pub fn haversine_km(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
 }
 
 /// The point reached from `(lon, lat)` after `dist_km` along initial bearing `bearing` (radians
-/// clockwise from north) on the sphere; consistent with [`haversine_km`].
-pub fn destination(lon: f64, lat: f64, dist_km: f64, bearing: f64) -> (f64, f64) {
+/// clockwise from north) on the sphere; consistent with [`haversine_km`]. The longitude returned
+/// lies in `[−180, 180]`.
+///
+/// # Errors
+/// A non-finite argument, `|lon| > 360`, `|lat| > 90` or a negative distance.
+pub fn destination(lon: f64, lat: f64, dist_km: f64, bearing: f64) -> Result<(f64, f64)> {
+    if !(lon.abs() <= 360.0
+        && lat.abs() <= 90.0
+        && dist_km >= 0.0
+        && dist_km.is_finite()
+        && bearing.is_finite())
+    {
+        return Err(Error::Core(core_tensor::Error::invalid(
+            "lon, lat, dist_km, bearing",
+            format!("{lon}, {lat}, {dist_km}, {bearing}"),
+            "need finite values with |lon| ≤ 360, |lat| ≤ 90 and dist_km ≥ 0",
+        )));
+    }
     let d = dist_km / EARTH_RADIUS_KM;
     let p1 = lat.to_radians();
     let l1 = lon.to_radians();
@@ -31,7 +47,7 @@ pub fn destination(lon: f64, lat: f64, dist_km: f64, bearing: f64) -> (f64, f64)
     while lon2 < -180.0 {
         lon2 += 360.0;
     }
-    (lon2, p2.to_degrees())
+    Ok((lon2, p2.to_degrees()))
 }
 
 /// A longitude/latitude rectangle.
@@ -246,7 +262,9 @@ mod tests {
     fn geometry() {
         // One degree of latitude ≈ 111.19 km on a 6371 km sphere.
         assert_abs_diff_eq!(haversine_km(0.0, 0.0, 0.0, 1.0), 111.194_926_644_558_73, epsilon = 1e-9);
-        let (lon, lat) = destination(-118.0, 34.0, 50.0, 1.0);
+        let (lon, lat) = destination(-118.0, 34.0, 50.0, 1.0).unwrap();
+        assert!(destination(f64::INFINITY, 34.0, 50.0, 1.0).is_err());
+        assert!(destination(-118.0, 34.0, f64::NAN, 1.0).is_err());
         assert_abs_diff_eq!(haversine_km(-118.0, 34.0, lon, lat), 50.0, epsilon = 1e-9);
         // A 1°×1° cell at the equator: R² (π/180) sin(1°).
         let r = Region::new(0.0, 1.0, 0.0, 1.0).unwrap();

@@ -42,7 +42,7 @@ fn poisson(mean: f64, rng: &mut Rng) -> Result<usize> {
 
 /// Location of a child of `parent`: distance from the radial CDF `1 − (D/(r² + D))^ρ` (inverted),
 /// uniform bearing, placed on the sphere along the great circle.
-fn sample_location(model: &Etas, parent: &Quake, rng: &mut Rng) -> (f64, f64) {
+fn sample_location(model: &Etas, parent: &Quake, rng: &mut Rng) -> Result<(f64, f64)> {
     let dd = model.spatial_scale(parent.mag);
     let u: f64 = rng.gen();
     let r = (dd * ((1.0 - u).powf(-1.0 / model.params.rho) - 1.0)).sqrt();
@@ -66,6 +66,10 @@ pub(crate) fn cascade(
     if background {
         let area = if model.spatial { region.area_km2() } else { 1.0 };
         let n = poisson(model.params.mu() * area * (t_hi - t_lo), rng)?;
+        // the count is known before anything is stored
+        if n > max_events {
+            return Err(Error::TooManyEvents { max_events });
+        }
         for _ in 0..n {
             let (lon, lat) = if model.spatial { region.uniform_point(rng.gen(), rng.gen()) } else { centre };
             let time = t_lo + rng.gen::<f64>() * (t_hi - t_lo);
@@ -97,7 +101,7 @@ pub(crate) fn cascade(
         for _ in 0..n {
             let s = invert_time(model, s0, s1, rng.gen::<f64>() * mass);
             let time = parent.time + s;
-            let (lon, lat) = if model.spatial { sample_location(model, &parent, rng) } else { centre };
+            let (lon, lat) = if model.spatial { sample_location(model, &parent, rng)? } else { centre };
             if model.spatial && !region.contains(lon, lat) {
                 continue;
             }
@@ -187,7 +191,7 @@ mod tests {
         let parent = Quake { time: 0.0, lon: -110.0, lat: 33.0, mag: 4.0, depth: 0.0 };
         let dists: Vec<f64> = (0..4000)
             .map(|_| {
-                let (lon, lat) = sample_location(&m, &parent, &mut r);
+                let (lon, lat) = sample_location(&m, &parent, &mut r).unwrap();
                 crate::data::haversine_km(parent.lon, parent.lat, lon, lat)
             })
             .collect();

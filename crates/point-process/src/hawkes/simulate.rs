@@ -207,6 +207,10 @@ impl Hawkes {
                 let n = Poisson::new(m * span)
                     .map_err(|e| crate::error::invalid("mu", m, &e.to_string()))?
                     .sample(rng) as usize;
+                // the count is known before anything is stored
+                if all.len().saturating_add(n) > opts.max_events {
+                    return Err(Error::TooManyEvents { max_events: opts.max_events });
+                }
                 for _ in 0..n {
                     all.push((t0 + rng.gen::<f64>() * span, i, None));
                 }

@@ -32,6 +32,9 @@ pub struct SampleConfig {
     pub integration: Integration,
     /// Cap on the events of one continuation.
     pub max_events: usize,
+    /// Cap on the thinning candidates plus compensator windows evaluated for one event (each costs
+    /// a model evaluation): a loose bound or a short window becomes an error, not an endless loop.
+    pub max_draws: usize,
 }
 
 impl Default for SampleConfig {
@@ -41,6 +44,7 @@ impl Default for SampleConfig {
             bisection_iters: 50,
             integration: Integration::GaussLegendre { panels: 2 },
             max_events: 10_000,
+            max_draws: 1_000_000,
         }
     }
 }
@@ -52,6 +56,9 @@ impl SampleConfig {
         }
         if self.bisection_iters == 0 {
             return Err(invalid("bisection_iters", 0, "must be > 0"));
+        }
+        if self.max_draws == 0 {
+            return Err(invalid("max_draws", 0, "must be > 0"));
         }
         self.integration.validate()
     }
@@ -128,6 +135,19 @@ pub fn sample_next(
     let exact = model.decoder().compensator(&h, &scalar(a, kind, device)).is_some();
     let bounded =
         model.decoder().intensity_bound(&h, &scalar(a, kind, device), &scalar(a, kind, device)).is_some();
+    // every draw or window below costs a model evaluation: a cap turns a loose bound or a tiny
+    // window into an error instead of an endless loop
+    let mut budget = cfg.max_draws;
+    let mut spend = |a: f64| -> Result<()> {
+        budget = budget.checked_sub(1).ok_or_else(|| {
+            Error::Optimisation(format!(
+                "sampling the next event drew {} candidates or windows (elapsed time {a}): \
+                 the intensity bound is too loose or the window too short",
+                cfg.max_draws
+            ))
+        })?;
+        Ok(())
+    };
     tch::no_grad(|| -> Result<Option<(f64, usize)>> {
         if bounded && !exact {
             // thinning, window by window
@@ -135,6 +155,7 @@ pub fn sample_next(
                 if a >= end {
                     return Ok(None);
                 }
+                spend(a)?;
                 let b = (a + cfg.window).min(end);
                 let bound = model
                     .decoder()
@@ -173,6 +194,7 @@ pub fn sample_next(
             if a >= end {
                 return Ok(None);
             }
+            spend(a)?;
             let b = (a + cfg.window).min(end);
             let c = model
                 .compensator(&h, &scalar(a, kind, device), &scalar(b, kind, device), cfg.integration)?

@@ -456,6 +456,10 @@ fn continuations() {
     let (_vs, m) = model_f64(TppConfig::new(Model::Thp, 2).hidden(8).layers(1), 2);
     let c = generate(&m, &hist, 6.0, &mut rng(2), &sc, Kind::Double, Device::Cpu).unwrap();
     assert!(c.times().iter().all(|&t| t > 1.5 && t <= 6.0));
+    // a window far too short for the horizon hits the draw cap instead of looping for hours
+    let tiny = SampleConfig { window: 1e-9, max_draws: 1000, ..SampleConfig::default() };
+    let e = sample_next(&m, &hist, 1e6, &mut rng(3), &tiny, Kind::Double, Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("candidates or windows"), "{e}");
 }
 
 /// Every valid encoder × decoder combination builds, gives a finite likelihood with gradients for

@@ -16,6 +16,14 @@ pub fn poisson_train(rate_hz: f64, duration_ms: f64, rng: &mut impl Rng) -> Resu
     if !(duration_ms.is_finite() && duration_ms >= 0.0) {
         return Err(Error::invalid("duration_ms", duration_ms, "must be finite and ≥ 0"));
     }
+    let expected = rate_hz * duration_ms / 1000.0;
+    if !(expected <= 1e9) {
+        return Err(Error::invalid(
+            "rate_hz × duration_ms",
+            expected,
+            "more than 1e9 expected spikes in one train",
+        ));
+    }
     let mut out = Vec::new();
     if rate_hz == 0.0 {
         return Ok(out);
