@@ -425,5 +425,16 @@ mod tests {
         assert_eq!(back, cat);
         let e = quakes_from_csv_str("time,lon,lat,mag\nyesterday,0,0,3\n", "c.csv").unwrap_err().to_string();
         assert!(e.contains("c.csv:2") && e.contains("yesterday"), "{e}");
+        // calendar dates are checked: February 30 does not exist, 2000-02-29 does
+        assert_eq!(parse_time_days("2001-02-29"), None);
+        assert_eq!(parse_time_days("2000-02-30"), None);
+        assert_eq!(parse_time_days("2000-02-29"), Some(11_016.0));
+        // quoted fields (as ComCat writes place names) and comment lines
+        let text =
+            "# ComCat extract\ntime,lon,lat,mag,place\n1.5,0.2,0.3,3.0,\"12 km SW of Ridgecrest, CA\"\n";
+        let q = quakes_from_csv_str(text, "q.csv").unwrap();
+        assert_eq!((q.len(), q[0].time, q[0].mag), (1, 1.5, 3.0));
+        let e = quakes_from_csv_str("time,lon,lat,mag\n1,0,0\n", "c.csv").unwrap_err().to_string();
+        assert!(e.contains("c.csv:2") && e.contains("expected 4 fields, found 3"), "{e}");
     }
 }
