@@ -29,6 +29,7 @@
 //! ```
 
 pub mod bench;
+pub mod check;
 pub mod checkpoint;
 pub mod data;
 pub mod device;

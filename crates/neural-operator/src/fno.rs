@@ -190,6 +190,16 @@ impl Fno {
                 &format!("expected [batch, {}, {} spatial dims]", self.cfg.in_channels, d),
             ));
         }
+        core_tensor::check::check_like("x", x, &self.lift.w)?;
+        if let Some(o) = out_size {
+            if o.len() != d || o.iter().any(|&n| n < 1) {
+                return Err(invalid(
+                    "out_size",
+                    format!("{o:?}"),
+                    &format!("expected {d} positive spatial sizes"),
+                ));
+            }
+        }
         let isfinite = tch::no_grad(|| x.isfinite().all().int64_value(&[]) != 0);
         if !isfinite {
             return Err(invalid("x", "non-finite values", "input fields must be finite"));
@@ -229,7 +239,14 @@ pub fn relative_lp_loss(pred: &Tensor, target: &Tensor, p: f64) -> Result<Tensor
             &format!("must match the target {:?}", target.size()),
         ));
     }
-    let b = pred.size()[0];
+    let b = pred.size().first().copied().unwrap_or(0);
+    if b < 1 {
+        return Err(invalid(
+            "pred",
+            format!("{:?}", pred.size()),
+            "needs a batch dimension with at least one sample",
+        ));
+    }
     let diff = (pred - target).reshape([b, -1]);
     let t = target.reshape([b, -1]);
     let nd = diff
@@ -267,6 +284,13 @@ mod tests {
             .contains("[batch, 1"));
         let bad = Tensor::from_slice(&[f32::NAN; 64]).view([1, 1, 64]);
         assert!(fno.forward(&bad, None).is_err());
+        // a wrong-rank out_size, a dtype the weights do not have, an empty batch: errors, not panics
+        let e = fno.forward(&x, Some(&[64, 64])).unwrap_err().to_string();
+        assert!(e.contains("out_size"), "{e}");
+        let e = fno.forward(&x.to_kind(Kind::Double), None).unwrap_err().to_string();
+        assert!(e.contains("Double"), "{e}");
+        let empty = Tensor::zeros([0, 1, 8], (Kind::Float, Device::Cpu));
+        assert!(relative_lp_loss(&empty, &empty, 2.0).unwrap_err().to_string().contains("batch"));
         let fno2 = Fno::new(
             &vs.root().sub("two"),
             FnoConfig { modes: vec![4, 4], width: 8, layers: 2, ..Default::default() },

@@ -177,12 +177,19 @@ pub enum MembraneReadout {
 }
 
 /// Membrane readout of `[T, ...]` → `[...]`.
-pub fn membrane_readout(mem: &Tensor, how: MembraneReadout) -> Tensor {
-    match how {
-        MembraneReadout::Last => mem.get(mem.size()[0] - 1),
+///
+/// # Errors
+/// A tensor without a time dimension or with `T = 0`.
+pub fn membrane_readout(mem: &Tensor, how: MembraneReadout) -> Result<Tensor> {
+    let t = mem.size().first().copied().unwrap_or(0);
+    if t < 1 {
+        return Err(Error::shape("mem", "[T ≥ 1, ...]", mem.size()));
+    }
+    Ok(match how {
+        MembraneReadout::Last => mem.get(t - 1),
         MembraneReadout::Max => mem.amax([0i64].as_slice(), false),
         MembraneReadout::Mean => mem.mean_dim([0i64].as_slice(), false, mem.kind()),
-    }
+    })
 }
 
 /// Lempel–Ziv (LZ76) complexity of a binary string: the number of distinct phrases of the
@@ -238,6 +245,18 @@ pub fn lz76_complexity(bits: &[bool]) -> f64 {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn membrane_readouts_need_a_time_step() {
+        let mem = Tensor::from_slice(&[1.0f32, 3.0, 2.0]).view([3, 1]);
+        let get = |how| f64::try_from(membrane_readout(&mem, how).unwrap().view([-1]).get(0)).unwrap();
+        assert_eq!(
+            (get(MembraneReadout::Last), get(MembraneReadout::Max), get(MembraneReadout::Mean)),
+            (2.0, 3.0, 2.0)
+        );
+        let empty = Tensor::zeros([0, 4], (Kind::Float, tch::Device::Cpu));
+        assert!(membrane_readout(&empty, MembraneReadout::Last).is_err());
+    }
 
     #[test]
     fn rate_has_the_right_mean() {

@@ -162,9 +162,10 @@ impl Mlp {
     /// Checked forward pass: the last dimension of `xs` must equal the input width.
     pub fn try_forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let size = xs.size();
-        if size.last() != Some(&self.in_dim()) {
+        if size.is_empty() || size.last() != Some(&self.in_dim()) {
             return Err(Error::shape("xs", format!("[..., {}]", self.in_dim()), size));
         }
+        crate::check::check_like("xs", xs, &self.layers[0].ws)?;
         Ok(nn::ModuleT::forward_t(self, xs, train))
     }
 }
@@ -189,6 +190,10 @@ mod tests {
         assert_eq!(vs.variables().len(), 4);
         let e = mlp.try_forward(&Tensor::zeros([5, 4], (Kind::Float, Device::Cpu)), false);
         assert!(e.unwrap_err().to_string().contains("[5, 4]"));
+        // a dtype the weights do not have is an error, not a libtorch panic
+        let e = mlp.try_forward(&Tensor::zeros([5, 3], (Kind::Double, Device::Cpu)), false).unwrap_err();
+        assert!(e.to_string().contains("Double") && e.to_string().contains("xs"), "{e}");
+        assert!(mlp.try_forward(&Tensor::zeros([], (Kind::Float, Device::Cpu)), false).is_err());
         assert!(Mlp::new(&vs.root(), &[3], MlpConfig::default()).is_err());
         assert!(Mlp::new(&vs.root(), &[3, 0, 1], MlpConfig::default()).is_err());
         assert!(Mlp::new(&vs.root(), &[3, 1], MlpConfig::default().dropout(1.5)).is_err());
