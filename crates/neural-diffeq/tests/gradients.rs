@@ -44,6 +44,14 @@ fn backprop_recompute_and_adjoint_agree() {
             ode.backward(&vs, &x0, (0.0, 1.0), &solver, &control, &g, loss_grad).unwrap();
         results.push((g, y1, gy0, grads(&vs), fwd, back));
     }
+    // a cotangent of the wrong size is an error naming it
+    let e = ode
+        .backward(&vs, &x0, (0.0, 1.0), &solver, &control, &Gradient::Backprop, |y: &Tensor| {
+            Ok(y.narrow(0, 0, 3))
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("loss_grad"), "{e}");
     let (_, y_ref, gy_ref, gp_ref, _, _) = &results[0];
     for (g, y1, gy0, gp, _, back) in &results[1..] {
         assert!(rel(y1, y_ref) < 1e-12, "{g:?}: y1 differs");

@@ -111,6 +111,13 @@ impl Trainer {
                     if loss.numel() != 1 {
                         return Err(Error::shape("loss", "scalar", loss.size()));
                     }
+                    if !loss.requires_grad() {
+                        return Err(Error::invalid(
+                            "loss",
+                            "a tensor without a graph",
+                            "it must depend on the trained parameters (computed outside no_grad)",
+                        ));
+                    }
                     let v = loss.double_value(&[]);
                     check_step_loss(v, step)?;
                     loss.backward();

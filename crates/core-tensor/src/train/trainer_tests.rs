@@ -145,6 +145,12 @@ fn bad_configs_and_nan_losses_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("epoch 0, batch 0"), "{e}");
+    // a loss detached from the parameters would train nothing: refused
+    let e = t
+        .fit(&vs, &dl, |b| Ok(m.forward_t(&b[0], true).sum(Kind::Float).detach()), || Ok(None))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("graph"), "{e}");
 }
 
 #[test]

@@ -124,7 +124,16 @@ impl NeuralOde {
         let d = self.config.dim;
         let aug = self.config.augment;
         solve_backward(self, &params, solver, span, &y0, control, gradient, |y1| {
-            let g = loss_grad(&y1.narrow(1, 0, d))?;
+            let yd = y1.narrow(1, 0, d);
+            let g = loss_grad(&yd)?;
+            // the cotangent must be shaped, typed and placed like y(t1)
+            core_tensor::check::check_tensor(
+                "loss_grad(y1)",
+                &g,
+                Some(&yd.size().iter().map(|&n| core_tensor::check::Dim::Is(n)).collect::<Vec<_>>()),
+                Some(yd.kind()),
+                Some(yd.device()),
+            )?;
             Ok(if aug > 0 {
                 Tensor::cat(&[g, Tensor::zeros([y1.size()[0], aug], (y1.kind(), y1.device()))], 1)
             } else {

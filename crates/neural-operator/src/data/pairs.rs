@@ -2,14 +2,30 @@
 //! Navier–Stokes maps, and Navier–Stokes trajectories, as `[count, channels, …]` tensors.
 
 use super::{Burgers, Grf1d};
+use crate::error::invalid;
 use core_tensor::seed::{derive_seed, rng};
 use rayon::prelude::*;
 use tch::{Kind, Tensor};
+
+/// At least one sample on a grid of at least two points.
+fn check_sizes(count: usize, n: usize) -> crate::Result<()> {
+    if count == 0 {
+        return Err(invalid("count", 0, "need at least one sample"));
+    }
+    if n < 2 {
+        return Err(invalid("n", n, "need at least two grid points"));
+    }
+    Ok(())
+}
 
 /// `(u0, u(T))` pairs of the FNO Burgers benchmark (ν = 0.1, T = 1, `u0 ~ N(0, 625(−Δ + 25)^{−2})`)
 /// on `n` points, solved on a `fine`-point grid and subsampled; sample `i` uses seed
 /// `derive_seed(seed, i)`.
 pub fn burgers_pairs(count: usize, n: usize, fine: usize, seed: u64) -> crate::Result<(Tensor, Tensor)> {
+    check_sizes(count, n)?;
+    if fine < n || fine % n != 0 {
+        return Err(invalid("fine", fine, &format!("must be a multiple of n = {n}")));
+    }
     let solver = Burgers { dt: if fine <= 256 { 2e-4 } else { 1e-4 }, ..Burgers::fno() };
     let stride = fine / n;
     let rows = (0..count)
@@ -46,6 +62,10 @@ pub(crate) fn stack_pairs_as(
 /// and subsampled; sample `i` uses seed `derive_seed(seed, i)`.
 pub fn darcy_pairs(count: usize, n: usize, refine: usize, seed: u64) -> crate::Result<(Tensor, Tensor)> {
     use crate::data::{darcy_coefficient, solve_darcy};
+    check_sizes(count, n)?;
+    if refine == 0 {
+        return Err(invalid("refine", 0, "must be ≥ 1"));
+    }
     let fine = (n - 1) * refine + 1;
     let rows = (0..count)
         .into_par_iter()
@@ -77,6 +97,7 @@ pub fn navier_stokes_pairs(
     seed: u64,
 ) -> crate::Result<(Tensor, Tensor)> {
     use crate::data::{Grf2d, NavierStokes};
+    check_sizes(count, n)?;
     let solver = NavierStokes { dt, ..NavierStokes::fno(nu) };
     let rows = (0..count)
         .into_par_iter()
@@ -101,6 +122,10 @@ pub fn navier_stokes_trajectories(
     seed: u64,
 ) -> crate::Result<(Tensor, Tensor)> {
     use crate::data::{Grf2d, NavierStokes};
+    check_sizes(count, n)?;
+    if frames < 2 {
+        return Err(invalid("frames", frames, "need at least two frames (an input and a target)"));
+    }
     let solver = NavierStokes { dt, ..NavierStokes::fno(nu) };
     let times: Vec<f64> = (1..frames).map(|k| k as f64 * frame_dt).collect();
     let rows = (0..count)
@@ -113,4 +138,20 @@ pub fn navier_stokes_trajectories(
         .collect::<crate::Result<Vec<_>>>()?;
     let (c, n) = (count as i64, n as i64);
     Ok(stack_pairs_as(&rows, &[c, 1, n, n], &[c, frames as i64 - 1, n, n]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_degenerate_sizes_are_errors() {
+        assert!(burgers_pairs(0, 16, 16, 0).unwrap_err().to_string().contains("count"));
+        assert!(burgers_pairs(2, 0, 16, 0).unwrap_err().to_string().contains("`n`"));
+        assert!(burgers_pairs(2, 16, 24, 0).unwrap_err().to_string().contains("fine"));
+        assert!(darcy_pairs(2, 0, 2, 0).is_err());
+        assert!(darcy_pairs(2, 8, 0, 0).is_err());
+        assert!(navier_stokes_pairs(0, 8, 1e-3, 1e-3, 0).is_err());
+        assert!(navier_stokes_trajectories(1, 8, 1e-3, 1e-3, 1, 0.1, 0).is_err());
+    }
 }

@@ -52,7 +52,7 @@ pub use metrics::{evaluate, EvalConfig, TppMetrics};
 pub use sample::{generate, sample_next, SampleConfig};
 pub use train::{train, SequenceLoader, TppTrainConfig};
 
-use crate::error::{invalid, Result};
+use crate::error::{invalid, Error, Result};
 use tch::{nn, Kind, Tensor};
 
 /// A neural temporal point process: [`Encoder`] → [`Decoder`].
@@ -187,6 +187,13 @@ impl NeuralTpp {
     /// Numerical compensator `∫_a^b Σ_k λ_k` by `integration`, whatever the decoder.
     pub fn integrate(&self, h: &History, a: &Tensor, b: &Tensor, integration: Integration) -> Result<Tensor> {
         integration.validate()?;
+        if a.dim() != 2 || b.size() != a.size() {
+            return Err(Error::Core(core_tensor::Error::shape(
+                "a, b",
+                "two [batch, events] tensors",
+                (a.size(), b.size()),
+            )));
+        }
         let (kind, dev) = (a.kind(), a.device());
         let width = b - a;
         let (u, w) = match integration {

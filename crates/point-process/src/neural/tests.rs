@@ -200,6 +200,9 @@ fn closed_form_compensators_match_quadrature() {
         let quad = m.integrate(&h, &lo, &hi, Integration::GaussLegendre { panels: 32 }).unwrap();
         let err = ((&exact - &quad).abs() / exact.abs().clamp_min(1e-12)).max().double_value(&[]);
         assert!(err < 1e-6, "{model:?}: relative error {err}");
+        // a 1-D input is a shape error, not a libtorch panic
+        let e = m.integrate(&h, &lo.reshape([-1]), &hi.reshape([-1]), GL).unwrap_err().to_string();
+        assert!(e.contains("a, b"), "{model:?}: {e}");
     }
 }
 
