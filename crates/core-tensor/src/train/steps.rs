@@ -9,7 +9,7 @@
 //! closure's random draws continue the caller's stream, so a loop moved here keeps its numbers).
 
 use super::optim::Optimizer;
-use super::trainer::{Control, GradClip, Trainer};
+use super::trainer::{loss_value, Control, GradClip, Trainer};
 use crate::bench::progress_bar;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -108,17 +108,7 @@ impl Trainer {
             let out = step_fn(&mut StepContext { step, lr, optimizer: &mut opt })?;
             let (loss, grad_norm) = match out {
                 StepOutput::Loss(loss) => {
-                    if loss.numel() != 1 {
-                        return Err(Error::shape("loss", "scalar", loss.size()));
-                    }
-                    if !loss.requires_grad() {
-                        return Err(Error::invalid(
-                            "loss",
-                            "a tensor without a graph",
-                            "it must depend on the trained parameters (computed outside no_grad)",
-                        ));
-                    }
-                    let v = loss.double_value(&[]);
+                    let v = loss_value(&loss)?;
                     check_step_loss(v, step)?;
                     loss.backward();
                     let norm = match cfg.clip {

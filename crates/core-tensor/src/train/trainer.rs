@@ -410,17 +410,7 @@ impl Trainer {
                 } else {
                     opt.zero_grad();
                     let loss = loss_fn(batch)?;
-                    if loss.numel() != 1 {
-                        return Err(Error::shape("loss", "scalar", loss.size()));
-                    }
-                    if !loss.requires_grad() {
-                        return Err(Error::invalid(
-                            "loss",
-                            "a tensor without a graph",
-                            "it must depend on the trained parameters (computed outside no_grad)",
-                        ));
-                    }
-                    let v = loss.double_value(&[]);
+                    let v = loss_value(&loss)?;
                     check_loss(v, epoch, bi)?;
                     loss.backward();
                     norm_sum += match cfg.clip {
@@ -555,6 +545,21 @@ impl Trainer {
         }
         Ok(state)
     }
+}
+
+/// The value of a training loss: a scalar with a graph into the parameters.
+pub(super) fn loss_value(loss: &Tensor) -> Result<f64> {
+    if loss.numel() != 1 {
+        return Err(Error::shape("loss", "scalar", loss.size()));
+    }
+    if !loss.requires_grad() {
+        return Err(Error::invalid(
+            "loss",
+            "a tensor without a graph",
+            "it must depend on the trained parameters (computed outside no_grad)",
+        ));
+    }
+    Ok(loss.double_value(&[]))
 }
 
 fn check_loss(v: f64, epoch: usize, batch: usize) -> Result<()> {
