@@ -204,6 +204,8 @@ pub fn solve_with_event<S: State>(
     }
     stats.nfe += 1;
     let mut f = term.vf(t0, y0)?;
+    // the vector field's output must match the state once; later steps reuse its layout
+    f.check_like("vector field output f(t0, y0)", y0)?;
     if !f.is_finite()? {
         return Err(Error::NonFinite { t: t0 });
     }

@@ -27,6 +27,14 @@ pub trait State: Sized {
     }
     /// Shape, for error messages and checks.
     fn shape(&self) -> Vec<i64>;
+    /// Checks that `self` (a vector field's output, say) can stand beside the state `like`: the
+    /// same shape, and for tensors the same dtype and device.
+    fn check_like(&self, name: &str, like: &Self) -> Result<()> {
+        if self.shape() != like.shape() {
+            return Err(core_tensor::Error::shape(name, like.shape(), self.shape()).into());
+        }
+        Ok(())
+    }
 }
 
 impl State for DVector<f64> {
@@ -78,6 +86,12 @@ impl State for DVector<f64> {
 }
 
 impl State for Tensor {
+    fn check_like(&self, name: &str, like: &Self) -> Result<()> {
+        if self.size() != like.size() {
+            return Err(core_tensor::Error::shape(name, like.size(), self.size()).into());
+        }
+        Ok(core_tensor::check::check_like(name, self, like)?)
+    }
     fn dup(&self) -> Self {
         self.shallow_clone()
     }

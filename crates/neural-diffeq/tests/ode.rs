@@ -256,6 +256,11 @@ fn bad_inputs_are_clear_errors() {
         "{e}"
     );
     assert!(ExplicitRk::by_name("rk45").unwrap_err().to_string().contains("rk45"));
+    // a vector field returning the wrong shape is named, not a panic inside a stage combination
+    let wrong = |_t: f64, y: &DVector<f64>| Ok(y.rows(0, 2).into_owned());
+    let e =
+        solve(&wrong, &s, (0.0, 1.0), &p.y0, &StepControl::adaptive(1e-6, 1e-6), &SaveAt::t1()).unwrap_err();
+    assert!(e.to_string().contains("vector field output"), "{e}");
     // constant steps are bounded: too many steps are refused up front, and a dt below the float
     // spacing at t (1 at t = 1e17, where the spacing is 16) is an error instead of a hang
     let e = solve(&f, &s, (0.0, 1.0), &p.y0, &StepControl::constant(1e-12), &SaveAt::t1()).unwrap_err();

@@ -53,7 +53,7 @@ fn strong_order(solver: &dyn SdeSolver, stratonovich_target: bool) -> f64 {
     let n = 1000;
     let fine = BrownianPath::new(0.0, 1.0 / 4096.0, 4096, &[n, 1], 7, Kind::Double, Device::Cpu).unwrap();
     let w_t: Tensor = (0..4096)
-        .map(|k| fine.increment(k))
+        .map(|k| fine.increment(k).unwrap())
         .fold(Tensor::zeros([n, 1], (Kind::Double, Device::Cpu)), |a, b| a + b);
     // Itô GBM: X = exp((μ − σ²/2) T + σ W); the Stratonovich SDE with the same coefficients: exp(μT + σW)
     let drift = if stratonovich_target { MU } else { MU - SIGMA * SIGMA / 2.0 };
@@ -127,11 +127,16 @@ fn general_noise_and_errors() {
     let y0 = Tensor::zeros([4, 2], (Kind::Double, Device::Cpu));
     let ys = sdeint(&sde, &EulerMaruyama, &y0, &path).unwrap();
     let w: Tensor = (0..10)
-        .map(|k| path.increment(k))
+        .map(|k| path.increment(k).unwrap())
         .fold(Tensor::zeros([4, 3], (Kind::Double, Device::Cpu)), |x, y| x + y);
     let a2 = Tensor::from_slice(&[1.0f64, 0.5, 0.0, -0.2, 0.3, 2.0]).view([2, 3]);
     assert!(ys.last().unwrap().allclose(&w.matmul(&a2.tr()), 1e-12, 1e-12, false));
-    assert!(Milstein::default().step(&sde, 0.0, &y0, 0.1, &path.increment(0), &path.levy_area(0)).is_err());
+    assert!(Milstein::default()
+        .step(&sde, 0.0, &y0, 0.1, &path.increment(0).unwrap(), &path.levy_area(0).unwrap())
+        .is_err());
+    // steps beyond the path are an error naming k, not an index panic
+    assert!(path.increment(path.steps()).unwrap_err().to_string().contains("`k`"));
+    assert!(path.levy_area(usize::MAX).is_err());
     let bad = BrownianPath::new(0.0, 0.1, 10, &[4, 2], 5, Kind::Double, Device::Cpu).unwrap();
     assert!(sdeint(&sde, &EulerMaruyama, &y0, &bad).unwrap_err().to_string().contains("[4, 3]"));
     assert!(BrownianPath::new(0.0, -0.1, 10, &[4, 2], 5, Kind::Double, Device::Cpu).is_err());
@@ -171,7 +176,9 @@ fn sra1_has_strong_order_one_and_a_half_for_additive_noise() {
     let em = pe.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
         / pe.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
     assert!(em < order - 0.3, "EM {em} vs SRA1 {order}");
-    assert!(Sra1.step(&gbm(), 0.0, &y0, 0.1, &fine.increment(0), &fine.levy_area(0)).is_err());
+    assert!(Sra1
+        .step(&gbm(), 0.0, &y0, 0.1, &fine.increment(0).unwrap(), &fine.levy_area(0).unwrap())
+        .is_err());
 }
 
 /// The continuous stochastic adjoint converges to backprop through the (Stratonovich Heun) solve

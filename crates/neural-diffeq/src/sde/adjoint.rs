@@ -57,7 +57,7 @@ pub fn stochastic_adjoint(
     let h = path.h();
     for k in (0..path.steps()).rev() {
         let t1 = path.t0() + (k + 1) as f64 * h;
-        let dw = path.increment(k);
+        let dw = path.increment(k)?;
         // reverse-time Heun: step of −h with increment −dW from (t1, y, a)
         let (dy1, da1, dp1) = aug_field(term, params, t1, &y, &a, -h, &-&dw)?;
         let (y_p, a_p) = (&y + &dy1, &a + &da1);

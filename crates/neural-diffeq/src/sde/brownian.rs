@@ -90,12 +90,26 @@ impl BrownianPath {
         self.t0
     }
     /// Increment of step `k`.
-    pub fn increment(&self, k: usize) -> Tensor {
-        self.dw.get(k as i64)
+    ///
+    /// # Errors
+    /// `k` beyond the last step.
+    pub fn increment(&self, k: usize) -> Result<Tensor> {
+        self.check_step(k)?;
+        Ok(self.dw.get(k as i64))
     }
     /// Lévy area of step `k`.
-    pub fn levy_area(&self, k: usize) -> Tensor {
-        self.levy.get(k as i64)
+    ///
+    /// # Errors
+    /// `k` beyond the last step.
+    pub fn levy_area(&self, k: usize) -> Result<Tensor> {
+        self.check_step(k)?;
+        Ok(self.levy.get(k as i64))
+    }
+    fn check_step(&self, k: usize) -> Result<()> {
+        if k >= self.steps() {
+            return Err(invalid("k", k, &format!("the path has steps 0..{}", self.steps())));
+        }
+        Ok(())
     }
     /// The same path on a grid `factor` times coarser (increments summed; Lévy areas combined
     /// exactly: `H = Σ_i (h_i/h)(H_i + ½ W_i) − ½ W` over the sub-steps with `W_i` relative
@@ -309,15 +323,15 @@ mod tests {
     #[test]
     fn increments_and_levy_areas_have_their_laws() {
         let p = BrownianPath::new(0.0, 0.01, 8, &[2000, 1], 3, Kind::Double, Device::Cpu).unwrap();
-        let dw: Vec<f64> = Vec::try_from(p.increment(3).flatten(0, -1)).unwrap();
+        let dw: Vec<f64> = Vec::try_from(p.increment(3).unwrap().flatten(0, -1)).unwrap();
         assert!(ks_normal(&dw, 0.1) < 1.63);
-        let h: Vec<f64> = Vec::try_from(p.levy_area(5).flatten(0, -1)).unwrap();
+        let h: Vec<f64> = Vec::try_from(p.levy_area(5).unwrap().flatten(0, -1)).unwrap();
         assert!(ks_normal(&h, (0.01f64 / 12.0).sqrt()) < 1.63);
         // coarsening keeps the laws: increments N(0, 0.08), areas N(0, 0.08/12)
         let c = p.coarsen(8).unwrap();
-        let dw: Vec<f64> = Vec::try_from(c.increment(0).flatten(0, -1)).unwrap();
+        let dw: Vec<f64> = Vec::try_from(c.increment(0).unwrap().flatten(0, -1)).unwrap();
         assert!(ks_normal(&dw, 0.08f64.sqrt()) < 1.63);
-        let h: Vec<f64> = Vec::try_from(c.levy_area(0).flatten(0, -1)).unwrap();
+        let h: Vec<f64> = Vec::try_from(c.levy_area(0).unwrap().flatten(0, -1)).unwrap();
         assert!(ks_normal(&h, (0.08f64 / 12.0).sqrt()) < 1.63, "{}", ks_normal(&h, (0.08f64 / 12.0).sqrt()));
         assert!(p.coarsen(3).is_err());
     }

@@ -293,7 +293,7 @@ pub fn simulate_fou(
     let _ = s.narrow(1, 0, 1).fill_(x0);
     let mut xs = vec![s.select(1, 0)];
     for i in 0..n - 1 {
-        s = s.matmul(&f.tr()) + z.increment(i).matmul(&chol.tr());
+        s = s.matmul(&f.tr()) + z.increment(i)?.matmul(&chol.tr());
         xs.push(s.select(1, 0));
     }
     Ok(Tensor::stack(&xs, 1))

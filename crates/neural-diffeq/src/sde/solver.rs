@@ -233,14 +233,20 @@ pub fn sdeint(
     y0: &Tensor,
     path: &BrownianPath,
 ) -> Result<Vec<Tensor>> {
-    check_brownian_shape(term, y0, "path", &path.increment(0).size())?;
+    check_brownian_shape(term, y0, "path", &path.increment(0)?.size())?;
     let h = path.h();
     let mut ys = Vec::with_capacity(path.steps() + 1);
     ys.push(y0.shallow_clone());
     for k in 0..path.steps() {
         let t = path.t0() + k as f64 * h;
-        let y =
-            solver.step(term, t, ys.last().expect("non-empty"), h, &path.increment(k), &path.levy_area(k))?;
+        let y = solver.step(
+            term,
+            t,
+            ys.last().expect("non-empty"),
+            h,
+            &path.increment(k)?,
+            &path.levy_area(k)?,
+        )?;
         ys.push(y);
     }
     let last = ys.last().expect("non-empty");
@@ -435,7 +441,7 @@ pub fn reversible_heun(
             g: term.diffusion(t0, y0)?,
         };
         for k in 0..path.steps() {
-            s = rh_forward(term, &s, t0 + k as f64 * path.h(), path.h(), &path.increment(k))?;
+            s = rh_forward(term, &s, t0 + k as f64 * path.h(), path.h(), &path.increment(k)?)?;
         }
         Ok(s)
     };
@@ -462,7 +468,7 @@ pub fn reversible_heun_reconstruct(
             g: last.g.shallow_clone(),
         };
         for k in (0..path.steps()).rev() {
-            s = rh_reverse(term, &s, path.t0() + k as f64 * path.h(), path.h(), &path.increment(k))?;
+            s = rh_reverse(term, &s, path.t0() + k as f64 * path.h(), path.h(), &path.increment(k)?)?;
             out.push(s.y.shallow_clone());
         }
         out.reverse();
@@ -494,7 +500,7 @@ pub fn reversible_heun_backward(
     let mut pg: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
     for k in (0..path.steps()).rev() {
         let tp = t0 + k as f64 * h;
-        let dw = path.increment(k);
+        let dw = path.increment(k)?;
         let prev = tch::no_grad(|| rh_reverse(term, &s, tp, h, &dw))?;
         // recompute step k → k+1 from (y_k, z_k) with a graph
         let yk = prev.y.detach().set_requires_grad(true);

@@ -28,7 +28,9 @@ impl Task for SdeStrongOrder {
         let n = cfg.pick(2000, 20000);
         let dev = tch::Device::Cpu;
         let fine = BrownianPath::new(0.0, 1.0 / 4096.0, 4096, &[n, 1], cfg.seed, Kind::Double, dev)?;
-        let w_t = (0..4096).fold(Tensor::zeros([n, 1], (Kind::Double, dev)), |a, k| a + fine.increment(k));
+        let w_t = (0..4096).try_fold(Tensor::zeros([n, 1], (Kind::Double, dev)), |a, k| {
+            fine.increment(k).map(|dw| a + dw)
+        })?;
         let y0 = Tensor::ones([n, 1], (Kind::Double, dev));
         let solvers: Vec<(Box<dyn SdeSolver>, f64)> = vec![
             (Box::new(EulerMaruyama), 0.5),
