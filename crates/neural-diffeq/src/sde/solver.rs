@@ -14,7 +14,15 @@ pub trait SdeSolver {
     fn strong_order(&self) -> f64;
     /// Whether the method converges to the Stratonovich (true) or Itô (false) solution.
     fn stratonovich(&self) -> bool;
-    /// One step from `(t, y)` over `h` with increment `dw` and space-time Lévy area `levy`.
+    /// Refuses a noise type the method does not support (every type by default).
+    fn check_noise(&self, _noise: Noise) -> Result<()> {
+        Ok(())
+    }
+    /// One step over `h` from `(t, y)` with the drift `f = f(t, y)` and diffusion `g = g(t, y)`
+    /// already evaluated, increment `dw` and space-time Lévy area `levy`.
+    fn advance(&self, step: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor>;
+    /// One step from `(t, y)` over `h` with increment `dw` and space-time Lévy area `levy`: checks
+    /// the noise type, evaluates `f(t, y)` then `g(t, y)`, and advances.
     fn step(
         &self,
         term: &dyn SdeTerm,
@@ -23,7 +31,33 @@ pub trait SdeSolver {
         h: f64,
         dw: &Tensor,
         levy: &Tensor,
-    ) -> Result<Tensor>;
+    ) -> Result<Tensor> {
+        self.check_noise(term.noise())?;
+        let (f, g) = drift_diffusion(term, t, y)?;
+        self.advance(StepInput { term, t, y, h, dw, levy }, f, g)
+    }
+}
+
+/// What one step of an [`SdeSolver`] works on.
+#[derive(Clone, Copy)]
+pub struct StepInput<'a> {
+    /// The equation.
+    pub term: &'a dyn SdeTerm,
+    /// Time at the start of the step.
+    pub t: f64,
+    /// State `[B, D]` at `t`.
+    pub y: &'a Tensor,
+    /// Step size.
+    pub h: f64,
+    /// Brownian increment over the step.
+    pub dw: &'a Tensor,
+    /// Space-time Lévy area over the step.
+    pub levy: &'a Tensor,
+}
+
+/// `(f(t, y), g(t, y))`, drift first.
+pub(crate) fn drift_diffusion(term: &dyn SdeTerm, t: f64, y: &Tensor) -> Result<(Tensor, Tensor)> {
+    Ok((term.drift(t, y)?, term.diffusion(t, y)?))
 }
 
 /// Euler–Maruyama (Itô, strong order 0.5; 1.0 for additive noise).
@@ -40,17 +74,8 @@ impl SdeSolver for EulerMaruyama {
     fn stratonovich(&self) -> bool {
         false
     }
-    fn step(
-        &self,
-        term: &dyn SdeTerm,
-        t: f64,
-        y: &Tensor,
-        h: f64,
-        dw: &Tensor,
-        _levy: &Tensor,
-    ) -> Result<Tensor> {
-        let f = term.drift(t, y)?;
-        let g = term.diffusion(t, y)?;
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, y, h, dw, .. } = s;
         Ok(y + f * h + term.noise().prod(&g, dw)?)
     }
 }
@@ -79,24 +104,18 @@ impl SdeSolver for Milstein {
     fn stratonovich(&self) -> bool {
         self.stratonovich
     }
-    fn step(
-        &self,
-        term: &dyn SdeTerm,
-        t: f64,
-        y: &Tensor,
-        h: f64,
-        dw: &Tensor,
-        _levy: &Tensor,
-    ) -> Result<Tensor> {
-        if let Noise::General { .. } = term.noise() {
+    fn check_noise(&self, noise: Noise) -> Result<()> {
+        if let Noise::General { .. } = noise {
             return Err(invalid(
                 "noise",
                 "general",
                 "Milstein is implemented for diagonal, scalar and additive noise",
             ));
         }
-        let f = term.drift(t, y)?;
-        let g = term.diffusion(t, y)?;
+        Ok(())
+    }
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, t, y, h, dw, .. } = s;
         let sq = h.sqrt();
         let yh = y + &g * sq;
         let gh = term.diffusion(t, &yh)?;
@@ -121,18 +140,9 @@ impl SdeSolver for Heun {
     fn stratonovich(&self) -> bool {
         true
     }
-    fn step(
-        &self,
-        term: &dyn SdeTerm,
-        t: f64,
-        y: &Tensor,
-        h: f64,
-        dw: &Tensor,
-        _levy: &Tensor,
-    ) -> Result<Tensor> {
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, t, y, h, dw, .. } = s;
         let n = term.noise();
-        let f = term.drift(t, y)?;
-        let g = term.diffusion(t, y)?;
         let yt = y + &f * h + n.prod(&g, dw)?;
         let f2 = term.drift(t + h, &yt)?;
         let g2 = term.diffusion(t + h, &yt)?;
@@ -154,18 +164,9 @@ impl SdeSolver for EulerHeun {
     fn stratonovich(&self) -> bool {
         true
     }
-    fn step(
-        &self,
-        term: &dyn SdeTerm,
-        t: f64,
-        y: &Tensor,
-        h: f64,
-        dw: &Tensor,
-        _levy: &Tensor,
-    ) -> Result<Tensor> {
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, t, y, h, dw, .. } = s;
         let n = term.noise();
-        let f = term.drift(t, y)?;
-        let g = term.diffusion(t, y)?;
         let yt = y + n.prod(&g, dw)?;
         let g2 = term.diffusion(t, &yt)?;
         Ok(y + f * h + n.prod(&((g + g2) * 0.5), dw)?)
@@ -190,21 +191,16 @@ impl SdeSolver for Sra1 {
         // additive noise: Itô and Stratonovich coincide
         false
     }
-    fn step(
-        &self,
-        term: &dyn SdeTerm,
-        t: f64,
-        y: &Tensor,
-        h: f64,
-        dw: &Tensor,
-        levy: &Tensor,
-    ) -> Result<Tensor> {
-        if term.noise() != Noise::Additive {
-            return Err(invalid("noise", format!("{:?}", term.noise()), "SRA1 needs additive noise"));
+    fn check_noise(&self, noise: Noise) -> Result<()> {
+        if noise != Noise::Additive {
+            return Err(invalid("noise", format!("{noise:?}"), "SRA1 needs additive noise"));
         }
+        Ok(())
+    }
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, t, y, h, dw, levy } = s;
+        let (f1, g_t) = (f, g);
         let zeta = dw * 0.5 + levy; // ΔZ / h
-        let f1 = term.drift(t, y)?;
-        let g_t = term.diffusion(t, y)?;
         let g_th = term.diffusion(t + h, y)?;
         let h2 = y + &f1 * (0.75 * h) + &g_t * &zeta * 1.5;
         let f2 = term.drift(t + 0.75 * h, &h2)?;
