@@ -339,8 +339,29 @@ impl CellNetwork {
     }
 
     /// Logits `[B, classes]` for images `[B, C, H, W]` (`train` selects batch statistics).
+    /// Panics inside libtorch on a wrong shape, dtype or device: [`CellNetwork::try_forward`]
+    /// checks them first.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.forward_probe(x, train, None)
+    }
+
+    /// [`CellNetwork::forward_t`] after checking that `x` is `[B ≥ 1, in_channels, H ≥ 1, W ≥ 1]`
+    /// with the dtype and device of the weights.
+    ///
+    /// # Errors
+    /// A wrong shape, dtype or device, naming `x`.
+    pub fn try_forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        use core_tensor::check::{check_like, check_tensor, Dim};
+        let c = self.skel.cfg.in_channels;
+        check_tensor(
+            "x",
+            x,
+            Some(&[Dim::AtLeast(1), Dim::Is(c), Dim::AtLeast(1), Dim::AtLeast(1)]),
+            None,
+            None,
+        )?;
+        check_like("x", x, &self.skel.classifier.ws)?;
+        Ok(self.forward_t(x, train))
     }
 
     /// As [`CellNetwork::forward_t`], also collecting the input of every ReLU into `probe`.
@@ -398,6 +419,12 @@ mod tests {
         let gen = crate::data::ProceduralImages { classes: 4, ..Default::default() };
         let (x, y) = gen.generate(128, &mut core_tensor::seed::rng(1)).unwrap();
         assert_eq!(net.forward_t(&x, false).size(), vec![128, 4]);
+        // checked entry point: same logits, and clear errors for a wrong shape or dtype
+        assert!(net.try_forward(&x, false).unwrap().equal(&net.forward_t(&x, false)));
+        let e = net.try_forward(&x.narrow(1, 0, 1), false).unwrap_err().to_string();
+        assert!(e.contains("`x`"), "{e}");
+        assert!(net.try_forward(&x.to_kind(tch::Kind::Double), false).is_err());
+        assert!(net.try_forward(&x.view([-1]), false).is_err());
         let mut opt = core_tensor::train::Optimizer::from_var_store(
             core_tensor::train::OptimizerConfig::adam(3e-3),
             &vs,
