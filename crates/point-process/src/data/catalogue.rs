@@ -117,6 +117,7 @@ pub struct Quake {
 /// magnitudes `≥ mc`. Events before `t_start` are *history*: they trigger but are not targets of the
 /// likelihood (the `etas` package's auxiliary window).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CatalogueFields")]
 pub struct Catalogue {
     events: Vec<Quake>,
     t_history: f64,
@@ -124,6 +125,27 @@ pub struct Catalogue {
     t_end: f64,
     mc: f64,
     region: Region,
+}
+
+/// The serialised fields of a [`Catalogue`], validated by [`Region::new`] and [`Catalogue::new`]
+/// on the way in.
+#[derive(Deserialize)]
+struct CatalogueFields {
+    events: Vec<Quake>,
+    t_history: f64,
+    t_start: f64,
+    t_end: f64,
+    mc: f64,
+    region: Region,
+}
+
+impl TryFrom<CatalogueFields> for Catalogue {
+    type Error = Error;
+    fn try_from(f: CatalogueFields) -> Result<Self> {
+        let r = f.region;
+        let region = Region::new(r.lon_min, r.lon_max, r.lat_min, r.lat_max)?;
+        Catalogue::new(f.events, f.t_history, f.t_start, f.t_end, f.mc, region)
+    }
 }
 
 impl Catalogue {
@@ -263,6 +285,23 @@ mod tests {
         // One degree of latitude ≈ 111.19 km on a 6371 km sphere.
         assert_abs_diff_eq!(haversine_km(0.0, 0.0, 0.0, 1.0), 111.194_926_644_558_73, epsilon = 1e-9);
         let (lon, lat) = destination(-118.0, 34.0, 50.0, 1.0).unwrap();
+        // deserialised catalogues go through the validating constructors
+        let cat = Catalogue::new(
+            vec![Quake { time: 1.0, lon: 0.5, lat: 0.5, mag: 3.2, depth: 5.0 }],
+            0.0,
+            0.0,
+            2.0,
+            3.0,
+            Region::new(0.0, 1.0, 0.0, 1.0).unwrap(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&cat).unwrap();
+        assert_eq!(serde_json::from_str::<Catalogue>(&json).unwrap(), cat);
+        let outside = json.replace("\"lon\":0.5", "\"lon\":7.5");
+        assert_ne!(outside, json);
+        assert!(serde_json::from_str::<Catalogue>(&outside).is_err());
+        let flipped = json.replace("\"lon_max\":1.0", "\"lon_max\":-1.0");
+        assert!(serde_json::from_str::<Catalogue>(&flipped).is_err());
         assert!(destination(f64::INFINITY, 34.0, 50.0, 1.0).is_err());
         assert!(destination(-118.0, 34.0, f64::NAN, 1.0).is_err());
         assert_abs_diff_eq!(haversine_km(-118.0, 34.0, lon, lat), 50.0, epsilon = 1e-9);

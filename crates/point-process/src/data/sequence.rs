@@ -9,12 +9,31 @@ use serde::{Deserialize, Serialize};
 /// Invariants: `t_start < t_end` (finite); times finite, strictly increasing, inside
 /// `[t_start, t_end]`; one mark per time, each `< num_marks`. Time units are the caller's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SequenceFields")]
 pub struct EventSequence {
     times: Vec<f64>,
     marks: Vec<usize>,
     num_marks: usize,
     t_start: f64,
     t_end: f64,
+}
+
+/// The serialised fields of an [`EventSequence`], validated by [`EventSequence::new`] on the way
+/// in, so that a file cannot smuggle in an unsorted or out-of-window sequence.
+#[derive(Deserialize)]
+struct SequenceFields {
+    times: Vec<f64>,
+    marks: Vec<usize>,
+    num_marks: usize,
+    t_start: f64,
+    t_end: f64,
+}
+
+impl TryFrom<SequenceFields> for EventSequence {
+    type Error = Error;
+    fn try_from(f: SequenceFields) -> Result<Self> {
+        EventSequence::new(f.times, Some(f.marks), f.num_marks, f.t_start, f.t_end)
+    }
 }
 
 impl EventSequence {
@@ -148,6 +167,19 @@ impl EventSequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserialised_sequences_are_validated() {
+        let s = EventSequence::new(vec![0.5, 1.0], Some(vec![1, 0]), 2, 0.0, 2.0).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<EventSequence>(&json).unwrap(), s);
+        let unsorted = json.replace("[0.5,1.0]", "[1.0,0.5]");
+        assert_ne!(unsorted, json);
+        let e = serde_json::from_str::<EventSequence>(&unsorted).unwrap_err().to_string();
+        assert!(e.contains("not sorted"), "{e}");
+        let bad_mark = json.replace("\"num_marks\":2", "\"num_marks\":1");
+        assert!(serde_json::from_str::<EventSequence>(&bad_mark).is_err());
+    }
 
     #[test]
     fn validation_errors_are_clear() {
