@@ -171,30 +171,18 @@ pub fn sgd_epochs(
     rng: &mut impl Rng,
 ) -> Result<Vec<f64>> {
     let n = x.size()[0] as usize;
-    let per_epoch = n.div_ceil(cfg.batch_size);
-    let mut trainer = Trainer::builder()
-        .optimizer(cfg.optimizer())
-        .schedule(cfg.schedule.clone())
-        .schedule_every(per_epoch);
+    let mut trainer = Trainer::builder().optimizer(cfg.optimizer()).schedule(cfg.schedule.clone());
     if cfg.grad_clip > 0.0 {
         trainer = trainer.clip_norm(cfg.grad_clip);
     }
-    let mut trainer = trainer.build()?;
-    let (mut batches, mut total, mut losses) = (Vec::new(), 0.0, Vec::with_capacity(epochs));
-    trainer.run_steps(params, epochs * per_epoch, |c| {
-        let b = c.step % per_epoch;
-        if b == 0 {
+    let mut batches = Vec::new();
+    trainer.build()?.run_epochs(params, epochs, n.div_ceil(cfg.batch_size), |c| {
+        if c.batch == 0 {
             batches = batch_indices(n, cfg.batch_size, x.device(), rng);
-            total = 0.0;
         }
-        let l = loss(&x.index_select(0, &batches[b]), &y.index_select(0, &batches[b]));
-        total += l.double_value(&[]);
-        if b + 1 == per_epoch {
-            losses.push(total / per_epoch as f64);
-        }
-        Ok(StepOutput::Loss(l))
-    })?;
-    Ok(losses)
+        let l = loss(&x.index_select(0, &batches[c.batch]), &y.index_select(0, &batches[c.batch]));
+        Ok((StepOutput::Loss(l), 1.0))
+    })
 }
 
 /// One step of `opt` on the scalar `loss` (graph into its parameters): checks the loss is finite,

@@ -179,33 +179,24 @@ pub fn train_timing(
     let loss_kind = SpikeLoss::CeMaxMembrane;
     let batch = 64i64;
     let n = n_train as i64;
-    let per_epoch = n_train.div_ceil(batch as usize);
     let decay_epochs = (epochs as f64 * 0.8) as usize;
-    let pb = progress_bar(
-        epochs as u64,
-        if delays { "timing task, DCLS delays" } else { "timing task, no delays" },
-        progress,
-    );
-    let mut losses = Vec::with_capacity(epochs);
-    let (mut perm, mut total) = (Tensor::new(), 0.0);
+    let mut perm = Tensor::new();
     // The trainer steps the weights; the delay positions have their own optimizer (a 10× larger
     // rate), stepped by the closure after the same backward pass.
-    let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(lr)).build()?;
-    trainer.run_steps(w, epochs * per_epoch, |c| {
-        let (epoch, bi) = (c.step / per_epoch, c.step % per_epoch);
-        if bi == 0 {
+    let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(lr)).progress(progress).build()?;
+    let losses = trainer.run_epochs(w, epochs, n_train.div_ceil(batch as usize), |c| {
+        if c.batch == 0 {
             if let Layer::Delayed(dl) = &net.layers()[0] {
                 dl.set_sigma(DelayedLinear::sigma_schedule(
                     d as f64 / 2.0,
                     net_cfg.sigma_end,
                     decay_epochs,
-                    epoch,
+                    c.epoch,
                 ))?;
             }
             perm = Tensor::randperm(n, (Kind::Int64, device));
-            total = 0.0;
         }
-        let i = bi as i64 * batch;
+        let i = c.batch as i64 * batch;
         let b = batch.min(n - i);
         let idx = perm.narrow(0, i, b);
         let out = net.forward_multi_step(&xtr.index_select(1, &idx), false)?;
@@ -218,15 +209,8 @@ pub fn train_timing(
         if let Some(p) = opt_p.as_mut() {
             p.step()?;
         }
-        let v = l.double_value(&[]);
-        total += v * b as f64;
-        if bi + 1 == per_epoch {
-            losses.push(total / n_train as f64);
-            pb.inc(1);
-        }
-        Ok(StepOutput::Stepped(v))
+        Ok((StepOutput::Stepped(l.double_value(&[])), b as f64))
     })?;
-    pb.finish_and_clear();
     if let Layer::Delayed(dl) = &net.layers()[0] {
         dl.set_hard(true);
     }

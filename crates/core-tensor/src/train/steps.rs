@@ -30,6 +30,10 @@ pub enum StepOutput {
 pub struct StepContext<'a> {
     /// Step index from 0.
     pub step: usize,
+    /// Epoch of the step ([`Trainer::run_epochs`]; equal to `step` in [`Trainer::run_steps`]).
+    pub epoch: usize,
+    /// Batch of the step within its epoch (0 in [`Trainer::run_steps`]).
+    pub batch: usize,
     /// Learning rate set on the optimizer for this step.
     pub lr: f64,
     /// The optimizer; its gradients are zeroed before the closure runs.
@@ -69,7 +73,7 @@ impl Trainer {
     /// Takes `steps` optimizer steps over `params` (named tensors with `requires_grad`; from a var
     /// store: [`trainable_named`](super::optim::trainable_named)), calling `step_fn` once per step.
     ///
-    /// Per step: set the scheduled rate (`schedule.lr(base, step / schedule_every)`), zero the gradients, call
+    /// Per step: set the scheduled rate (`schedule.lr(base, step)`), zero the gradients, call
     /// `step_fn`; for [`StepOutput::Loss`] check that it is a finite scalar, backpropagate, clip
     /// as configured and step. `epochs`, early stopping, zeroth-order gradients and checkpoints
     /// belong to [`Trainer::fit`] and are rejected here.
@@ -81,6 +85,52 @@ impl Trainer {
         &mut self,
         params: Vec<(String, Tensor)>,
         steps: usize,
+        step_fn: impl FnMut(&mut StepContext<'_>) -> Result<StepOutput>,
+    ) -> Result<StepHistory> {
+        self.steps_in_epochs(params, steps, 1, step_fn)
+    }
+
+    /// [`Trainer::run_steps`] in `epochs` epochs of `batches` steps: the schedule is evaluated per
+    /// epoch, the closure sees [`StepContext::epoch`] and [`StepContext::batch`] (to draw an epoch's
+    /// order at batch 0, say) and returns each step's output with a weight (its batch size, or 1).
+    /// Returns the weighted mean loss of every completed epoch, `Σ w·loss / Σ w` in batch order.
+    ///
+    /// # Errors
+    /// As [`Trainer::run_steps`]; `epochs` or `batches` 0.
+    pub fn run_epochs(
+        &mut self,
+        params: Vec<(String, Tensor)>,
+        epochs: usize,
+        batches: usize,
+        mut step_fn: impl FnMut(&mut StepContext<'_>) -> Result<(StepOutput, f64)>,
+    ) -> Result<Vec<f64>> {
+        if epochs == 0 || batches == 0 {
+            return Err(Error::invalid("epochs, batches", format!("{epochs}, {batches}"), "must be > 0"));
+        }
+        let mut weights = Vec::with_capacity(epochs * batches);
+        let history = self.steps_in_epochs(params, epochs * batches, batches, |c| {
+            let (out, w) = step_fn(c)?;
+            weights.push(w);
+            Ok(out)
+        })?;
+        Ok(history
+            .steps
+            .chunks_exact(batches)
+            .zip(weights.chunks_exact(batches))
+            .map(|(recs, ws)| {
+                let total = recs.iter().zip(ws).fold(0.0, |acc, (r, w)| acc + r.loss * w);
+                total / ws.iter().sum::<f64>()
+            })
+            .collect())
+    }
+
+    /// The step loop behind both entry points: `per_epoch` steps per epoch (1: every step its
+    /// own epoch), the schedule evaluated per epoch, the progress bar counting epochs.
+    fn steps_in_epochs(
+        &mut self,
+        params: Vec<(String, Tensor)>,
+        steps: usize,
+        per_epoch: usize,
         mut step_fn: impl FnMut(&mut StepContext<'_>) -> Result<StepOutput>,
     ) -> Result<StepHistory> {
         let cfg = self.config().clone();
@@ -99,13 +149,14 @@ impl Trainer {
         }
         let mut opt = Optimizer::new(cfg.optimizer.clone(), params)?;
         let base_lr = cfg.optimizer.lr();
-        let pb = progress_bar(steps as u64, "training", cfg.progress);
+        let pb = progress_bar(steps.div_ceil(per_epoch) as u64, "training", cfg.progress);
         let mut history = StepHistory::default();
         for step in 0..steps {
-            let lr = cfg.schedule.lr(base_lr, step / cfg.schedule_every);
+            let (epoch, batch) = (step / per_epoch, step % per_epoch);
+            let lr = cfg.schedule.lr(base_lr, epoch);
             opt.set_lr(lr);
             opt.zero_grad();
-            let out = step_fn(&mut StepContext { step, lr, optimizer: &mut opt })?;
+            let out = step_fn(&mut StepContext { step, epoch, batch, lr, optimizer: &mut opt })?;
             let (loss, grad_norm) = match out {
                 StepOutput::Loss(loss) => {
                     let v = loss_value(&loss)?;
@@ -128,7 +179,9 @@ impl Trainer {
                 }
             };
             let record = StepRecord { step, loss, lr, grad_norm };
-            pb.inc(1);
+            if batch + 1 == per_epoch {
+                pb.inc(1);
+            }
             let mut control = Control::Continue;
             for o in self.observers_mut() {
                 if o.on_step(&record) == Control::Stop {
@@ -181,6 +234,30 @@ mod tests {
         assert!((x.double_value(&[0]) - expected).abs() < 1e-12);
         assert_eq!(h.steps.iter().map(|r| r.lr).collect::<Vec<_>>(), vec![0.1, 0.1, 0.25, 0.25]);
         assert_eq!(h.losses()[0], 9.0);
+    }
+
+    /// Epochs of three batches: the schedule moves per epoch, the closure sees (epoch, batch),
+    /// and each epoch's loss is the weighted mean `Σ w·loss / Σ w` of its batches.
+    #[test]
+    fn epochs_weight_their_batches_and_schedule_per_epoch() {
+        let mut t = Trainer::builder()
+            .optimizer(OptimizerConfig::sgd(0.1, 0.0))
+            .schedule(LrSchedule::Piecewise { boundaries: vec![1], rates: vec![0.1, 0.01] })
+            .build()
+            .unwrap();
+        let mut seen = Vec::new();
+        let means = t
+            .run_epochs(param(0.0), 2, 3, |c| {
+                seen.push((c.epoch, c.batch, c.lr));
+                // losses 1, 2, 3 with weights 1, 1, 2 in every epoch
+                let loss = (c.batch + 1) as f64;
+                Ok((StepOutput::Stepped(loss), if c.batch == 2 { 2.0 } else { 1.0 }))
+            })
+            .unwrap();
+        assert_eq!(means, vec![9.0 / 4.0, 9.0 / 4.0]);
+        assert_eq!(seen[2], (0, 2, 0.1));
+        assert_eq!(seen[3], (1, 0, 0.01));
+        assert!(t.run_epochs(param(0.0), 0, 3, |_| Ok((StepOutput::Stepped(0.0), 1.0))).is_err());
     }
 
     #[test]

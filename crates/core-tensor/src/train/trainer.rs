@@ -54,13 +54,9 @@ pub struct TrainerConfig {
     pub epochs: usize,
     /// Optimizer and base learning rate.
     pub optimizer: OptimizerConfig,
-    /// Learning-rate schedule over epochs ([`Trainer::fit`]) or over steps
-    /// ([`Trainer::run_steps`], evaluated at `step / schedule_every`).
+    /// Learning-rate schedule over epochs ([`Trainer::fit`], [`Trainer::run_epochs`]) or over
+    /// steps ([`Trainer::run_steps`]).
     pub schedule: LrSchedule,
-    /// In [`Trainer::run_steps`], steps per schedule unit (the batches of an epoch make the
-    /// schedule an epoch schedule); 1 by default.
-    #[serde(default = "one")]
-    pub schedule_every: usize,
     /// Gradient clipping.
     pub clip: Option<GradClip>,
     /// Early stopping.
@@ -85,7 +81,6 @@ impl Default for TrainerConfig {
             epochs: 10,
             optimizer: OptimizerConfig::adam(1e-3),
             schedule: LrSchedule::Constant,
-            schedule_every: 1,
             clip: None,
             early_stopping: None,
             zeroth_order: None,
@@ -112,11 +107,6 @@ impl TrainerConfig {
     /// Sets the schedule.
     pub fn schedule(mut self, s: LrSchedule) -> Self {
         self.schedule = s;
-        self
-    }
-    /// Evaluates the schedule of [`Trainer::run_steps`] every `steps` steps.
-    pub fn schedule_every(mut self, steps: usize) -> Self {
-        self.schedule_every = steps;
         self
     }
     /// Clips the global gradient norm.
@@ -163,9 +153,6 @@ impl TrainerConfig {
         }
         self.optimizer.validate()?;
         self.schedule.validate()?;
-        if self.schedule_every == 0 {
-            return Err(Error::invalid("schedule_every", 0, "must be > 0"));
-        }
         match self.clip {
             Some(GradClip::Norm { max_norm: v }) | Some(GradClip::Value { max: v })
                 if !(v.is_finite() && v > 0.0) =>
@@ -275,10 +262,6 @@ struct LoopState {
     bad_epochs: usize,
     history: TrainHistory,
     has_best: bool,
-}
-
-fn one() -> usize {
-    1
 }
 
 const ZO_STREAM: u64 = 0x5A5A_5A5A_5A5A_5A5A;

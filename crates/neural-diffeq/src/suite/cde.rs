@@ -64,7 +64,6 @@ impl Task for CdeClassification {
             OptimizerConfig::adam(5e-3),
             (n, batch),
             epochs,
-            "neural CDE",
             cfg.progress,
             |_, b0, len| {
                 let path = ControlPath::new(&times, &xtr.narrow(0, b0, len), Interpolation::HermiteBackward)?;
@@ -101,7 +100,6 @@ impl Task for CdeClassification {
             OptimizerConfig::adam(5e-3),
             (n, batch),
             epochs,
-            "GRU",
             cfg.progress,
             |_, b0, len| {
                 let (out, _) = gru.seq(&gtr.narrow(0, b0, len));
@@ -131,7 +129,6 @@ impl Task for CdeClassification {
                 OptimizerConfig::adam(1e-2),
                 (n, batch),
                 sde_epochs,
-                name,
                 cfg.progress,
                 |step, b0, len| {
                     let path =

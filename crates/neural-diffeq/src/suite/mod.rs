@@ -57,29 +57,16 @@ fn train_in_batches(
     optimizer: OptimizerConfig,
     (n, batch): (i64, usize),
     epochs: usize,
-    label: &str,
     progress: bool,
     mut loss: impl FnMut(usize, i64, i64) -> Result<Tensor>,
 ) -> Result<Vec<(f64, f64)>> {
-    let per_epoch = (n as usize).div_ceil(batch);
-    let mut trainer = Trainer::builder().optimizer(optimizer).build()?;
-    let pb = progress_bar(epochs as u64, label, progress);
-    let (mut curve, mut tot) = (Vec::new(), 0.0);
-    trainer.run_steps(trainable_named(vs), epochs * per_epoch, |c| {
-        let (e, b) = (c.step / per_epoch, c.step % per_epoch);
-        let b0 = (b * batch) as i64;
+    let mut trainer = Trainer::builder().optimizer(optimizer).progress(progress).build()?;
+    let means = trainer.run_epochs(trainable_named(vs), epochs, (n as usize).div_ceil(batch), |c| {
+        let b0 = (c.batch * batch) as i64;
         let len = (batch as i64).min(n - b0);
-        let l = loss(c.step, b0, len)?;
-        tot += l.double_value(&[]) * len as f64;
-        if b + 1 == per_epoch {
-            curve.push(((e + 1) as f64, tot / n as f64));
-            tot = 0.0;
-            pb.inc(1);
-        }
-        Ok(StepOutput::Loss(l))
+        Ok((StepOutput::Loss(loss(c.step, b0, len)?), len as f64))
     })?;
-    pb.finish_and_clear();
-    Ok(curve)
+    Ok(means.into_iter().enumerate().map(|(e, m)| ((e + 1) as f64, m)).collect())
 }
 
 /// Minibatch training shared by the variational tasks: batches of 64 sequences in order, gradient

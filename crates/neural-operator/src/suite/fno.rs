@@ -40,7 +40,6 @@ impl Task for FnoBurgers {
             epochs,
             cfg.pick(35, 100),
             cfg,
-            "FNO Burgers",
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&predict(&xte)?, &yte, 2.0)?.double_value(&[]))
@@ -117,7 +116,6 @@ impl Task for FnoDarcy {
             epochs,
             cfg.pick(15, 20),
             cfg,
-            "FNO Darcy",
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             let pred = yn.decode(&fno.forward(&xte_n, None)?);
@@ -176,7 +174,6 @@ impl Task for FnoNavierStokes {
             epochs,
             cfg.pick(15, 100),
             cfg,
-            "FNO Navier–Stokes",
         )?;
         let test = tch::no_grad(|| -> crate::Result<f64> {
             Ok(relative_lp_loss(&fno.forward(&xte, None)?, &yte, 2.0)?.double_value(&[]))

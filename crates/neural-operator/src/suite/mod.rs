@@ -74,42 +74,30 @@ fn train_operator(
     epochs: usize,
     halve_every: usize,
     cfg: &SuiteConfig,
-    label: &str,
 ) -> Result<Vec<(f64, f64)>> {
     let dev = xtr.device();
     let n_train = xtr.size()[0];
     let batch = 20;
-    let per_epoch = (n_train as usize).div_ceil(batch);
     let mut trainer = Trainer::builder()
         .optimizer(optimizer)
-        .schedule(LrSchedule::Step { step_size: halve_every * per_epoch, gamma: 0.5 })
+        .schedule(LrSchedule::Step { step_size: halve_every, gamma: 0.5 })
+        .progress(cfg.progress)
         .build()?;
-    let pb = progress_bar(epochs as u64, label, cfg.progress);
-    let (mut curve, mut order, mut tot) = (Vec::new(), Vec::new(), 0.0);
-    trainer.run_steps(trainable_named(vs), epochs * per_epoch, |c| {
-        let (e, b) = (c.step / per_epoch, c.step % per_epoch);
-        if b == 0 {
-            order = core_tensor::data::DataLoader::new(
-                vec![Tensor::arange(n_train, (Kind::Int64, dev))],
-                batch,
-                derive_seed(cfg.seed, e as u64),
-            )?
-            .order(e);
-            tot = 0.0;
+    let mut order = Vec::new();
+    let means = trainer.run_epochs(trainable_named(vs), epochs, (n_train as usize).div_ceil(batch), |c| {
+        if c.batch == 0 {
+            let idx = Tensor::arange(n_train, (Kind::Int64, dev));
+            order =
+                core_tensor::data::DataLoader::new(vec![idx], batch, derive_seed(cfg.seed, c.epoch as u64))?
+                    .order(c.epoch);
         }
-        let chunk = &order[b * batch..((b + 1) * batch).min(order.len())];
+        let chunk = &order[c.batch * batch..((c.batch + 1) * batch).min(order.len())];
         let idx = Tensor::from_slice(chunk).to(dev);
         let pred = forward(&xtr.index_select(0, &idx))?;
         let loss = relative_lp_loss(&pred, &ytr.index_select(0, &idx), 2.0)?;
-        tot += loss.double_value(&[]) * chunk.len() as f64;
-        if b + 1 == per_epoch {
-            curve.push(((e + 1) as f64, tot / n_train as f64));
-            pb.inc(1);
-        }
-        Ok(StepOutput::Loss(loss))
+        Ok((StepOutput::Loss(loss), chunk.len() as f64))
     })?;
-    pb.finish_and_clear();
-    Ok(curve)
+    Ok(means.into_iter().enumerate().map(|(e, m)| ((e + 1) as f64, m)).collect())
 }
 
 /// Median wall time (ms) of `f` over `reps` runs after one warm-up.

@@ -55,7 +55,6 @@ impl Task for NeuralStaggerBurgers {
             let vs = nn::VarStore::new(dev);
             // The same modes fit every coarse grid here (16 ≤ n/(2s)).
             let model = NeuralStagger::new(&vs.root(), &base, s)?;
-            let label = format!("NeuralStagger s = {s}");
             let forward = |x: &Tensor| -> crate::Result<Tensor> { Ok(yn.decode(&model.forward(x)?)) };
             train_operator(
                 forward,
@@ -66,7 +65,6 @@ impl Task for NeuralStaggerBurgers {
                 epochs,
                 epochs / 3 + 1,
                 cfg,
-                &label,
             )?;
             let test = tch::no_grad(|| -> crate::Result<f64> {
                 Ok(relative_lp_loss(&forward(&xte)?, &yte, 2.0)?.double_value(&[]))
@@ -148,7 +146,6 @@ impl Task for NeuralStaggerNavierStokes {
             let b = FnoConfig { modes: vec![(modes).min(n as i64 / (2 * s)); 2], ..base.clone() };
             let model = NeuralStagger::with_frames(&vs.root(), &b, s, tau)?;
             let (xtr, ytr) = windows(&traj_tr, tau);
-            let label = format!("NS stagger s = {s}, τ = {tau}");
             train_operator(
                 |x| model.forward(x),
                 &vs,
@@ -158,7 +155,6 @@ impl Task for NeuralStaggerNavierStokes {
                 epochs,
                 epochs / 3 + 1,
                 cfg,
-                &label,
             )?;
             let calls = (horizon + tau - 1) / tau;
             let start = traj_te.narrow(1, known - tau, tau);

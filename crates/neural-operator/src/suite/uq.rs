@@ -42,22 +42,12 @@ impl Task for FnoBurgersUq {
         let forward = |fno: &Fno, x: &Tensor, p: f64| -> crate::Result<Tensor> {
             Ok(yn.decode(&fno.forward_dropout(x, None, p)?))
         };
-        let train_member = |seed: u64, dropout: f64, label: &str| -> Result<(nn::VarStore, Fno)> {
+        let train_member = |seed: u64, dropout: f64| -> Result<(nn::VarStore, Fno)> {
             core_tensor::seed::seed_torch(seed);
             let vs = nn::VarStore::new(dev);
             let fno = Fno::new(&vs.root(), fno_cfg.clone())?;
             let f = |x: &Tensor| forward(&fno, x, dropout);
-            train_operator(
-                f,
-                &vs,
-                OptimizerConfig::adam(1e-3),
-                &xtr,
-                &ytr,
-                epochs,
-                epochs / 3 + 1,
-                cfg,
-                label,
-            )?;
+            train_operator(f, &vs, OptimizerConfig::adam(1e-3), &xtr, &ytr, epochs, epochs / 3 + 1, cfg)?;
             Ok((vs, fno))
         };
         let predict = |fno: &Fno, x: &Tensor, p: f64| tch::no_grad(|| forward(fno, x, p));
@@ -68,11 +58,7 @@ impl Task for FnoBurgersUq {
         // Deep ensemble: independently initialised members; spread = ensemble standard deviation.
         let mut members_out = Vec::new();
         for m in 0..members {
-            members_out.push(train_member(
-                derive_seed(cfg.seed, 10 + m as u64),
-                0.0,
-                &format!("ensemble member {}", m + 1),
-            )?);
+            members_out.push(train_member(derive_seed(cfg.seed, 10 + m as u64), 0.0)?);
         }
         let ens_test: Vec<Tensor> =
             members_out.iter().map(|(_, f)| predict(f, &xte, 0.0)).collect::<crate::Result<_>>()?;
@@ -83,7 +69,7 @@ impl Task for FnoBurgersUq {
         rows.push(("deep_ensemble", uq_scores(&m_te, &s_te, residual_var(&m_tr), &yte)?));
 
         // MC dropout: one model trained with dropout 0.1, `passes` stochastic passes.
-        let (_, drop_fno) = train_member(derive_seed(cfg.seed, 20), 0.1, "MC-dropout model")?;
+        let (_, drop_fno) = train_member(derive_seed(cfg.seed, 20), 0.1)?;
         let mc = |x: &Tensor| -> Result<(Tensor, Tensor)> {
             let preds: Vec<Tensor> =
                 (0..passes).map(|_| predict(&drop_fno, x, 0.1)).collect::<crate::Result<_>>()?;
