@@ -60,7 +60,8 @@ criterion_main!(benches);
 /// forward + backward; the Brownian increments are sampled inside the timed loop.
 fn neural_sde_benches(c: &mut Criterion) {
     use neural_diffeq::models::NeuralSde;
-    use neural_diffeq::sde::{sdeint, BrownianPath, EulerMaruyama};
+    use neural_diffeq::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama};
+    use neural_diffeq::solve::SaveAt;
     core_tensor::seed::seed_everything(0);
     let dev = core_tensor::device::device();
     let vs = nn::VarStore::new(dev);
@@ -74,7 +75,8 @@ fn neural_sde_benches(c: &mut Criterion) {
             seed += 1;
             let path = BrownianPath::increments_only(0.0, 0.01, 100, &[512, 8], seed, Kind::Float, dev)
                 .expect("path");
-            let ys = sdeint(&sde, &EulerMaruyama, &y0, &path).expect("solve");
+            let ys =
+                sdeint_on_grid(&sde, &EulerMaruyama, &y0, &path, &SaveAt::every_step()).expect("solve").ys;
             ys.last().expect("solved").sum(Kind::Float).backward();
         })
     });

@@ -71,6 +71,12 @@ impl PidController {
         self.max_steps = n;
         self
     }
+    /// Sets the smallest and largest step-size factors.
+    pub fn factors(mut self, min: f64, max: f64) -> Self {
+        self.factormin = min;
+        self.factormax = max;
+        self
+    }
     /// Sets the minimal step.
     pub fn dtmin(mut self, dt: f64) -> Self {
         self.dtmin = dt;
@@ -133,9 +139,9 @@ impl PidController {
     }
 
     /// The step-size factor after a step with inverse scaled errors `inv = [ε_n, ε_{n−1}, ε_{n−2}]`
-    /// for an error estimate of order `q` (so `k = q + 1`); `accepted` caps the factor at 1 when false.
-    pub fn factor(&self, inv: [f64; 3], q: u32, accepted: bool) -> f64 {
-        let k = (q + 1) as f64;
+    /// when the local error scales as `h^k` (`k = q + 1` for an embedded estimate of order `q`;
+    /// `k = p + ½` for an SDE method of strong order `p`); `accepted` caps the factor at 1 when false.
+    pub fn factor(&self, inv: [f64; 3], k: f64, accepted: bool) -> f64 {
         let b1 = self.pcoeff + self.icoeff + self.dcoeff;
         let b2 = -(self.pcoeff + 2.0 * self.dcoeff);
         let b3 = self.dcoeff;
@@ -178,10 +184,10 @@ mod tests {
     fn i_controller_factor() {
         let c = PidController::new(1e-6, 1e-6);
         // error norm 0.5 for a 4th-order estimate: 0.9 · 2^{1/5}
-        assert!((c.factor([2.0, 1.0, 1.0], 4, true) - 0.9 * 2f64.powf(0.2)).abs() < 1e-12);
-        assert_eq!(c.factor([1e-30, 1.0, 1.0], 4, false), 0.2);
-        assert_eq!(c.factor([1e30, 1.0, 1.0], 4, true), 10.0);
-        assert!(c.factor([1e30, 1.0, 1.0], 4, false) <= 1.0);
+        assert!((c.factor([2.0, 1.0, 1.0], 5.0, true) - 0.9 * 2f64.powf(0.2)).abs() < 1e-12);
+        assert_eq!(c.factor([1e-30, 1.0, 1.0], 5.0, false), 0.2);
+        assert_eq!(c.factor([1e30, 1.0, 1.0], 5.0, true), 10.0);
+        assert!(c.factor([1e30, 1.0, 1.0], 5.0, false) <= 1.0);
         assert!(PidController::new(0.0, 0.0).validate().is_err());
         assert!(PidController::new(1e-3, -1.0).validate().unwrap_err().to_string().contains("atol"));
     }

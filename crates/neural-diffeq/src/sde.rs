@@ -1,17 +1,23 @@
-//! Stochastic differential equations: terms, Brownian motion, fixed-step solvers and reversible Heun
-//! with its exact adjoint.
+//! Stochastic differential equations: terms, Brownian motion, one-step solvers behind one entry
+//! point [`sdeint`] (constant or adaptive steps, the ODE solve's [`StepControl`] and [`SaveAt`]),
+//! reversible Heun with its exact adjoint, the continuous stochastic adjoint and fractional noise.
+//!
+//! [`StepControl`]: crate::controller::StepControl
+//! [`SaveAt`]: crate::solve::SaveAt
 
 pub mod adjoint;
 pub mod brownian;
 pub mod fbm;
+pub mod reversible_heun;
+pub mod solve;
 pub mod solver;
 pub mod term;
 
 pub use adjoint::stochastic_adjoint;
-pub use brownian::{BrownianPath, VirtualBrownianTree};
-pub use solver::{
-    reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, sdeint, sdeint_adaptive,
-    AdaptiveSdeSolution, EulerHeun, EulerMaruyama, Heun, Milstein, ReversibleHeunState, SdeAdaptive,
-    SdeSolver, Sra1,
+pub use brownian::{BrownianMotion, BrownianPath, VirtualBrownianTree};
+pub use reversible_heun::{
+    reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, ReversibleHeunState,
 };
+pub use solve::{sdeint, sdeint_on_grid};
+pub use solver::{EulerHeun, EulerMaruyama, Heun, Milstein, SdeSolver, Sra1, StepInput};
 pub use term::{FnSde, Noise, SdeTerm};

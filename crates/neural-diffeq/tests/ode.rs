@@ -330,3 +330,29 @@ fn per_sample_time_grids_in_a_batch() {
         }
     }
 }
+
+/// `SaveAt::every_step` keeps the initial state and every accepted step, in order; a save time
+/// that is also a step end appears once, one between steps is interpolated.
+#[test]
+fn every_step_saves_each_accepted_step() {
+    let f = |_t: f64, y: &DVector<f64>| Ok(-y.clone());
+    let y0 = DVector::from_element(1, 1.0);
+    let control = StepControl::adaptive(1e-6, 1e-6);
+    let sol = solve(&f, &ExplicitRk::dopri5(), (0.0, 1.0), &y0, &control, &SaveAt::every_step()).unwrap();
+    assert_eq!(sol.ts.len(), sol.stats.accepted + 1);
+    assert!(sol.ts.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(*sol.ts.last().unwrap(), 1.0);
+    for (t, y) in sol.ts.iter().zip(&sol.ys) {
+        assert!((y[0] - (-t).exp()).abs() < 1e-6);
+    }
+    // dopri5 steps onto save times (its Hermite interpolant is below its order): each appears once
+    let mid = 0.5 * (sol.ts[1] + sol.ts[2]);
+    let with = SaveAt { ts: vec![sol.ts[1], mid, 1.0], ..SaveAt::every_step() };
+    let s2 = solve(&f, &ExplicitRk::dopri5(), (0.0, 1.0), &y0, &control, &with).unwrap();
+    assert!(s2.ts.windows(2).all(|w| w[0] < w[1]), "{:?}", s2.ts);
+    assert!(with.ts.iter().all(|t| s2.ts.contains(t)));
+    assert_eq!(s2.ts.len(), s2.stats.accepted + 1);
+    // RK4 with constant steps interpolates a save time between steps
+    let rk = solve(&f, &ExplicitRk::rk4(), (0.0, 1.0), &y0, &StepControl::constant(0.25), &with).unwrap();
+    assert_eq!(rk.ts.len(), 5 + 2, "{:?}", rk.ts);
+}

@@ -1,7 +1,14 @@
 //! SDE solvers against closed forms: GBM and OU moments, strong orders, reversible Heun.
 
+use neural_diffeq::controller::{PidController, StepControl};
 use neural_diffeq::models::NeuralSde;
 use neural_diffeq::sde::*;
+use neural_diffeq::solve::SaveAt;
+
+/// Step doubling with the I-controller: first step 0.01, factors in [0.2, 5].
+fn adaptive(tol: f64) -> StepControl {
+    StepControl::Adaptive(PidController::new(tol, tol).dt0(0.01).dtmin(1e-10).factors(0.2, 5.0))
+}
 use tch::{nn, Device, Kind, Tensor};
 
 const MU: f64 = 0.5;
@@ -26,7 +33,7 @@ fn gbm_and_ou_moments_match_closed_forms() {
     let n = 20_000;
     let y0 = Tensor::ones([n, 1], (Kind::Double, Device::Cpu));
     let path = BrownianPath::new(0.0, 1e-3, 1000, &[n, 1], 1, Kind::Double, Device::Cpu).unwrap();
-    let ys = sdeint(&gbm(), &EulerMaruyama, &y0, &path).unwrap();
+    let ys = sdeint_on_grid(&gbm(), &EulerMaruyama, &y0, &path, &SaveAt::every_step()).unwrap().ys;
     let (m, se_m, v, se_v) = moments(ys.last().unwrap());
     let (em, ev) = (MU.exp(), (2.0 * MU).exp() * ((SIGMA * SIGMA).exp() - 1.0));
     assert!((m - em).abs() < 4.0 * se_m, "GBM mean {m} vs {em} (se {se_m})");
@@ -40,7 +47,7 @@ fn gbm_and_ou_moments_match_closed_forms() {
     };
     let x0 = Tensor::full([n, 1], 2.0, (Kind::Double, Device::Cpu));
     for solver in [&EulerMaruyama as &dyn SdeSolver, &Milstein::default(), &Heun] {
-        let ys = sdeint(&ou, solver, &x0, &path).unwrap();
+        let ys = sdeint_on_grid(&ou, solver, &x0, &path, &SaveAt::every_step()).unwrap().ys;
         let (m, se_m, v, se_v) = moments(ys.last().unwrap());
         let (em, ev) = (2.0 * (-theta).exp(), s * s * (1.0 - (-2.0 * theta).exp()) / (2.0 * theta));
         assert!((m - em).abs() < 4.0 * se_m, "{}: OU mean {m} vs {em}", solver.name());
@@ -62,7 +69,7 @@ fn strong_order(solver: &dyn SdeSolver, stratonovich_target: bool) -> f64 {
     let mut pts = Vec::new();
     for k in [16usize, 32, 64, 128, 256] {
         let path = fine.coarsen(k).unwrap();
-        let ys = sdeint(&gbm(), solver, &y0, &path).unwrap();
+        let ys = sdeint_on_grid(&gbm(), solver, &y0, &path, &SaveAt::every_step()).unwrap().ys;
         let err = (ys.last().unwrap() - &exact).abs().mean(Kind::Double).double_value(&[]);
         pts.push((path.h().ln(), err.ln()));
     }
@@ -125,7 +132,7 @@ fn general_noise_and_errors() {
     };
     let path = BrownianPath::new(0.0, 0.1, 10, &[4, 3], 5, Kind::Double, Device::Cpu).unwrap();
     let y0 = Tensor::zeros([4, 2], (Kind::Double, Device::Cpu));
-    let ys = sdeint(&sde, &EulerMaruyama, &y0, &path).unwrap();
+    let ys = sdeint_on_grid(&sde, &EulerMaruyama, &y0, &path, &SaveAt::every_step()).unwrap().ys;
     let w: Tensor = (0..10)
         .map(|k| path.increment(k).unwrap())
         .fold(Tensor::zeros([4, 3], (Kind::Double, Device::Cpu)), |x, y| x + y);
@@ -138,7 +145,10 @@ fn general_noise_and_errors() {
     assert!(path.increment(path.steps()).unwrap_err().to_string().contains("`k`"));
     assert!(path.levy_area(usize::MAX).is_err());
     let bad = BrownianPath::new(0.0, 0.1, 10, &[4, 2], 5, Kind::Double, Device::Cpu).unwrap();
-    assert!(sdeint(&sde, &EulerMaruyama, &y0, &bad).unwrap_err().to_string().contains("[4, 3]"));
+    assert!(sdeint_on_grid(&sde, &EulerMaruyama, &y0, &bad, &SaveAt::every_step())
+        .unwrap_err()
+        .to_string()
+        .contains("[4, 3]"));
     assert!(BrownianPath::new(0.0, -0.1, 10, &[4, 2], 5, Kind::Double, Device::Cpu).is_err());
 }
 
@@ -153,11 +163,11 @@ fn sra1_has_strong_order_one_and_a_half_for_additive_noise() {
     let n = 500;
     let fine = BrownianPath::new(0.0, 1.0 / 8192.0, 8192, &[n, 1], 11, Kind::Double, Device::Cpu).unwrap();
     let y0 = Tensor::ones([n, 1], (Kind::Double, Device::Cpu));
-    let reference = sdeint(&sde, &Sra1, &y0, &fine).unwrap().pop().unwrap();
+    let reference = sdeint_on_grid(&sde, &Sra1, &y0, &fine, &SaveAt::t1()).unwrap().ys.pop().unwrap();
     let mut pts = Vec::new();
     for k in [32usize, 64, 128, 256] {
         let p = fine.coarsen(k).unwrap();
-        let y = sdeint(&sde, &Sra1, &y0, &p).unwrap().pop().unwrap();
+        let y = sdeint_on_grid(&sde, &Sra1, &y0, &p, &SaveAt::t1()).unwrap().ys.pop().unwrap();
         pts.push((p.h().ln(), (y - &reference).abs().mean(Kind::Double).double_value(&[]).ln()));
     }
     let mx = pts.iter().map(|p| p.0).sum::<f64>() / 4.0;
@@ -169,7 +179,7 @@ fn sra1_has_strong_order_one_and_a_half_for_additive_noise() {
     let mut pe = Vec::new();
     for k in [32usize, 64, 128, 256] {
         let p = fine.coarsen(k).unwrap();
-        let y = sdeint(&sde, &EulerMaruyama, &y0, &p).unwrap().pop().unwrap();
+        let y = sdeint_on_grid(&sde, &EulerMaruyama, &y0, &p, &SaveAt::t1()).unwrap().ys.pop().unwrap();
         pe.push((p.h().ln(), (y - &reference).abs().mean(Kind::Double).double_value(&[]).ln()));
     }
     let my = pe.iter().map(|p| p.1).sum::<f64>() / 4.0;
@@ -199,7 +209,7 @@ fn stochastic_adjoint_converges_to_backprop() {
         let path = fine.coarsen(k).unwrap();
         // backprop through Heun
         let y0r = y0.detach().set_requires_grad(true);
-        let yt = sdeint(&sde, &Heun, &y0r, &path).unwrap().pop().unwrap();
+        let yt = sdeint_on_grid(&sde, &Heun, &y0r, &path, &SaveAt::t1()).unwrap().ys.pop().unwrap();
         let mut inputs: Vec<&Tensor> = vec![&y0r];
         inputs.extend(params.iter());
         let g = Tensor::run_backward(&[(&yt * &yt).sum(Kind::Double) * 0.5], &inputs, false, false);
@@ -233,8 +243,16 @@ fn adaptive_sde_stepping_converges_on_the_tree_path() {
     let mut last = f64::INFINITY;
     let mut steps = 0;
     for tol in [1e-2, 1e-3, 1e-4] {
-        let cfg = SdeAdaptive { rtol: tol, atol: tol, ..SdeAdaptive::default() };
-        let sol = sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &cfg).unwrap();
+        let sol = sdeint(
+            &gbm(),
+            &Milstein::default(),
+            (0.0, 1.0),
+            &y0,
+            &tree,
+            &adaptive(tol),
+            &SaveAt::every_step(),
+        )
+        .unwrap();
         assert_eq!(*sol.ts.last().unwrap(), 1.0);
         let err = (sol.ys.last().unwrap() - &exact).abs().mean(Kind::Double).double_value(&[]);
         assert!(err < 0.7 * last, "tol {tol}: error {err} (previous {last})");
@@ -242,16 +260,80 @@ fn adaptive_sde_stepping_converges_on_the_tree_path() {
         eprintln!(
             "tol {tol:e}: {} steps, {} rejected, mean |error| {err:.3e}",
             sol.ts.len() - 1,
-            sol.rejected
+            sol.stats.rejected
         );
         last = err;
         steps = sol.ts.len();
     }
     assert!(last < 3e-3, "strong error {last} at tol 1e-4");
     // Bad input is an error, not a hang.
-    let bad = SdeAdaptive { rtol: 0.0, atol: 0.0, ..SdeAdaptive::default() };
-    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &bad).is_err());
-    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 2.0, &SdeAdaptive::default()).is_err());
-    let small = SdeAdaptive { max_steps: 3, rtol: 1e-6, atol: 1e-6, ..SdeAdaptive::default() };
-    assert!(sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &small).is_err());
+    let solve = |span: (f64, f64), control: &StepControl| {
+        sdeint(&gbm(), &Milstein::default(), span, &y0, &tree, control, &SaveAt::t1())
+    };
+    assert!(solve((0.0, 1.0), &adaptive(0.0)).unwrap_err().to_string().contains("tolerance"));
+    assert!(solve((0.0, 2.0), &adaptive(1e-3)).unwrap_err().to_string().contains("span"));
+    let small = StepControl::Adaptive(PidController::new(1e-6, 1e-6).dt0(0.01).max_steps(3));
+    assert!(matches!(solve((0.0, 1.0), &small), Err(neural_diffeq::Error::MaxSteps { .. })));
+}
+
+/// One entry for both step controls: constant steps of two grid steps equal the solve on the
+/// coarsened path, save times are stepped onto exactly under adaptive steps, and what an SDE solve
+/// cannot honour is refused with the argument's name.
+#[test]
+fn sdeint_controls_and_save_points() {
+    let (b, dev) = (64, Device::Cpu);
+    let y0 = Tensor::ones([b, 1], (Kind::Double, dev));
+    let path = BrownianPath::new(0.0, 0.01, 100, &[b, 1], 8, Kind::Double, dev).unwrap();
+    let coarse = path.coarsen(2).unwrap();
+    let every = SaveAt::every_step();
+    let joined =
+        sdeint(&gbm(), &Heun, path.span(), &y0, &path, &StepControl::constant(0.02), &every).unwrap();
+    let direct =
+        sdeint(&gbm(), &Heun, coarse.span(), &y0, &coarse, &StepControl::constant(0.02), &every).unwrap();
+    assert_eq!(joined.ys.len(), 51);
+    assert_eq!(joined.stats.accepted, 50);
+    assert!(joined.ys[50].allclose(&direct.ys[50], 1e-12, 1e-12, false));
+    // save times inside the path's grid split no step; off the grid they are refused
+    let at = SaveAt { ts: vec![0.25, 0.5], t1: true, ..Default::default() };
+    let sol =
+        sdeint(&gbm(), &EulerMaruyama, path.span(), &y0, &path, &StepControl::constant(0.01), &at).unwrap();
+    assert_eq!(sol.ts, vec![0.25, 0.5, 1.0]);
+    let off = SaveAt::ts(vec![0.255]);
+    let e = sdeint(&gbm(), &EulerMaruyama, path.span(), &y0, &path, &StepControl::constant(0.01), &off)
+        .unwrap_err();
+    assert!(e.to_string().contains("k·h"), "{e}");
+    // adaptive steps land on save times and count their evaluations
+    let tree = VirtualBrownianTree::new(0.0, 1.0, 1e-6, &[b, 1], 3, Kind::Double, dev).unwrap();
+    let ts = vec![0.1, 0.37, 0.9];
+    let sol = sdeint(
+        &gbm(),
+        &Milstein::default(),
+        (0.0, 1.0),
+        &y0,
+        &tree,
+        &adaptive(1e-3),
+        &SaveAt::ts(ts.clone()),
+    )
+    .unwrap();
+    assert_eq!(sol.ts, ts);
+    // Milstein: drift, diffusion and one more diffusion per step; three steps per attempt
+    assert_eq!(sol.stats.nfe, 9 * sol.stats.steps);
+    assert!(sol.stats.accepted >= 3 && sol.stats.steps == sol.stats.accepted + sol.stats.rejected);
+    // what an SDE solve cannot do is an error naming the argument
+    let grid = sdeint(&gbm(), &Milstein::default(), path.span(), &y0, &path, &adaptive(1e-3), &SaveAt::t1());
+    assert!(grid.unwrap_err().to_string().contains("brownian"));
+    let dense = sdeint(
+        &gbm(),
+        &EulerMaruyama,
+        path.span(),
+        &y0,
+        &path,
+        &StepControl::constant(0.01),
+        &SaveAt::dense(),
+    );
+    assert!(dense.unwrap_err().to_string().contains("saveat.dense"));
+    let odd = sdeint(&gbm(), &EulerMaruyama, path.span(), &y0, &path, &StepControl::constant(0.015), &every);
+    assert!(odd.unwrap_err().to_string().contains("multiple"));
+    let back = sdeint(&gbm(), &EulerMaruyama, (1.0, 0.0), &y0, &path, &StepControl::constant(0.01), &every);
+    assert!(back.unwrap_err().to_string().contains("span"));
 }

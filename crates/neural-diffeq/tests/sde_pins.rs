@@ -4,7 +4,9 @@
 //! a solver's arithmetic shows up as a diff to review (the last printed digit of a sum may differ
 //! across platforms; on one machine the output is exact).
 
+use neural_diffeq::controller::{PidController, StepControl};
 use neural_diffeq::sde::*;
+use neural_diffeq::solve::SaveAt;
 use std::fmt::Write as _;
 use tch::{Device, Kind, Tensor};
 
@@ -23,14 +25,17 @@ fn sde_step_sequences() {
     let y0 = Tensor::ones([b, 1], (Kind::Double, Device::Cpu));
     let tree = VirtualBrownianTree::new(0.0, 1.0, 1e-7, &[b, 1], 21, Kind::Double, Device::Cpu).unwrap();
     for tol in [1e-2, 1e-3] {
-        let cfg = SdeAdaptive { rtol: tol, atol: tol, ..SdeAdaptive::default() };
-        let sol = sdeint_adaptive(&gbm(), &Milstein::default(), &y0, &tree, 1.0, &cfg).unwrap();
+        let pid = PidController::new(tol, tol).dt0(0.01).dtmin(1e-10).factors(0.2, 5.0);
+        let control = StepControl::Adaptive(pid);
+        let sol =
+            sdeint(&gbm(), &Milstein::default(), (0.0, 1.0), &y0, &tree, &control, &SaveAt::every_step())
+                .unwrap();
         let ts: Vec<String> = sol.ts.iter().take(6).map(|t| format!("{t:.12}")).collect();
         let _ = writeln!(
             out,
             "adaptive milstein tol {tol:e}: {} accepted, {} rejected, first times [{}], sum y(1) {:.12}",
             sol.ts.len() - 1,
-            sol.rejected,
+            sol.stats.rejected,
             ts.join(", "),
             sum(sol.ys.last().unwrap())
         );
@@ -44,7 +49,7 @@ fn sde_step_sequences() {
         Box::new(EulerHeun),
     ];
     for s in &solvers {
-        let ys = sdeint(&gbm(), s.as_ref(), &y0, &path).unwrap();
+        let ys = sdeint_on_grid(&gbm(), s.as_ref(), &y0, &path, &SaveAt::every_step()).unwrap().ys;
         let _ = writeln!(out, "fixed {:<22} sum y(1) {:.12}", s.name(), sum(ys.last().unwrap()));
     }
     insta::assert_snapshot!(out);

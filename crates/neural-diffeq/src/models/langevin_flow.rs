@@ -4,7 +4,8 @@
 //! The path KL is `∫ ½ ‖u / √(2κ)‖² dt` (Girsanov); observations are decoded from `q`.
 
 use crate::error::{invalid, Result};
-use crate::sde::{sdeint, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::solve::SaveAt;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 
@@ -152,7 +153,14 @@ impl LangevinFlow {
         let n = (t as usize - 1) * substeps;
         let path =
             BrownianPath::increments_only(ts[0], dt, n, &[b, 2 * d + 1], seed, xs.kind(), xs.device())?;
-        let ys = sdeint(&Posterior { m: self, ctx, ts }, &EulerMaruyama, &s0, &path)?;
+        let ys = sdeint_on_grid(
+            &Posterior { m: self, ctx, ts },
+            &EulerMaruyama,
+            &s0,
+            &path,
+            &SaveAt::every_step(),
+        )?
+        .ys;
         let qs =
             Tensor::stack(&(0..t as usize).map(|i| ys[i * substeps].narrow(1, 0, d)).collect::<Vec<_>>(), 1);
         let recon = qs.apply(&self.decoder);

@@ -6,7 +6,8 @@
 //! last term (Girsanov) integrated alongside `z` as an extra state channel.
 
 use crate::error::{invalid, Result};
-use crate::sde::{sdeint, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::solve::SaveAt;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 
@@ -174,7 +175,14 @@ impl LatentSde {
         let n_steps = (t as usize - 1) * substeps;
         let path =
             BrownianPath::increments_only(ts[0], dt0, n_steps, &[b, l + 1], seed, xs.kind(), xs.device())?;
-        let ys = sdeint(&Posterior { m: self, ctx, ts }, &EulerMaruyama, &y0, &path)?;
+        let ys = sdeint_on_grid(
+            &Posterior { m: self, ctx, ts },
+            &EulerMaruyama,
+            &y0,
+            &path,
+            &SaveAt::every_step(),
+        )?
+        .ys;
         let obs: Vec<Tensor> = (0..t as usize).map(|i| ys[i * substeps].narrow(1, 0, l)).collect();
         let zs = Tensor::stack(&obs, 1);
         let recon = zs.apply(&self.decoder);

@@ -11,7 +11,8 @@
 
 use crate::cde::ControlPath;
 use crate::error::{invalid, Result};
-use crate::sde::{sdeint, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, Noise, SdeTerm};
+use crate::solve::SaveAt;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, Tensor};
 
@@ -147,7 +148,7 @@ impl StableSde {
             z0.device(),
         )?;
         let field = Field { m: self, path, inv_scale, t0, span: t1 - t0 };
-        let ys = sdeint(&field, &EulerMaruyama, &z0, &bm)?;
+        let ys = sdeint_on_grid(&field, &EulerMaruyama, &z0, &bm, &SaveAt::every_step())?.ys;
         Ok(ys.last().expect("solved").apply(&self.readout))
     }
 }

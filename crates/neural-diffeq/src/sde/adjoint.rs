@@ -9,9 +9,11 @@
 //! exact solution as the step shrinks (it is not the gradient of the discrete forward solve).
 
 use super::brownian::BrownianPath;
-use super::solver::{sdeint, Heun};
+use super::solve::sdeint_on_grid;
+use super::solver::Heun;
 use super::term::SdeTerm;
 use crate::error::Result;
+use crate::solve::SaveAt;
 use tch::{Kind, Tensor};
 
 /// The backward increments of `(y, a, g_θ)` over one step of size `h` with increment `dw`, at the
@@ -50,7 +52,8 @@ pub fn stochastic_adjoint(
     path: &BrownianPath,
     grad_y: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<(Tensor, Tensor)> {
-    let y_t = tch::no_grad(|| sdeint(term, &Heun, y0, path))?.pop().expect("solved");
+    let y_t =
+        tch::no_grad(|| sdeint_on_grid(term, &Heun, y0, path, &SaveAt::t1()))?.ys.pop().expect("solved");
     let mut a = grad_y(&y_t)?;
     let mut y = y_t.shallow_clone();
     let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();

@@ -89,6 +89,14 @@ impl BrownianPath {
     pub fn t0(&self) -> f64 {
         self.t0
     }
+    /// End time `t0 + n h`.
+    pub fn t1(&self) -> f64 {
+        self.t0 + self.steps() as f64 * self.h
+    }
+    /// `(t0, t1)`, the span to give [`sdeint`](super::sdeint) for a solve over the whole path.
+    pub fn span(&self) -> (f64, f64) {
+        (self.t0, self.t1())
+    }
     /// Increment of step `k`.
     ///
     /// # Errors
@@ -124,24 +132,119 @@ impl BrownianPath {
         let mut sub = vec![(n / factor) as i64, factor as i64];
         sub.extend_from_slice(&shape[1..]);
         let dw_sub = self.dw.view(sub.as_slice());
-        let dw = dw_sub.sum_dim_intlist([1].as_slice(), false, self.dw.kind());
-        // space-time Lévy area of the union: with s_i the start of sub-step i in units of the coarse
-        // step, H = Σ_i (1/f)(H_i + W(s_i)·… ) computed through ∫(W_s − s/h W_h) ds / h
-        let hs = self.h;
-        let big = hs * factor as f64;
         let levy_sub = self.levy.view(sub.as_slice());
-        let mut acc = Tensor::zeros_like(&dw);
-        let mut w = Tensor::zeros_like(&dw);
-        for i in 0..factor as i64 {
-            let dwi = dw_sub.select(1, i);
-            let hi = levy_sub.select(1, i);
-            // ∫ over sub-step i of W_s ds = h (W_start + ½ ΔW_i + H_i)
-            acc += (&w + &dwi * 0.5 + &hi) * hs;
-            w += &dwi;
-        }
-        // H = (1/h)∫ W_s ds − ½ W_h
-        let levy = acc / big - &dw * 0.5;
+        let dw = dw_sub.sum_dim_intlist([1].as_slice(), false, self.dw.kind());
+        let parts = (0..factor as i64).map(|i| (dw_sub.select(1, i), levy_sub.select(1, i)));
+        let (_, integral) = path_integral(parts, self.h);
+        let big = self.h * factor as f64;
+        let levy = integral / big - &dw * 0.5;
         Ok(BrownianPath { t0: self.t0, h: big, dw, levy })
+    }
+}
+
+/// For consecutive sub-intervals of width `h` with increments and space-time Lévy areas
+/// `(ΔW_i, H_i)` (time order, not empty): the summed increment and `∫ W` over their union relative
+/// to its start, `Σ_i h (W(s_i) + ½ ΔW_i + H_i)`. The union's Lévy area is then
+/// `H = (1/L)∫ W − ½ W_L` for its width `L`.
+fn path_integral(parts: impl Iterator<Item = (Tensor, Tensor)>, h: f64) -> (Tensor, Tensor) {
+    let mut acc: Option<Tensor> = None;
+    let mut w: Option<Tensor> = None;
+    for (dwi, hi) in parts {
+        let w0 = w.unwrap_or_else(|| dwi.zeros_like());
+        let a0 = acc.unwrap_or_else(|| dwi.zeros_like());
+        acc = Some(a0 + (&w0 + &dwi * 0.5 + &hi) * h);
+        w = Some(w0 + &dwi);
+    }
+    (w.expect("parts not empty"), acc.expect("parts not empty"))
+}
+
+/// A Brownian motion an SDE solve draws its increments from: a [`BrownianPath`] stored on a grid
+/// (constant steps on that grid) or a [`VirtualBrownianTree`] (any time, so adaptive steps and
+/// retried steps see one path).
+pub trait BrownianMotion {
+    /// The path at one time, from which increments to later times follow.
+    type Point;
+    /// `(t0, t1)`: where the motion is defined.
+    fn span(&self) -> (f64, f64);
+    /// Shape of `W(t)`, `[B, m]`.
+    fn shape(&self) -> Vec<i64>;
+    /// Spacing of the grid the motion lives on (`None`: any time in the span can be queried).
+    fn grid(&self) -> Option<f64>;
+    /// The path at `t`.
+    ///
+    /// # Errors
+    /// `t` outside the span, or off the grid of a grid path.
+    fn point(&self, t: f64) -> Result<Self::Point>;
+    /// `(W(b) − W(a), H_{a,b})`: the increment and the space-time Lévy area from `a` to a later `b`.
+    ///
+    /// # Errors
+    /// `b` not after `a`.
+    fn increment(&self, a: &Self::Point, b: &Self::Point) -> Result<(Tensor, Tensor)>;
+}
+
+impl BrownianMotion for BrownianPath {
+    /// Index `k` of the grid time `t0 + k h`.
+    type Point = usize;
+    fn span(&self) -> (f64, f64) {
+        BrownianPath::span(self)
+    }
+    fn shape(&self) -> Vec<i64> {
+        self.dw.size()[1..].to_vec()
+    }
+    fn grid(&self) -> Option<f64> {
+        Some(self.h)
+    }
+    fn point(&self, t: f64) -> Result<usize> {
+        let x = (t - self.t0) / self.h;
+        let k = x.round();
+        if !(k >= 0.0 && k <= self.steps() as f64 && (x - k).abs() <= 1e-9) {
+            return Err(invalid(
+                "t",
+                t,
+                &format!(
+                    "the Brownian path is known at t0 + k·h = {} + k·{} for k = 0..={} only",
+                    self.t0,
+                    self.h,
+                    self.steps()
+                ),
+            ));
+        }
+        Ok(k as usize)
+    }
+    fn increment(&self, a: &usize, b: &usize) -> Result<(Tensor, Tensor)> {
+        let (a, b) = (*a, *b);
+        if !(a < b && b <= self.steps()) {
+            return Err(invalid("a, b", format!("{a}, {b}"), "need grid indices a < b <= steps"));
+        }
+        if b == a + 1 {
+            return Ok((self.dw.get(a as i64), self.levy.get(a as i64)));
+        }
+        let parts = (a..b).map(|k| (self.dw.get(k as i64), self.levy.get(k as i64)));
+        let (w, integral) = path_integral(parts, self.h);
+        let levy = integral / (self.h * (b - a) as f64) - &w * 0.5;
+        Ok((w, levy))
+    }
+}
+
+impl BrownianMotion for VirtualBrownianTree {
+    type Point = TreeState;
+    fn span(&self) -> (f64, f64) {
+        (self.t0, self.t1)
+    }
+    fn shape(&self) -> Vec<i64> {
+        self.shape.clone()
+    }
+    fn grid(&self) -> Option<f64> {
+        None
+    }
+    fn point(&self, t: f64) -> Result<TreeState> {
+        self.state(t)
+    }
+    fn increment(&self, a: &TreeState, b: &TreeState) -> Result<(Tensor, Tensor)> {
+        if !(a.t < b.t) {
+            return Err(invalid("a, b", format!("{}, {}", a.t, b.t), "need a before b"));
+        }
+        Ok(a.area_to(b))
     }
 }
 
@@ -211,7 +314,7 @@ impl VirtualBrownianTree {
     }
 
     /// The path at `r`: `W(r)` and `∫_{t0}^r W` (one descent of the tree).
-    pub(crate) fn state(&self, r: f64) -> Result<TreeState> {
+    fn state(&self, r: f64) -> Result<TreeState> {
         if !(r >= self.t0 - 1e-12 && r <= self.t1 + 1e-12) {
             return Err(invalid("t", r, &format!("outside [{}, {}]", self.t0, self.t1)));
         }
@@ -287,7 +390,7 @@ impl VirtualBrownianTree {
 
 /// The tree's path at one time: `W(t)` and `I(t) = ∫_{t0}^t W`.
 #[derive(Debug)]
-pub(crate) struct TreeState {
+pub struct TreeState {
     t: f64,
     w: Tensor,
     integral: Tensor,

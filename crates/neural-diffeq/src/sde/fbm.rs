@@ -415,7 +415,8 @@ mod tests {
     /// the approximation's closed form.
     #[test]
     fn fractional_sde_reproduces_the_fbm_variance() {
-        use crate::sde::{sdeint, BrownianPath, EulerMaruyama, FnSde, Noise};
+        use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, FnSde, Noise};
+        use crate::solve::SaveAt;
         let fbm = MarkovFbm::new(6, 20.0).unwrap();
         let h = 0.7;
         let omega = fbm.weights(&Tensor::from(h), 1.0).unwrap();
@@ -430,7 +431,8 @@ mod tests {
         let path =
             BrownianPath::increments_only(0.0, 1.0 / 500.0, 500, &[n, 1], 3, Kind::Double, Device::Cpu)
                 .unwrap();
-        let xs = sdeint(&sde, &EulerMaruyama, &sde.initial(&x0), &path).unwrap();
+        let xs =
+            sdeint_on_grid(&sde, &EulerMaruyama, &sde.initial(&x0), &path, &SaveAt::every_step()).unwrap().ys;
         let xt = xs.last().unwrap().narrow(1, 0, 1);
         let v = xt.var(true).double_value(&[]);
         let exact = fbm.variance(&omega, 1.0).double_value(&[]);

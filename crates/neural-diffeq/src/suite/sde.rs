@@ -16,8 +16,8 @@ impl Task for SdeStrongOrder {
     }
     fn run(&self, cfg: &SuiteConfig) -> TaskResult {
         use crate::sde::{
-            reversible_heun, sdeint, BrownianPath, EulerHeun, EulerMaruyama, FnSde, Heun, Milstein, Noise,
-            SdeSolver,
+            reversible_heun, sdeint_on_grid, BrownianPath, EulerHeun, EulerMaruyama, FnSde, Heun, Milstein,
+            Noise, SdeSolver,
         };
         let (mu, sigma) = (0.5, 0.3);
         let gbm = FnSde {
@@ -60,7 +60,7 @@ impl Task for SdeStrongOrder {
             let mut pts = Vec::new();
             for k in [16usize, 32, 64, 128, 256] {
                 let path = fine.coarsen(k)?;
-                let ys = sdeint(&gbm, s.as_ref(), &y0, &path)?;
+                let ys = sdeint_on_grid(&gbm, s.as_ref(), &y0, &path, &SaveAt::every_step())?.ys;
                 let err = (ys.last().expect("solved") - &exact).abs().mean(Kind::Double).double_value(&[]);
                 pts.push((path.h(), err));
             }
@@ -92,7 +92,7 @@ impl Task for SdeStrongOrder {
             g: |_t: f64, y: &Tensor| Ok(y.ones_like() * 0.5),
             noise: Noise::Additive,
         };
-        let reference = sdeint(&add, &Sra1, &y0, &fine)?.pop().expect("solved");
+        let reference = sdeint_on_grid(&add, &Sra1, &y0, &fine, &SaveAt::t1())?.ys.pop().expect("solved");
         let mut add_plot = Plot::new(
             "strong_error_additive",
             "Strong error, additive noise (dX = −sin X dt + ½ dW)",
@@ -106,7 +106,8 @@ impl Task for SdeStrongOrder {
             let mut pts = Vec::new();
             for k in [16usize, 32, 64, 128, 256] {
                 let path = fine.coarsen(k)?;
-                let y = sdeint(&add, s.as_ref(), &y0, &path)?.pop().expect("solved");
+                let y =
+                    sdeint_on_grid(&add, s.as_ref(), &y0, &path, &SaveAt::t1())?.ys.pop().expect("solved");
                 pts.push((path.h(), (y - &reference).abs().mean(Kind::Double).double_value(&[])));
             }
             r.metric(
@@ -118,7 +119,7 @@ impl Task for SdeStrongOrder {
         }
         r.plot(add_plot);
         // Monte-Carlo moments of Euler–Maruyama on GBM at T = 1 (dt = 1/4096)
-        let ys = sdeint(&gbm, &EulerMaruyama, &y0, &fine)?;
+        let ys = sdeint_on_grid(&gbm, &EulerMaruyama, &y0, &fine, &SaveAt::every_step())?.ys;
         let x: Vec<f64> =
             Vec::try_from(ys.last().expect("solved").flatten(0, -1)).map_err(core_tensor::Error::from)?;
         let (m, v) = core_tensor::metrics::mean_var(&x)?;

@@ -61,8 +61,8 @@ impl Alpha {
 }
 
 impl Neuron for Alpha {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["syn_exc", "syn_inh", "mem"]
+    fn state_names(&self) -> Vec<&'static str> {
+        vec!["syn_exc", "syn_inh", "mem"]
     }
 
     fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {

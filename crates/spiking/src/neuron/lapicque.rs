@@ -52,8 +52,8 @@ impl Lapicque {
 }
 
 impl Neuron for Lapicque {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["mem"]
+    fn state_names(&self) -> Vec<&'static str> {
+        vec!["mem"]
     }
 
     fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {

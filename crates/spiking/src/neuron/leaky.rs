@@ -1,9 +1,10 @@
-//! The first-order leaky integrate-and-fire neuron [`Leaky`] and its recurrent form [`RLeaky`].
+//! The first-order leaky integrate-and-fire neuron [`Leaky`] (recurrent form: [`RLeaky`]).
+//!
+//! [`RLeaky`]: super::RLeaky
 
 use tch::nn;
 use tch::Tensor;
 
-use super::feedback::Feedback;
 use super::options::{NeuronOptions, ParamInit, Reset};
 use super::soma::{Decay, Soma};
 use super::traits::{check_state, Neuron};
@@ -30,8 +31,8 @@ impl Leaky {
 }
 
 impl Neuron for Leaky {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["mem"]
+    fn state_names(&self) -> Vec<&'static str> {
+        vec!["mem"]
     }
 
     fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
@@ -49,49 +50,16 @@ impl Neuron for Leaky {
         Ok(spk)
     }
 
-    fn validate(&self) -> Result<()> {
-        self.beta.validate()
-    }
-}
-
-/// Recurrent leaky neuron: `U_t = β̄U_{t−1} + X_t + F(S_{t−1}) − R_tθ` where `F` is a
-/// [`Feedback`]; zero reset: `U_t = (1 − R_t)(β̄U_{t−1} + X_t + F(S_{t−1}))`. States: `spk`, `mem`.
-#[derive(Debug)]
-pub struct RLeaky {
-    beta: Decay,
-    feedback: Feedback,
-    soma: Soma,
-}
-
-impl RLeaky {
-    /// A recurrent leaky layer.
-    ///
-    /// # Errors
-    /// As [`Leaky::new`].
-    pub fn new(
-        path: &nn::Path<'_>,
-        beta: impl Into<ParamInit>,
-        feedback: Feedback,
-        o: &NeuronOptions,
-    ) -> Result<Self> {
-        Ok(RLeaky { beta: Decay::new(path, "beta", &beta.into(), o)?, feedback, soma: Soma::new(path, o)? })
-    }
-}
-
-impl Neuron for RLeaky {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["spk", "mem"]
-    }
-
-    fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
-        check_state(input, state, 2)?;
-        let (spk_prev, mem) = (&state[0], &state[1]);
+    /// snnTorch's RLeaky: `U_t = β̄U_{t−1} + X_t + F(S_{t−1}) − R_tθ`; its zero reset clears the
+    /// whole update, `U_t = (1 − R_t)(β̄U_{t−1} + X_t + F(S_{t−1}))`, unlike [`Leaky`]'s.
+    fn step_recurrent(&self, input: &Tensor, fb: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
+        check_state(input, state, 1)?;
+        let mem = &state[0];
         let r = self.soma.reset_signal(mem);
-        let base = self.beta.get() * mem + input + self.feedback.apply(spk_prev);
+        let base = self.beta.get() * mem + input + fb;
         let new = self.soma.reset_new(base, &r);
         let spk = self.soma.fire(&new);
-        state[1] = self.soma.immediate_reset(new, &spk, &r);
-        state[0] = spk.shallow_clone();
+        state[0] = self.soma.immediate_reset(new, &spk, &r);
         Ok(spk)
     }
 

@@ -28,19 +28,20 @@
 //! - [`soma`]: threshold, firing and reset logic and the decay rates shared by all neurons.
 //! - [`traits`]: the [`Neuron`] trait.
 //! - [`sequence`]: running a neuron over a sequence ([`run`], [`run_spikes`], [`Recording`]).
-//! - [`leaky`]: the first-order [`Leaky`] neuron and its recurrent form [`RLeaky`].
-//! - [`feedback`]: the recurrent [`Feedback`] of the previous spikes.
-//! - [`synaptic`]: the second-order [`Synaptic`] neuron and its recurrent form [`RSynaptic`].
+//! - [`leaky`]: the first-order [`Leaky`] neuron.
+//! - [`synaptic`]: the second-order [`Synaptic`] neuron.
+//! - [`recurrent`]: [`Recurrent`], any neuron with its previous spikes fed back through a
+//!   [`Feedback`]; [`RLeaky`] and [`RSynaptic`] are its snnTorch instances.
 //! - [`lapicque`]: Lapicque's RC neuron [`Lapicque`].
 //! - [`alpha`]: the [`Alpha`] neuron.
 //!
 //! [`Surrogate`]: crate::surrogate::Surrogate
 
 mod alpha;
-mod feedback;
 mod lapicque;
 mod leaky;
 mod options;
+mod recurrent;
 mod sequence;
 mod soma;
 mod synaptic;
@@ -50,10 +51,10 @@ mod traits;
 mod tests;
 
 pub use alpha::Alpha;
-pub use feedback::Feedback;
 pub use lapicque::Lapicque;
-pub use leaky::{Leaky, RLeaky};
+pub use leaky::Leaky;
 pub use options::{NeuronOptions, ParamInit, Reset};
+pub use recurrent::{Feedback, RLeaky, RSynaptic, Recurrent};
 pub use sequence::{run, run_spikes, Recording};
-pub use synaptic::{RSynaptic, Synaptic};
+pub use synaptic::Synaptic;
 pub use traits::Neuron;

@@ -1,9 +1,11 @@
-//! The second-order neuron with a synaptic current [`Synaptic`] and its recurrent form [`RSynaptic`].
+//! The second-order neuron with a synaptic current [`Synaptic`] (recurrent form: [`RSynaptic`],
+//! the feedback added to the input current).
+//!
+//! [`RSynaptic`]: super::RSynaptic
 
 use tch::nn;
 use tch::Tensor;
 
-use super::feedback::Feedback;
 use super::options::{NeuronOptions, ParamInit};
 use super::soma::{Decay, Soma};
 use super::traits::{check_state, Neuron};
@@ -58,8 +60,8 @@ fn synaptic_step(
 }
 
 impl Neuron for Synaptic {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["syn", "mem"]
+    fn state_names(&self) -> Vec<&'static str> {
+        vec!["syn", "mem"]
     }
 
     fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
@@ -68,60 +70,6 @@ impl Neuron for Synaptic {
             synaptic_step(&self.alpha, &self.beta, &self.soma, input.shallow_clone(), &state[0], &state[1]);
         state[0] = syn;
         state[1] = mem;
-        Ok(spk)
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.alpha.validate()?;
-        self.beta.validate()
-    }
-}
-
-/// Recurrent synaptic neuron: [`Synaptic`] with `F(S_{t−1})` added to the current.
-/// States: `spk`, `syn`, `mem`.
-#[derive(Debug)]
-pub struct RSynaptic {
-    alpha: Decay,
-    beta: Decay,
-    feedback: Feedback,
-    soma: Soma,
-}
-
-impl RSynaptic {
-    /// A recurrent synaptic layer.
-    ///
-    /// # Errors
-    /// As [`Leaky::new`].
-    ///
-    /// [`Leaky::new`]: crate::neuron::Leaky::new
-    pub fn new(
-        path: &nn::Path<'_>,
-        alpha: impl Into<ParamInit>,
-        beta: impl Into<ParamInit>,
-        feedback: Feedback,
-        o: &NeuronOptions,
-    ) -> Result<Self> {
-        Ok(RSynaptic {
-            alpha: Decay::new(path, "alpha", &alpha.into(), o)?,
-            beta: Decay::new(path, "beta", &beta.into(), o)?,
-            feedback,
-            soma: Soma::new(path, o)?,
-        })
-    }
-}
-
-impl Neuron for RSynaptic {
-    fn state_names(&self) -> &'static [&'static str] {
-        &["spk", "syn", "mem"]
-    }
-
-    fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
-        check_state(input, state, 3)?;
-        let drive = input + self.feedback.apply(&state[0]);
-        let (spk, syn, mem) = synaptic_step(&self.alpha, &self.beta, &self.soma, drive, &state[1], &state[2]);
-        state[0] = spk.shallow_clone();
-        state[1] = syn;
-        state[2] = mem;
         Ok(spk)
     }
 

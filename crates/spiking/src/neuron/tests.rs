@@ -44,3 +44,28 @@ fn lapicque_from_beta_matches_snntorch_parameterisation() {
     let n = Lapicque::from_beta(&vs.root(), 0.9, 1.0, &NeuronOptions::default()).unwrap();
     assert!((n.decay() - (1.0 - (1.0f64 / 0.9).ln())).abs() < 1e-15);
 }
+
+/// Any neuron can be made recurrent: with zero feedback gains [`Recurrent`] spikes exactly as its
+/// parent; with gains the previous spikes raise the drive, so it fires at least as often.
+#[test]
+fn recurrent_wraps_any_neuron() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let o = NeuronOptions::default().reset_delay(true);
+    let x = Tensor::rand([20, 3, 4], (Kind::Float, Device::Cpu)) * 0.6;
+    let parent = run(&Lapicque::new(&vs.root(), 2.0, 1.0, 1.0, &o).unwrap(), &x).unwrap();
+    let off = Recurrent::wrap(
+        Lapicque::new(&vs.root(), 2.0, 1.0, 1.0, &o).unwrap(),
+        Feedback::one_to_one(&(vs.root() / "off"), 0.0, false).unwrap(),
+    );
+    assert_eq!(off.state_names(), vec!["spk", "mem"]);
+    let rec = run(&off, &x).unwrap();
+    assert!(rec.spk.equal(&parent.spk));
+    let on = Recurrent::wrap(
+        Alpha::new(&(vs.root() / "a"), 0.9, 0.8, &o).unwrap(),
+        Feedback::one_to_one(&(vs.root() / "on"), 0.5, false).unwrap(),
+    );
+    assert_eq!(on.state_names(), vec!["spk", "syn_exc", "syn_inh", "mem"]);
+    let alone = run(&Alpha::new(&(vs.root() / "b"), 0.9, 0.8, &o).unwrap(), &x).unwrap();
+    let fed = run(&on, &x).unwrap();
+    assert!(fed.spk.sum(Kind::Double).double_value(&[]) >= alone.spk.sum(Kind::Double).double_value(&[]));
+}

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 /// A spiking neuron layer: state, single-step update and spike output.
 pub trait Neuron {
     /// Names of the state variables in the order of the state vector; always contains `"mem"`.
-    fn state_names(&self) -> &'static [&'static str];
+    fn state_names(&self) -> Vec<&'static str>;
 
     /// Position of the membrane in the state vector.
     fn mem_index(&self) -> usize {
@@ -25,6 +25,18 @@ pub trait Neuron {
     /// # Errors
     /// `input` and state of different shapes or a state vector of the wrong length.
     fn step(&self, input: &Tensor, state: &mut [Tensor]) -> Result<Tensor>;
+
+    /// One step with the recurrent drive `fb = F(S_{t−1})` (see [`Recurrent`]): by default `fb` is
+    /// added to the input current. A neuron whose recurrent form enters its update differently
+    /// overrides this.
+    ///
+    /// [`Recurrent`]: super::Recurrent
+    ///
+    /// # Errors
+    /// As [`Neuron::step`].
+    fn step_recurrent(&self, input: &Tensor, fb: &Tensor, state: &mut [Tensor]) -> Result<Tensor> {
+        self.step(&(input + fb), state)
+    }
 
     /// Checks learnable parameters that must stay in range (unclamped decays).
     ///
