@@ -8,17 +8,7 @@ use point_process::data::{Catalogue, Region};
 use point_process::etas::{self, Etas, EtasFitConfig, EtasParams, PARAM_NAMES};
 
 fn main() -> point_process::Result<()> {
-    let p = EtasParams {
-        log10_mu: -4.6,
-        log10_k0: -2.4,
-        a: 1.0,
-        log10_c: -2.0,
-        omega: 0.2,
-        log10_tau: 1.5,
-        log10_d: -0.5,
-        gamma: 0.5,
-        rho: 0.6,
-    };
+    let p = etas::presets::benchmark_params(-4.6, -2.4);
     let truth = Etas::new(p, 3.0, 1.0)?;
     println!("branching ratio {:.3}", truth.branching_ratio());
     let region = Region::new(-118.0, -116.0, 33.0, 35.0)?;

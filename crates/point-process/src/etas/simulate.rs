@@ -159,24 +159,13 @@ pub fn simulate_continuation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::etas::model::EtasParams;
     use crate::hawkes::diagnostics::ks_test;
 
     /// Sampled lags follow the normalised time kernel on `[s0, s1]` (KS test), and spatial offsets
     /// follow the radial distribution `1 − (D/(r² + D))^ρ`.
     #[test]
     fn samplers_match_their_distributions() {
-        let p = EtasParams {
-            log10_mu: -5.0,
-            log10_k0: -2.0,
-            a: 1.0,
-            log10_c: -2.0,
-            omega: 0.2,
-            log10_tau: 1.5,
-            log10_d: -0.5,
-            gamma: 0.5,
-            rho: 0.6,
-        };
+        let p = crate::etas::presets::benchmark_params(-5.0, -2.0);
         let m = Etas::new(p, 3.0, 1.0).unwrap();
         let mut r = core_tensor::seed::rng(0);
         for (s0, s1) in [(0.0, 1000.0), (2.0, 50.0)] {

@@ -6,17 +6,7 @@ use approx::assert_relative_eq;
 use core_tensor::seed::rng;
 
 fn params() -> EtasParams {
-    EtasParams {
-        log10_mu: -4.8,
-        log10_k0: 0.0,
-        a: 1.0,
-        log10_c: -2.0,
-        omega: 0.2,
-        log10_tau: 1.5,
-        log10_d: -0.5,
-        gamma: 0.5,
-        rho: 0.6,
-    }
+    super::presets::benchmark_params(-4.8, 0.0)
 }
 
 /// A model whose branching ratio is `n` (k0 scaled accordingly).
