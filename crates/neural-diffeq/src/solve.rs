@@ -137,6 +137,18 @@ pub fn solve<S: State>(
 /// front rather than left to run for hours.
 pub const MAX_CONSTANT_STEPS: usize = 1_000_000_000;
 
+/// Refuses a constant step `dt` that needs `n` steps over `span`, more than [`MAX_CONSTANT_STEPS`].
+pub(crate) fn check_step_budget(dt: f64, n: f64, (t0, t1): (f64, f64)) -> Result<()> {
+    if !(n <= MAX_CONSTANT_STEPS as f64) {
+        return Err(invalid(
+            "dt",
+            dt,
+            &format!("needs {n:e} steps from t0 = {t0} to t1 = {t1}, more than {MAX_CONSTANT_STEPS}"),
+        ));
+    }
+    Ok(())
+}
+
 /// [`solve`] with an optional terminal event.
 pub fn solve_with_event<S: State>(
     term: &dyn OdeTerm<S>,
@@ -195,14 +207,7 @@ fn check_control<S: State>(
                     &format!("its sign must match the direction from t0 = {t0} to t1 = {t1}"),
                 ));
             }
-            let n = ((t1 - t0) / dt).abs().ceil();
-            if !(n <= MAX_CONSTANT_STEPS as f64) {
-                return Err(invalid(
-                    "dt",
-                    dt,
-                    &format!("needs {n:e} steps from t0 = {t0} to t1 = {t1}, more than {MAX_CONSTANT_STEPS}"),
-                ));
-            }
+            check_step_budget(*dt, ((t1 - t0) / dt).abs().ceil(), (t0, t1))?;
         }
         StepControl::Adaptive(p) => {
             p.validate()?;

@@ -6,7 +6,7 @@ use super::solver::SdeSolver;
 use super::term::{Noise, SdeTerm};
 use crate::controller::{PidController, StepControl};
 use crate::error::{invalid, Error, Result};
-use crate::solve::{SaveAt, Solution, MAX_CONSTANT_STEPS};
+use crate::solve::{check_step_budget, SaveAt, Solution};
 use crate::solver::Stats;
 use std::cell::Cell;
 use tch::{Kind, Tensor};
@@ -251,13 +251,7 @@ fn constant<B: BrownianMotion + ?Sized>(
     let x = (t1 - t0) / dt;
     let exact = (x - x.round()).abs() <= 1e-9;
     let n = if exact { x.round() } else { x.ceil() };
-    if !(n <= MAX_CONSTANT_STEPS as f64) {
-        return Err(invalid(
-            "dt",
-            dt,
-            &format!("needs {n:e} steps from t0 = {t0} to t1 = {t1}, more than {MAX_CONSTANT_STEPS}"),
-        ));
-    }
+    check_step_budget(dt, n, (t0, t1))?;
     let n = n as usize;
     let mut stats = Stats::default();
     let (mut t, mut y) = (t0, y0.shallow_clone());
