@@ -205,7 +205,8 @@ fn solver_as_tuple(solver: &dyn Solver<Tensor>) -> Result<crate::solver::Explici
     crate::solver::ExplicitRk::by_name(solver.name())
 }
 
-fn accumulate(params: &[Tensor], grads: &[Tensor]) {
+/// Adds `grads` to the parameters' `.grad` (creating it on first use); undefined entries are skipped.
+pub(crate) fn accumulate(params: &[Tensor], grads: &[Tensor]) {
     for (p, g) in params.iter().zip(grads) {
         if !g.defined() {
             continue;

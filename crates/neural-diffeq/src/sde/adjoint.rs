@@ -72,15 +72,6 @@ pub fn stochastic_adjoint(
             *s = &*s + (p1 + p2) * 0.5;
         }
     }
-    for (p, g) in params.iter().zip(&acc) {
-        let mut cur = p.grad();
-        if cur.defined() {
-            tch::no_grad(|| {
-                let _ = cur.g_add_(g);
-            });
-        } else {
-            tch::with_grad(|| (p * g.detach()).sum(Kind::Double).backward());
-        }
-    }
+    crate::adjoint::accumulate(params, &acc);
     Ok((y_t, a))
 }

@@ -157,15 +157,6 @@ pub fn reversible_heun_backward(
         s = prev;
     }
     // y0 and z0 are the same input
-    for (p, gi) in params.iter().zip(&pg) {
-        let mut cur = p.grad();
-        if cur.defined() {
-            tch::no_grad(|| {
-                let _ = cur.g_add_(gi);
-            });
-        } else {
-            tch::with_grad(|| (p * gi.detach()).sum(Kind::Double).backward());
-        }
-    }
+    crate::adjoint::accumulate(params, &pg);
     Ok(ay + az)
 }

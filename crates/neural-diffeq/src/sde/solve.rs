@@ -223,6 +223,16 @@ fn check_brownian_shape(noise: Noise, y0: &Tensor, shape: &[i64]) -> Result<()> 
     Ok(())
 }
 
+/// The index of the first time in `stops` (sorted, `t1` last) after `t`, searching from `from`;
+/// the last index when none is.
+fn first_after(stops: &[f64], from: usize, t: f64) -> usize {
+    let mut i = from;
+    while i + 1 < stops.len() && stops[i] <= t {
+        i += 1;
+    }
+    i
+}
+
 /// Constant steps at `t0 + k dt`, also stopping on the save times in `stops` (sorted, `t1` last).
 #[allow(clippy::too_many_arguments)]
 fn constant<B: BrownianMotion + ?Sized>(
@@ -259,9 +269,7 @@ fn constant<B: BrownianMotion + ?Sized>(
     let (mut k, mut next_stop) = (0usize, 0usize);
     // each grid step may be split by save times: at most n + stops.len() steps
     while k < n {
-        while next_stop + 1 < stops.len() && stops[next_stop] <= t {
-            next_stop += 1;
-        }
+        next_stop = first_after(stops, next_stop, t);
         let grid_t = if k + 1 == n { t1 } else { t0 + (k + 1) as f64 * dt };
         let (target, on_grid) =
             if stops[next_stop] < grid_t { (stops[next_stop], false) } else { (grid_t, true) };
@@ -319,9 +327,7 @@ fn adaptive<B: BrownianMotion + ?Sized>(
         if h < pid.dtmin {
             return Err(Error::StepSizeTooSmall { t, dt: h });
         }
-        while next_stop + 1 < stops.len() && stops[next_stop] <= t {
-            next_stop += 1;
-        }
+        next_stop = first_after(stops, next_stop, t);
         let stop = stops[next_stop];
         let clipped = stop - t <= h * (1.0 + 1e-12);
         let tn = if clipped { stop } else { t + h };
