@@ -13,6 +13,7 @@
 //! cargo xtask report [--baseline N] [--docs]
 //!                                        rewrite report.md and the SVGs from report.json
 //!                                        (and docs/benchmarks.md with --docs)
+//! cargo xtask publish-check              `cargo publish --dry-run` for every publishable crate
 //! ```
 //! xtask never links libtorch: it drives cargo and reads the JSON the benches write.
 
@@ -78,9 +79,20 @@ fn test(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask publish-check`: `cargo publish --dry-run` over every publishable crate, in
+/// dependency order, each packaged and built from its `.crate` contents (needs the crates.io index).
+fn publish_check(root: &Path) -> Result<(), String> {
+    let lt = setup::setup(root)?;
+    let mut c = cargo(root, &lt);
+    c.args(["publish", "--workspace", "--dry-run"]);
+    run_step("cargo publish --workspace --dry-run", c)?;
+    eprintln!("\nevery crate packages and builds as published");
+    Ok(())
+}
+
 const USAGE: &str = "usage: cargo xtask <setup | test | bench [--quick|--full] [--filter RE] \
 [--save-baseline NAME] [--baseline NAME] [--no-criterion] [--no-suite] [--peers|--peers-only] [--threads N] \
-| peers <setup|list> | report [--baseline NAME] [--docs]>";
+| peers <setup|list> | report [--baseline NAME] [--docs] | publish-check>";
 
 /// `cargo xtask peers setup|list`.
 fn peers_command(root: &Path, args: &[String]) -> Result<(), String> {
@@ -106,6 +118,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup(&root).map(|p| eprintln!("[setup] libtorch ready at {}", p.display())),
         Some("test") => test(&root),
+        Some("publish-check") => publish_check(&root),
         Some("bench") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::bench(&root, &a)),
         Some("peers") => peers_command(&root, &args[1..]),
         Some("report") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::report_only(&root, &a)),

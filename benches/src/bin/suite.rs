@@ -57,22 +57,22 @@ fn main() -> ExitCode {
         }
     };
     let groups = sciml_bench::all_tasks();
-    let id = |c: &str, t: &dyn Task| format!("{c}/{}", t.name());
+    let id = |c: &str, t: &Task| format!("{c}/{}", t.name());
     let (tasks, full_only): (Vec<_>, Vec<_>) = groups
         .iter()
         .flat_map(|g| g.tasks().map(move |t| (g.crate_name(), t)))
-        .filter(|(c, t)| args.filter.as_ref().is_none_or(|f| f.is_match(&id(c, *t))))
-        .partition(|(_, t)| args.profile == Profile::Full || !t.full_only());
+        .filter(|(c, t)| args.filter.as_ref().is_none_or(|f| f.is_match(&id(c, t))))
+        .partition(|(_, t)| args.profile == Profile::Full || !t.is_full_only());
     if args.list {
         for (c, t) in &tasks {
-            println!("{}: {}", id(c, *t), t.description());
+            println!("{}: {}", id(c, t), t.description());
         }
         for (c, t) in &full_only {
-            println!("{} (full profile only): {}", id(c, *t), t.description());
+            println!("{} (full profile only): {}", id(c, t), t.description());
         }
         return ExitCode::SUCCESS;
     }
-    let skipped: Vec<String> = full_only.iter().map(|(c, t)| id(c, *t)).collect();
+    let skipped: Vec<String> = full_only.iter().map(|(c, t)| id(c, t)).collect();
     if !skipped.is_empty() {
         eprintln!("full profile only, not run now: {}", skipped.join(", "));
     }

@@ -2,7 +2,7 @@
 //! stopping, checkpoints every 20 epochs, then a second `fit` call that resumes from the last
 //! checkpoint and continues to more epochs.
 //!
-//! `cargo run -p core-tensor --example fit_function`
+//! `cargo run -p sciml-core-tensor --example fit_function`
 
 use core_tensor::data::random_split;
 use core_tensor::prelude::*;

@@ -49,27 +49,78 @@ pub type TaskError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The result of [`Task::run`].
 pub type TaskResult = std::result::Result<TaskReport, TaskError>;
 
-/// A benchmark experiment. Its crate is named once, where the crate registers its tasks
-/// ([`TaskGroup`]).
-pub trait Task: Send + Sync {
-    /// Task name, unique within its crate (`"delay_timing"`).
-    fn name(&self) -> &'static str;
+/// What a task runs: a function of the suite settings.
+pub type TaskFn = fn(&SuiteConfig) -> TaskResult;
+
+/// A benchmark experiment: a name, one line saying what is measured against what, and the
+/// function that runs it. A crate declares each task as a constant beside its function and lists
+/// them once in a [`TaskGroup`], which names the crate:
+///
+/// ```
+/// use core_tensor::bench::{Better, Metric, SuiteConfig, Task, TaskGroup, TaskReport, TaskResult};
+///
+/// fn square(_cfg: &SuiteConfig) -> TaskResult {
+///     let mut r = TaskReport::new();
+///     r.metric("value", Metric::new(4.0, "", Better::Lower).with_reference(4.0, "closed form"))?;
+///     Ok(r)
+/// }
+/// /// 2² against its closed form.
+/// const SQUARE: Task = Task::new("square", "2² against its closed form", square);
+///
+/// let group = TaskGroup::new("my-crate").with_all([SQUARE]);
+/// assert_eq!(group.get("square").unwrap().description(), "2² against its closed form");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Task {
+    name: &'static str,
+    description: &'static str,
+    run: TaskFn,
+    full_only: bool,
+}
+
+impl Task {
+    /// A task called `name` (unique within its crate, e.g. `"delay_timing"`) that `run` performs.
+    pub const fn new(name: &'static str, description: &'static str, run: TaskFn) -> Self {
+        Task { name, description, run, full_only: false }
+    }
+    /// Marks the task as run only in the full profile: experiments that need more than about a
+    /// minute to say anything, so that the quick profile stays a short first run.
+    pub const fn full_only(mut self) -> Self {
+        self.full_only = true;
+        self
+    }
+    /// Task name, unique within its crate.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
     /// One line saying what is measured against what.
-    fn description(&self) -> &'static str;
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+    /// Whether the task runs only in the full profile.
+    pub fn is_full_only(&self) -> bool {
+        self.full_only
+    }
     /// Runs the experiment and returns its metrics (`crate`, `task` and the wall time are filled
     /// by [`run_task`]).
-    fn run(&self, config: &SuiteConfig) -> TaskResult;
-    /// Whether the task runs only in the full profile: experiments that need more than about a
-    /// minute to say anything, so that the quick profile stays a short first run.
-    fn full_only(&self) -> bool {
-        false
+    ///
+    /// # Errors
+    /// Whatever the experiment returns.
+    pub fn run(&self, config: &SuiteConfig) -> TaskResult {
+        (self.run)(config)
+    }
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("name", &self.name).field("full_only", &self.full_only).finish()
     }
 }
 
 /// A crate's suite tasks, registered under the crate's name.
 pub struct TaskGroup {
     crate_name: &'static str,
-    tasks: Vec<Box<dyn Task>>,
+    tasks: Vec<Task>,
 }
 
 impl TaskGroup {
@@ -78,8 +129,13 @@ impl TaskGroup {
         TaskGroup { crate_name, tasks: Vec::new() }
     }
     /// Adds a task.
-    pub fn with(mut self, task: impl Task + 'static) -> Self {
-        self.tasks.push(Box::new(task));
+    pub fn with(mut self, task: Task) -> Self {
+        self.tasks.push(task);
+        self
+    }
+    /// Adds tasks, in order.
+    pub fn with_all(mut self, tasks: impl IntoIterator<Item = Task>) -> Self {
+        self.tasks.extend(tasks);
         self
     }
     /// The crate name the tasks report under.
@@ -87,14 +143,14 @@ impl TaskGroup {
         self.crate_name
     }
     /// The tasks, in registration order.
-    pub fn tasks(&self) -> impl Iterator<Item = &dyn Task> {
-        self.tasks.iter().map(|t| t.as_ref())
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.iter()
     }
     /// The task called `name`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the known tasks when there is none of that name.
-    pub fn get(&self, name: &str) -> Result<&dyn Task> {
+    pub fn get(&self, name: &str) -> Result<&Task> {
         self.tasks().find(|t| t.name() == name).ok_or_else(|| {
             let known: Vec<&str> = self.tasks().map(|t| t.name()).collect();
             Error::invalid(
@@ -117,7 +173,7 @@ impl TaskGroup {
 ///
 /// # Errors
 /// The task's own error.
-pub fn run_task(crate_name: &str, task: &dyn Task, config: &SuiteConfig) -> TaskResult {
+pub fn run_task(crate_name: &str, task: &Task, config: &SuiteConfig) -> TaskResult {
     let start = Instant::now();
     let mut r = task.run(config)?;
     r.crate_name = crate_name.to_string();
@@ -144,24 +200,16 @@ pub fn progress_bar(len: u64, message: impl Into<String>, show: bool) -> indicat
 mod tests {
     use super::*;
 
-    struct Square;
-    impl Task for Square {
-        fn name(&self) -> &'static str {
-            "square"
-        }
-        fn description(&self) -> &'static str {
-            "2² against its closed form"
-        }
-        fn run(&self, _c: &SuiteConfig) -> TaskResult {
-            let mut r = TaskReport::new();
-            r.metric("value", Metric::new(4.0, "", Better::Lower).with_reference(4.0, "closed form"))?;
-            Ok(r)
-        }
+    fn square(_c: &SuiteConfig) -> TaskResult {
+        let mut r = TaskReport::new();
+        r.metric("value", Metric::new(4.0, "", Better::Lower).with_reference(4.0, "closed form"))?;
+        Ok(r)
     }
 
     #[test]
     fn the_runner_fills_crate_task_and_time() {
-        let group = TaskGroup::new("core-tensor").with(Square);
+        let group =
+            TaskGroup::new("core-tensor").with(Task::new("square", "2² against its closed form", square));
         let cfg = SuiteConfig::quick(std::env::temp_dir());
         let r = group.run("square", &cfg).unwrap();
         assert_eq!((r.crate_name.as_str(), r.task.as_str()), ("core-tensor", "square"));

@@ -2,7 +2,7 @@
 //! published `DARTS_V2` cells), and build small evaluation networks in the standard and the
 //! sharpDARTS / self-normalising variants, forwarding a batch of procedural images.
 //!
-//! `cargo run -p nas --release --example darts_space`
+//! `cargo run -p sciml-nas --release --example darts_space`
 
 use nas::darts_space::{DartsNetConfig, DartsNetwork, DartsSpace, Genotype, OpSet, Variant};
 use nas::data::ProceduralImages;

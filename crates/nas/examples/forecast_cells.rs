@@ -2,7 +2,7 @@
 //! Lorenz-96 under the `nas_forecast` protocol, scored against the persistence baseline
 //! ("repeat the last state").
 //!
-//! `cargo run -p nas --release --example forecast_cells`
+//! `cargo run -p sciml-nas --release --example forecast_cells`
 
 use nas::forecast::ForecastSpace;
 use nas::space::SearchSpace;

@@ -2,7 +2,7 @@
 //! micro-benchmark table, regularised evolution on it, and a short first-order DARTS run whose
 //! magnitude and DARTS-PT selections are looked up in the table.
 //!
-//! `cargo run -p nas --release --example nas_tour`
+//! `cargo run -p sciml-nas --release --example nas_tour`
 
 use nas::proxies::{score, Proxy};
 use nas::search::regularized_evolution;

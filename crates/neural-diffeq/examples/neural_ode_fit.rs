@@ -1,7 +1,7 @@
 //! Fit a neural ODE to the time-1 flow of the harmonic oscillator (a rotation) from random initial
 //! states, then compare the three gradient strategies on the trained model.
 //!
-//! `cargo run -p neural-diffeq --release --example neural_ode_fit`
+//! `cargo run -p sciml-neural-diffeq --release --example neural_ode_fit`
 
 use core_tensor::train::{trainable_named, OptimizerConfig, StepOutput, Trainer};
 use neural_diffeq::prelude::*;

@@ -8,7 +8,7 @@
 //! predicts `u(1)/σ` with `σ` pooled over the training targets; without it Adam's steps are large
 //! against the output and training is noisy.
 //!
-//! `cargo run -p neural-operator --release --example burgers_fno`
+//! `cargo run -p sciml-neural-operator --release --example burgers_fno`
 
 use core_tensor::data::DataLoader;
 use core_tensor::train::{Control, EpochRecord, LrSchedule, OptimizerConfig, Trainer};

@@ -2,7 +2,7 @@
 //! a 32×32 grid: generate the data with the pseudo-spectral solver (cached as safetensors under the
 //! system temp directory), train, and report the test relative L2 error.
 //!
-//! `cargo run -p neural-operator --release --example navier_stokes_fno`
+//! `cargo run -p sciml-neural-operator --release --example navier_stokes_fno`
 
 use core_tensor::data::DataLoader;
 use core_tensor::train::{Control, EpochRecord, LrSchedule, OptimizerConfig, Trainer};

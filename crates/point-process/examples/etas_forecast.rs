@@ -2,7 +2,7 @@
 //! score a held-out window with EarthquakeNPP's temporal and spatial log-likelihoods, and forecast
 //! the next 30 days with a number test.
 //!
-//! `cargo run -p point-process --example etas_forecast --release`
+//! `cargo run -p sciml-point-process --example etas_forecast --release`
 
 use point_process::data::{Catalogue, Region};
 use point_process::etas::{self, Etas, EtasFitConfig, EtasParams, PARAM_NAMES};

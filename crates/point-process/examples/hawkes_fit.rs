@@ -1,7 +1,7 @@
 //! Simulate a 3-D exponential Hawkes process, fit it by maximum likelihood (decay included) and by
 //! EM, check the fit with time-rescaled residuals, and write the data in the neural-TPP JSON layout.
 //!
-//! `cargo run -p point-process --example hawkes_fit --release`
+//! `cargo run -p sciml-point-process --example hawkes_fit --release`
 
 use nalgebra::DMatrix;
 use point_process::data::io::write_tpp_json;

@@ -4,9 +4,9 @@
 //! `encoder+decoder` combinations of the study's grid.
 //!
 //! ```text
-//! cargo run -p point-process --release --example neural_tpp -- [MODELS] [TRAIN_SEQS] [EPOCHS]
-//! cargo run -p point-process --release --example neural_tpp -- rmtpp,sahp,intensity_free 500 20
-//! cargo run -p point-process --release --example neural_tpp -- gru+sahp,self_attention+log_normal_mixture
+//! cargo run -p sciml-point-process --release --example neural_tpp -- [MODELS] [TRAIN_SEQS] [EPOCHS]
+//! cargo run -p sciml-point-process --release --example neural_tpp -- rmtpp,sahp,intensity_free 500 20
+//! cargo run -p sciml-point-process --release --example neural_tpp -- gru+sahp,self_attention+log_normal_mixture
 //! ```
 
 use point_process::neural::benchmark::Spec;

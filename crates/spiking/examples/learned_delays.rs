@@ -1,7 +1,7 @@
 //! Learned synaptic delays (DCLS) against zero delays on a task where only spike timing carries
 //! the class: every channel fires once, at a class-specific permutation of the same times.
 //!
-//! `cargo run --release -p spiking --example learned_delays [-- <beta_readout> <position_lr_factor> <epochs>]`
+//! `cargo run --release -p sciml-spiking --example learned_delays [-- <beta_readout> <position_lr_factor> <epochs>]`
 
 use spiking::suite::{train_timing, TimingNet, TimingTask};
 

@@ -4,7 +4,7 @@
 //! second) are rate-coded over T = 25 steps; the network is Linear → Leaky → Linear → Leaky with the
 //! fast-sigmoid surrogate, trained on the spike-count cross-entropy.
 //!
-//! `cargo run --release -p spiking --example quickstart`
+//! `cargo run --release -p sciml-spiking --example quickstart`
 
 use core_tensor::train::{OptimizerConfig, Trainer};
 use spiking::neuron::Leaky;

@@ -19,7 +19,7 @@ use crate::{Layer, NeuronOptions, Reset, SpikingNet, Surrogate};
 
 /// All `spiking` tasks.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("spiking").with(DelayTiming).with(EnergyTable).with(StdpPattern).with(TempotronPatterns)
+    TaskGroup::new("spiking").with_all([DELAY_TIMING, ENERGY_TABLE, STDP_PATTERN, TEMPOTRON])
 }
 
 /// Parameters of the spike-timing task.
@@ -221,133 +221,121 @@ pub fn train_timing(
 }
 
 /// Learned delays (DCLS) against zero delays on a task whose information is only in spike timing.
-pub struct DelayTiming;
+pub const DELAY_TIMING: Task = Task::new(
+    "delay_timing",
+    "Timing-only classification (every channel fires once, same spike times in every class; 8 classes): DCLS learned delays vs zero delays, test accuracy",
+    delay_timing,
+);
 
-impl Task for DelayTiming {
-    fn name(&self) -> &'static str {
-        "delay_timing"
-    }
-    fn description(&self) -> &'static str {
-        "Timing-only classification (every channel fires once, same spike times in every class; 8 classes): DCLS learned delays vs zero delays, test accuracy"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        let task = TimingTask::default();
-        let sizes = cfg.pick((2048, 512, 20), (4096, 2048, 60));
-        let net = TimingNet::default();
-        let with = train_timing(&task, &net, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
-        let without = train_timing(&task, &net, false, sizes, cfg.seed, cfg.device, cfg.progress)?;
-        let mut r = TaskReport::new();
-        r.metric(
-            "accuracy_learned_delays",
-            Metric::new(with.test_accuracy, "", Better::Higher)
-                .with_reference(without.test_accuracy, "same network, zero delays"),
-        )?;
-        r.metric("accuracy_zero_delays", Metric::new(without.test_accuracy, "", Better::Higher))?;
-        r.metric(
-            "accuracy_margin",
-            Metric::new(with.test_accuracy - without.test_accuracy, "", Better::Higher),
-        )?;
-        r.metric("chance", Metric::new(1.0 / task.classes as f64, "", Better::Lower))?;
-        r.metric(
-            "synops_per_sample_learned_delays",
-            Metric::new(with.synops_per_sample, "SynOps", Better::Lower),
-        )?;
-        let curve = |v: &[f64]| v.iter().enumerate().map(|(i, l)| (i as f64 + 1.0, *l)).collect::<Vec<_>>();
-        r.plot(
-            Plot::new("delay_timing_loss", "Timing task: training loss", "epoch", "cross-entropy")
-                .line("DCLS learned delays", curve(&with.losses))
-                .line("zero delays", curve(&without.losses)),
-        );
-        r.note(format!(
-            "{} classes, {} channels firing once each at a class-specific permutation of the same times (spacing {}), T = {}, random offset 0..={}, jitter ±{}; hidden {} Leaky(β = {}), readout β = {}, max delay {}",
-            task.classes, task.channels, task.spacing, task.steps(), task.max_offset, task.jitter, net.hidden, net.beta_hidden, net.beta_readout, task.span() + 2
-        ));
-        Ok(r)
-    }
+fn delay_timing(cfg: &SuiteConfig) -> TaskResult {
+    let task = TimingTask::default();
+    let sizes = cfg.pick((2048, 512, 20), (4096, 2048, 60));
+    let net = TimingNet::default();
+    let with = train_timing(&task, &net, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
+    let without = train_timing(&task, &net, false, sizes, cfg.seed, cfg.device, cfg.progress)?;
+    let mut r = TaskReport::new();
+    r.metric(
+        "accuracy_learned_delays",
+        Metric::new(with.test_accuracy, "", Better::Higher)
+            .with_reference(without.test_accuracy, "same network, zero delays"),
+    )?;
+    r.metric("accuracy_zero_delays", Metric::new(without.test_accuracy, "", Better::Higher))?;
+    r.metric("accuracy_margin", Metric::new(with.test_accuracy - without.test_accuracy, "", Better::Higher))?;
+    r.metric("chance", Metric::new(1.0 / task.classes as f64, "", Better::Lower))?;
+    r.metric(
+        "synops_per_sample_learned_delays",
+        Metric::new(with.synops_per_sample, "SynOps", Better::Lower),
+    )?;
+    let curve = |v: &[f64]| v.iter().enumerate().map(|(i, l)| (i as f64 + 1.0, *l)).collect::<Vec<_>>();
+    r.plot(
+        Plot::new("delay_timing_loss", "Timing task: training loss", "epoch", "cross-entropy")
+            .line("DCLS learned delays", curve(&with.losses))
+            .line("zero delays", curve(&without.losses)),
+    );
+    r.note(format!(
+        "{} classes, {} channels firing once each at a class-specific permutation of the same times (spacing {}), T = {}, random offset 0..={}, jitter ±{}; hidden {} Leaky(β = {}), readout β = {}, max delay {}",
+        task.classes, task.channels, task.spacing, task.steps(), task.max_offset, task.jitter, net.hidden, net.beta_hidden, net.beta_readout, task.span() + 2
+    ));
+    Ok(r)
 }
 
 /// SynOps and Bit Budget of the trained timing network (with learned delays).
-pub struct EnergyTable;
+pub const ENERGY_TABLE: Task = Task::new(
+    "energy_table",
+    "Per-layer SynOps vs dense MACs (45 nm energy) and Bit Budget of the trained delay network",
+    energy_table,
+);
 
-impl Task for EnergyTable {
-    fn name(&self) -> &'static str {
-        "energy_table"
-    }
-    fn description(&self) -> &'static str {
-        "Per-layer SynOps vs dense MACs (45 nm energy) and Bit Budget of the trained delay network"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        let task = TimingTask::default();
-        let net_cfg = TimingNet::default();
-        let sizes = cfg.pick((1024, 256, 20), (4096, 2048, 60));
-        let trained = train_timing(&task, &net_cfg, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
-        let (xte, _) = task.sample(sizes.1, cfg.seed, derive_seed(cfg.seed, 2));
-        let out = tch::no_grad(|| trained.net.forward_multi_step(&xte.to_device(cfg.device), true))?;
-        let layers = crate::energy::synops(&trained.net, &out)?;
-        let n = sizes.1 as f64;
-        let mut r = TaskReport::new();
-        r.headline("ann_over_snn_energy");
-        let mut lines = vec![
-            "| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |"
-                .to_string(),
-            "|---|---|---|---|---|---|---|".to_string(),
-        ];
-        for l in &layers {
-            r.metric(
-                format!("layer{}_synops_per_sample", l.layer),
-                Metric::new(l.synops / n, "SynOps", Better::Lower),
-            )?;
-            r.metric(format!("layer{}_input_rate", l.layer), Metric::new(l.input_rate, "", Better::Lower))?;
-            lines.push(format!(
-                "| {} {} | {} | {:.4} | {:.0} | {:.0} | {:.1} | {:.1} |",
-                l.layer,
-                l.kind,
-                l.weights,
-                l.input_rate,
-                l.synops / n,
-                l.dense_macs / n,
-                l.snn_energy_pj / n,
-                l.ann_energy_pj / n
-            ));
-        }
-        let snn: f64 = layers.iter().map(|l| l.snn_energy_pj).sum::<f64>() / n;
-        let ann: f64 = layers.iter().map(|l| l.ann_energy_pj).sum::<f64>() / n;
+fn energy_table(cfg: &SuiteConfig) -> TaskResult {
+    let task = TimingTask::default();
+    let net_cfg = TimingNet::default();
+    let sizes = cfg.pick((1024, 256, 20), (4096, 2048, 60));
+    let trained = train_timing(&task, &net_cfg, true, sizes, cfg.seed, cfg.device, cfg.progress)?;
+    let (xte, _) = task.sample(sizes.1, cfg.seed, derive_seed(cfg.seed, 2));
+    let out = tch::no_grad(|| trained.net.forward_multi_step(&xte.to_device(cfg.device), true))?;
+    let layers = crate::energy::synops(&trained.net, &out)?;
+    let n = sizes.1 as f64;
+    let mut r = TaskReport::new();
+    r.headline("ann_over_snn_energy");
+    let mut lines = vec![
+        "| layer | weights | input rate | SynOps / sample | dense MACs / sample | SNN pJ | ANN pJ |"
+            .to_string(),
+        "|---|---|---|---|---|---|---|".to_string(),
+    ];
+    for l in &layers {
         r.metric(
-            "snn_energy_per_sample",
-            Metric::new(snn, "pJ", Better::Lower).with_reference(ann, "dense ANN of the same shape"),
+            format!("layer{}_synops_per_sample", l.layer),
+            Metric::new(l.synops / n, "SynOps", Better::Lower),
         )?;
-        r.metric("ann_over_snn_energy", Metric::new(ann / snn.max(f64::MIN_POSITIVE), "×", Better::Higher))?;
-        r.metric("test_accuracy", Metric::new(trained.test_accuracy, "", Better::Higher))?;
-        let steps = task.steps() as u32;
-        let mut plot = Plot::new(
-            "bit_budget",
-            "Bit Budget of the trained network (8-bit weights)",
-            "time steps",
-            "bit operations",
-        )
-        .log(true, true);
-        for bits in [1u32, 2, 4, 8] {
-            let pts = [1u32, 2, 4, 8, 16, steps]
-                .iter()
-                .map(|&t| -> Result<(f64, f64)> {
-                    let b = crate::energy::bit_budget(&trained.net, 8, bits, t)?;
-                    Ok((t as f64, b.iter().map(|l| l.bits).sum()))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            plot = plot.line(format!("{bits}-bit activations"), pts);
-        }
-        r.plot(plot);
-        let spiking =
-            crate::energy::bit_budget(&trained.net, 8, 1, steps)?.iter().map(|l| l.bits).sum::<f64>();
-        let ann8 = crate::energy::bit_budget(&trained.net, 8, 8, 1)?.iter().map(|l| l.bits).sum::<f64>();
-        r.metric(
-            "bit_budget_snn",
-            Metric::new(spiking, "bit-ops", Better::Lower).with_reference(ann8, "8-bit activations, 1 step"),
-        )?;
-        r.note(lines.join("\n"));
-        r.note(format!("Bit Budget: 1-bit spikes over T = {steps} steps cost {:.2}× an 8-bit single-step network of the same weights", spiking / ann8));
-        Ok(r)
+        r.metric(format!("layer{}_input_rate", l.layer), Metric::new(l.input_rate, "", Better::Lower))?;
+        lines.push(format!(
+            "| {} {} | {} | {:.4} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            l.layer,
+            l.kind,
+            l.weights,
+            l.input_rate,
+            l.synops / n,
+            l.dense_macs / n,
+            l.snn_energy_pj / n,
+            l.ann_energy_pj / n
+        ));
     }
+    let snn: f64 = layers.iter().map(|l| l.snn_energy_pj).sum::<f64>() / n;
+    let ann: f64 = layers.iter().map(|l| l.ann_energy_pj).sum::<f64>() / n;
+    r.metric(
+        "snn_energy_per_sample",
+        Metric::new(snn, "pJ", Better::Lower).with_reference(ann, "dense ANN of the same shape"),
+    )?;
+    r.metric("ann_over_snn_energy", Metric::new(ann / snn.max(f64::MIN_POSITIVE), "×", Better::Higher))?;
+    r.metric("test_accuracy", Metric::new(trained.test_accuracy, "", Better::Higher))?;
+    let steps = task.steps() as u32;
+    let mut plot = Plot::new(
+        "bit_budget",
+        "Bit Budget of the trained network (8-bit weights)",
+        "time steps",
+        "bit operations",
+    )
+    .log(true, true);
+    for bits in [1u32, 2, 4, 8] {
+        let pts = [1u32, 2, 4, 8, 16, steps]
+            .iter()
+            .map(|&t| -> Result<(f64, f64)> {
+                let b = crate::energy::bit_budget(&trained.net, 8, bits, t)?;
+                Ok((t as f64, b.iter().map(|l| l.bits).sum()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        plot = plot.line(format!("{bits}-bit activations"), pts);
+    }
+    r.plot(plot);
+    let spiking = crate::energy::bit_budget(&trained.net, 8, 1, steps)?.iter().map(|l| l.bits).sum::<f64>();
+    let ann8 = crate::energy::bit_budget(&trained.net, 8, 8, 1)?.iter().map(|l| l.bits).sum::<f64>();
+    r.metric(
+        "bit_budget_snn",
+        Metric::new(spiking, "bit-ops", Better::Lower).with_reference(ann8, "8-bit activations, 1 step"),
+    )?;
+    r.note(lines.join("\n"));
+    r.note(format!("Bit Budget: 1-bit spikes over T = {steps} steps cost {:.2}× an 8-bit single-step network of the same weights", spiking / ann8));
+    Ok(r)
 }
 
 fn mean_std(v: &[f64]) -> Result<(f64, f64)> {
@@ -357,103 +345,95 @@ fn mean_std(v: &[f64]) -> Result<(f64, f64)> {
 
 /// STDP on a frozen spike pattern embedded in Poisson noise (Masquelier, Guyonneau & Thorpe
 /// 2008): one LIF neuron with additive STDP becomes selective to the pattern.
-pub struct StdpPattern;
+pub const STDP_PATTERN: Task = Task::new(
+    "stdp_pattern",
+    "STDP on a repeating pattern in Poisson noise (2000 afferents): hit rate and false alarms before/after learning",
+    stdp_pattern,
+);
 
-impl Task for StdpPattern {
-    fn name(&self) -> &'static str {
-        "stdp_pattern"
+fn stdp_pattern(cfg: &SuiteConfig) -> TaskResult {
+    use crate::plasticity::{run_pattern_experiment, PatternExperiment};
+    let seeds = cfg.pick(3u64, 5);
+    let exp = PatternExperiment::default();
+    let pb = progress_bar(seeds, "STDP pattern seeds", cfg.progress);
+    let mut hits = Vec::new();
+    let mut fas = Vec::new();
+    let mut chance_before = Vec::new();
+    let mut fa_before = Vec::new();
+    let mut latency = Vec::new();
+    for s in 0..seeds {
+        let rep = run_pattern_experiment(&exp, &mut rng(derive_seed(cfg.seed, 100 + s)))?;
+        hits.push(rep.after.hit_rate);
+        fas.push(rep.after.false_alarm_hz);
+        latency.push(rep.after.mean_latency_ms);
+        chance_before.push(rep.before.hit_rate - rep.before.chance_hit_rate);
+        fa_before.push(rep.before.false_alarm_hz);
+        pb.inc(1);
     }
-    fn description(&self) -> &'static str {
-        "STDP on a repeating pattern in Poisson noise (2000 afferents): hit rate and false alarms before/after learning"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        use crate::plasticity::{run_pattern_experiment, PatternExperiment};
-        let seeds = cfg.pick(3u64, 5);
-        let exp = PatternExperiment::default();
-        let pb = progress_bar(seeds, "STDP pattern seeds", cfg.progress);
-        let mut hits = Vec::new();
-        let mut fas = Vec::new();
-        let mut chance_before = Vec::new();
-        let mut fa_before = Vec::new();
-        let mut latency = Vec::new();
-        for s in 0..seeds {
-            let rep = run_pattern_experiment(&exp, &mut rng(derive_seed(cfg.seed, 100 + s)))?;
-            hits.push(rep.after.hit_rate);
-            fas.push(rep.after.false_alarm_hz);
-            latency.push(rep.after.mean_latency_ms);
-            chance_before.push(rep.before.hit_rate - rep.before.chance_hit_rate);
-            fa_before.push(rep.before.false_alarm_hz);
-            pb.inc(1);
-        }
-        pb.finish_and_clear();
-        let mut r = TaskReport::new();
-        r.headline("hit_rate_after");
-        let (h, hs) = mean_std(&hits)?;
-        let (f, fs) = mean_std(&fas)?;
-        let (fb, _) = mean_std(&fa_before)?;
-        let (cb, _) = mean_std(&chance_before)?;
-        r.metric("hit_rate_after", Metric::new(h, "", Better::Higher))?;
-        r.metric("hit_rate_after_std", Metric::new(hs, "", Better::Lower))?;
-        r.metric(
-            "false_alarm_hz_after",
-            Metric::new(f, "Hz", Better::Lower).with_reference(fb, "before learning"),
-        )?;
-        r.metric("false_alarm_hz_after_std", Metric::new(fs, "Hz", Better::Lower))?;
-        r.metric("hit_above_chance_before", Metric::new(cb, "", Better::Higher))?;
-        r.metric("latency_ms_after", Metric::new(mean_std(&latency)?.0, "ms", Better::Lower))?;
-        r.note(format!(
-            "{} seeds; frozen weights tested on a fresh 20 s stream; chance hit rate = 1 − exp(−false-alarm rate × pattern length)",
-            seeds
-        ));
-        Ok(r)
-    }
+    pb.finish_and_clear();
+    let mut r = TaskReport::new();
+    r.headline("hit_rate_after");
+    let (h, hs) = mean_std(&hits)?;
+    let (f, fs) = mean_std(&fas)?;
+    let (fb, _) = mean_std(&fa_before)?;
+    let (cb, _) = mean_std(&chance_before)?;
+    r.metric("hit_rate_after", Metric::new(h, "", Better::Higher))?;
+    r.metric("hit_rate_after_std", Metric::new(hs, "", Better::Lower))?;
+    r.metric(
+        "false_alarm_hz_after",
+        Metric::new(f, "Hz", Better::Lower).with_reference(fb, "before learning"),
+    )?;
+    r.metric("false_alarm_hz_after_std", Metric::new(fs, "Hz", Better::Lower))?;
+    r.metric("hit_above_chance_before", Metric::new(cb, "", Better::Higher))?;
+    r.metric("latency_ms_after", Metric::new(mean_std(&latency)?.0, "ms", Better::Lower))?;
+    r.note(format!(
+        "{} seeds; frozen weights tested on a fresh 20 s stream; chance hit rate = 1 − exp(−false-alarm rate × pattern length)",
+        seeds
+    ));
+    Ok(r)
 }
 
 /// The Tempotron (Gütig & Sompolinsky 2006) on random Poisson patterns with random labels.
-pub struct TempotronPatterns;
+pub const TEMPOTRON: Task = Task::new(
+    "tempotron",
+    "Tempotron on 500 random Poisson patterns of 500 afferents (load 1): epochs to 100 % training accuracy, jittered test accuracy",
+    tempotron,
+);
 
-impl Task for TempotronPatterns {
-    fn name(&self) -> &'static str {
-        "tempotron"
-    }
-    fn description(&self) -> &'static str {
-        "Tempotron on 500 random Poisson patterns of 500 afferents (load 1): epochs to 100 % training accuracy, jittered test accuracy"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        use crate::plasticity::{run_tempotron_experiment, TempotronExperiment};
-        let seeds = cfg.pick(2u64, 5);
-        let exp = TempotronExperiment::default();
-        let pb = progress_bar(seeds, "Tempotron seeds", cfg.progress);
-        let mut test = Vec::new();
-        let mut train = Vec::new();
-        let mut epochs = Vec::new();
-        let mut curve = Vec::new();
-        for s in 0..seeds {
-            let rep = run_tempotron_experiment(&exp, &mut rng(derive_seed(cfg.seed, 200 + s)))?;
-            test.push(rep.test_accuracy);
-            train.push(rep.final_train_accuracy);
-            epochs.push(rep.train_accuracy.len() as f64);
-            if s == 0 {
-                curve = rep.train_accuracy.iter().enumerate().map(|(i, a)| (i as f64 + 1.0, *a)).collect();
-            }
-            pb.inc(1);
+fn tempotron(cfg: &SuiteConfig) -> TaskResult {
+    use crate::plasticity::{run_tempotron_experiment, TempotronExperiment};
+    let seeds = cfg.pick(2u64, 5);
+    let exp = TempotronExperiment::default();
+    let pb = progress_bar(seeds, "Tempotron seeds", cfg.progress);
+    let mut test = Vec::new();
+    let mut train = Vec::new();
+    let mut epochs = Vec::new();
+    let mut curve = Vec::new();
+    for s in 0..seeds {
+        let rep = run_tempotron_experiment(&exp, &mut rng(derive_seed(cfg.seed, 200 + s)))?;
+        test.push(rep.test_accuracy);
+        train.push(rep.final_train_accuracy);
+        epochs.push(rep.train_accuracy.len() as f64);
+        if s == 0 {
+            curve = rep.train_accuracy.iter().enumerate().map(|(i, a)| (i as f64 + 1.0, *a)).collect();
         }
-        pb.finish_and_clear();
-        let mut r = TaskReport::new();
-        r.headline("test_accuracy_jittered");
-        r.metric("train_accuracy", Metric::new(mean_std(&train)?.0, "", Better::Higher))?;
-        r.metric("epochs_to_converge", Metric::new(mean_std(&epochs)?.0, "epochs", Better::Lower))?;
-        let (m, sd) = mean_std(&test)?;
-        r.metric("test_accuracy_jittered", Metric::new(m, "", Better::Higher))?;
-        r.metric("test_accuracy_jittered_std", Metric::new(sd, "", Better::Lower))?;
-        r.plot(
-            Plot::new("tempotron_training", "Tempotron: training accuracy", "epoch", "accuracy")
-                .line("seed 0", curve),
-        );
-        r.note(format!(
-            "N = {} afferents, P = {} patterns, {} ms at {} Hz, τ = {} ms, τ_s = {} ms; test on copies jittered by {} ms; {} seeds",
-            exp.n_afferents, exp.n_patterns, exp.duration_ms, exp.rate_hz, exp.tau, exp.tau_s, exp.jitter_ms, seeds
-        ));
-        Ok(r)
+        pb.inc(1);
     }
+    pb.finish_and_clear();
+    let mut r = TaskReport::new();
+    r.headline("test_accuracy_jittered");
+    r.metric("train_accuracy", Metric::new(mean_std(&train)?.0, "", Better::Higher))?;
+    r.metric("epochs_to_converge", Metric::new(mean_std(&epochs)?.0, "epochs", Better::Lower))?;
+    let (m, sd) = mean_std(&test)?;
+    r.metric("test_accuracy_jittered", Metric::new(m, "", Better::Higher))?;
+    r.metric("test_accuracy_jittered_std", Metric::new(sd, "", Better::Lower))?;
+    r.plot(
+        Plot::new("tempotron_training", "Tempotron: training accuracy", "epoch", "accuracy")
+            .line("seed 0", curve),
+    );
+    r.note(format!(
+        "N = {} afferents, P = {} patterns, {} ms at {} Hz, τ = {} ms, τ_s = {} ms; test on copies jittered by {} ms; {} seeds",
+        exp.n_afferents, exp.n_patterns, exp.duration_ms, exp.rate_hz, exp.tau, exp.tau_s, exp.jitter_ms, seeds
+    ));
+    Ok(r)
 }

@@ -474,30 +474,25 @@ fn components(key: &str) -> Vec<(&str, &str)> {
 }
 
 /// The `nas_forecast` suite task (module docs).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ForecastSearch;
+pub const NAS_FORECAST: Task = Task::new(
+    "nas_forecast",
+    "Forecasting cells (recurrence × attention × gating) on Lorenz-96: one-step MSE vs persistence, component effects, evolution vs random search",
+    nas_forecast,
+);
 
-impl Task for ForecastSearch {
-    fn name(&self) -> &'static str {
-        "nas_forecast"
-    }
-    fn description(&self) -> &'static str {
-        "Forecasting cells (recurrence × attention × gating) on Lorenz-96: one-step MSE vs persistence, component effects, evolution vs random search"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        let data_seed = derive_seed(cfg.seed, 1);
-        let protocol = cfg.pick(ForecastProtocol::quick(data_seed), ForecastProtocol::full(data_seed));
-        let plan = StudyPlan {
-            sample: cfg.pick(Some(12), None),
-            budget: cfg.pick(10, 24),
-            population: cfg.pick(4, 8),
-            tournament: cfg.pick(2, 3),
-        };
-        let study = core_tensor::device::with_single_thread(|| {
-            run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress)
-        });
-        Ok(report(&study?, &protocol, &plan)?)
-    }
+fn nas_forecast(cfg: &SuiteConfig) -> TaskResult {
+    let data_seed = derive_seed(cfg.seed, 1);
+    let protocol = cfg.pick(ForecastProtocol::quick(data_seed), ForecastProtocol::full(data_seed));
+    let plan = StudyPlan {
+        sample: cfg.pick(Some(12), None),
+        budget: cfg.pick(10, 24),
+        population: cfg.pick(4, 8),
+        tournament: cfg.pick(2, 3),
+    };
+    let study = core_tensor::device::with_single_thread(|| {
+        run_study(&protocol, &plan, cfg.seed, cfg.device, cfg.progress)
+    });
+    Ok(report(&study?, &protocol, &plan)?)
 }
 
 /// The task report of a study.
@@ -734,13 +729,13 @@ mod tests {
     }
 
     /// The whole quick-profile task, with its wall time (run in release:
-    /// `cargo test -p nas --release quick_profile -- --ignored --nocapture`).
+    /// `cargo test -p sciml-nas --release quick_profile -- --ignored --nocapture`).
     #[test]
     #[ignore = "runs the full quick profile (tens of seconds)"]
     fn quick_profile_runs_on_one_thread() {
         let cfg = SuiteConfig { device: Device::Cpu, ..SuiteConfig::quick(std::env::temp_dir()) };
         let start = std::time::Instant::now();
-        let r = ForecastSearch.run(&cfg).unwrap();
+        let r = NAS_FORECAST.run(&cfg).unwrap();
         let wall = start.elapsed().as_secs_f64();
         println!("{}\n\nwall time {wall:.1} s", r.notes.join("\n"));
         for (k, m) in &r.metrics {

@@ -44,11 +44,7 @@ pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
 
 /// Every nas task.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("nas")
-        .with(MicroBench)
-        .with(ProxyRanking)
-        .with(SearchProtocol)
-        .with(forecast::ForecastSearch)
+    TaskGroup::new("nas").with_all([NAS_MICROBENCH, NAS_PROXIES, NAS_SEARCH, forecast::NAS_FORECAST])
 }
 
 /// The micro-benchmark table for this profile.
@@ -93,18 +89,16 @@ fn noise_ceiling(entries: &[&crate::table::Entry]) -> Result<(f64, f64)> {
     Ok((kt / n, sr / n))
 }
 
-struct MicroBench;
+/// The tabular micro-benchmark: accuracy spread over the cell classes and the seed-to-seed noise
+/// ceiling any ranking on it can reach.
+pub const NAS_MICROBENCH: Task = Task::new(
+    "nas_microbench",
+    "Tabular micro-benchmark (NB201-style, 3 ops, 127 classes × 3 seeds): spread and seed-to-seed noise ceiling",
+    nas_microbench,
+);
 
-impl Task for MicroBench {
-    fn name(&self) -> &'static str {
-        "nas_microbench"
-    }
-    fn description(&self) -> &'static str {
-        "Tabular micro-benchmark (NB201-style, 3 ops, 127 classes × 3 seeds): spread and seed-to-seed noise ceiling"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        Ok(with_single_thread(|| microbench(cfg))?)
-    }
+fn nas_microbench(cfg: &SuiteConfig) -> TaskResult {
+    Ok(with_single_thread(|| microbench(cfg))?)
 }
 
 fn microbench(cfg: &SuiteConfig) -> Result<TaskReport> {
@@ -147,18 +141,16 @@ fn microbench(cfg: &SuiteConfig) -> Result<TaskReport> {
     Ok(r)
 }
 
-struct ProxyRanking;
+/// Zero-cost proxies ranked against the micro-benchmark's trained accuracies (Kendall τ, Spearman
+/// ρ, precision@10 %), beside the noise ceiling.
+pub const NAS_PROXIES: Task = Task::new(
+    "nas_proxies",
+    "Zero-cost proxies vs micro-benchmark accuracy: Kendall τ, Spearman ρ, precision@10% and the noise ceiling",
+    nas_proxies,
+);
 
-impl Task for ProxyRanking {
-    fn name(&self) -> &'static str {
-        "nas_proxies"
-    }
-    fn description(&self) -> &'static str {
-        "Zero-cost proxies vs micro-benchmark accuracy: Kendall τ, Spearman ρ, precision@10% and the noise ceiling"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        Ok(with_single_thread(|| proxy_ranking(cfg))?)
-    }
+fn nas_proxies(cfg: &SuiteConfig) -> TaskResult {
+    Ok(with_single_thread(|| proxy_ranking(cfg))?)
 }
 
 fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
@@ -251,24 +243,22 @@ fn proxy_ranking(cfg: &SuiteConfig) -> Result<TaskReport> {
     Ok(r)
 }
 
-struct SearchProtocol;
-
 /// One search method's found test accuracies over seeds.
 struct MethodResult {
     name: &'static str,
     accs: Vec<f64>,
 }
 
-impl Task for SearchProtocol {
-    fn name(&self) -> &'static str {
-        "nas_search"
-    }
-    fn description(&self) -> &'static str {
-        "Search methods vs random architectures on the micro-benchmark (RI, seeds); DARTS vs DARTS-PT selection"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        Ok(with_single_thread(|| search_protocol(cfg))?)
-    }
+/// Search methods against architectures sampled at random from the same space (relative
+/// improvement over seeds, Yang et al. 2020), and DARTS against DARTS-PT selection.
+pub const NAS_SEARCH: Task = Task::new(
+    "nas_search",
+    "Search methods vs random architectures on the micro-benchmark (RI, seeds); DARTS vs DARTS-PT selection",
+    nas_search,
+);
+
+fn nas_search(cfg: &SuiteConfig) -> TaskResult {
+    Ok(with_single_thread(|| search_protocol(cfg))?)
 }
 
 fn search_protocol(cfg: &SuiteConfig) -> Result<TaskReport> {

@@ -2,10 +2,6 @@
 
 use super::*;
 
-/// A latent SDE fitted to noisy Ornstein–Uhlenbeck paths: test ELBO per observation and denoising
-/// RMSE of the posterior mean against the true paths, next to the raw observations' RMSE.
-pub struct LatentSdeOu;
-
 /// OU paths `dX = −θX dt + σ dW` sampled exactly at `ts`, and noisy observations.
 fn ou_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, Tensor) {
     use rand_distr::{Distribution, StandardNormal};
@@ -35,125 +31,107 @@ fn ou_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, Tensor) {
     )
 }
 
-impl Task for LatentSdeOu {
-    fn name(&self) -> &'static str {
-        "latent_sde_ou"
+/// A latent SDE fitted to noisy Ornstein–Uhlenbeck paths: test ELBO per observation and denoising
+/// RMSE of the posterior mean against the true paths, next to the raw observations' RMSE.
+pub const LATENT_SDE_OU: Task = Task::new(
+    "latent_sde_ou",
+    "latent SDE on noisy OU paths: test ELBO per observation and denoising RMSE vs the raw observations",
+    latent_sde_ou,
+);
+
+fn latent_sde_ou(cfg: &SuiteConfig) -> TaskResult {
+    use crate::models::{LatentSde, LatentSdeConfig};
+    let dev = cfg.device;
+    let obs_std = 0.1;
+    let ts: Vec<f64> = (0..21).map(|k| k as f64 * 0.1).collect();
+    let (_, xtr) = ou_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
+    let (cte, xte) = ou_data(128, &ts, obs_std, cfg.seed + 1);
+    let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
+    core_tensor::seed::seed_torch(cfg.seed);
+    let vs = nn::VarStore::new(dev);
+    let model = LatentSde::new(&vs.root(), LatentSdeConfig { obs_std, ..Default::default() })?;
+    let iters = cfg.pick(500, 5000);
+    let curve = train_variational(&vs, &xtr, iters, cfg.progress, |xb, it| {
+        let out = model.elbo(&ts, xb, 2, cfg.seed.wrapping_add(it as u64 * 7919))?;
+        // KL annealing over the first half of training (as in Li et al.'s experiments)
+        let beta = (2.0 * it as f64 / iters as f64).min(1.0);
+        let obj = -(&out.elbo + &out.kl_term * (1.0 - beta));
+        Ok((obj, -out.elbo.double_value(&[]) / ts.len() as f64))
+    })?;
+    // evaluation: ELBO and posterior-mean reconstruction averaged over samples
+    let samples = 16;
+    let mut elbo = 0.0;
+    let mut recon = Tensor::zeros_like(&xte);
+    for s in 0..samples {
+        let out = tch::no_grad(|| model.elbo(&ts, &xte, 2, 1_000_003 + s))?;
+        elbo += out.elbo.double_value(&[]) / samples as f64;
+        recon += out.reconstruction / samples as f64;
     }
-    fn description(&self) -> &'static str {
-        "latent SDE on noisy OU paths: test ELBO per observation and denoising RMSE vs the raw observations"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        use crate::models::{LatentSde, LatentSdeConfig};
-        let dev = cfg.device;
-        let obs_std = 0.1;
-        let ts: Vec<f64> = (0..21).map(|k| k as f64 * 0.1).collect();
-        let (_, xtr) = ou_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
-        let (cte, xte) = ou_data(128, &ts, obs_std, cfg.seed + 1);
-        let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
-        core_tensor::seed::seed_torch(cfg.seed);
-        let vs = nn::VarStore::new(dev);
-        let model = LatentSde::new(&vs.root(), LatentSdeConfig { obs_std, ..Default::default() })?;
-        let iters = cfg.pick(500, 5000);
-        let curve = train_variational(&vs, &xtr, iters, cfg.progress, |xb, it| {
-            let out = model.elbo(&ts, xb, 2, cfg.seed.wrapping_add(it as u64 * 7919))?;
-            // KL annealing over the first half of training (as in Li et al.'s experiments)
-            let beta = (2.0 * it as f64 / iters as f64).min(1.0);
-            let obj = -(&out.elbo + &out.kl_term * (1.0 - beta));
-            Ok((obj, -out.elbo.double_value(&[]) / ts.len() as f64))
-        })?;
-        // evaluation: ELBO and posterior-mean reconstruction averaged over samples
-        let samples = 16;
-        let mut elbo = 0.0;
-        let mut recon = Tensor::zeros_like(&xte);
-        for s in 0..samples {
-            let out = tch::no_grad(|| model.elbo(&ts, &xte, 2, 1_000_003 + s))?;
-            elbo += out.elbo.double_value(&[]) / samples as f64;
-            recon += out.reconstruction / samples as f64;
-        }
-        let rmse = |a: &Tensor, b: &Tensor| (a - b).square().mean(Kind::Float).sqrt().double_value(&[]);
-        let mut r = TaskReport::new();
-        r.metric("test_elbo_per_observation", Metric::new(elbo / ts.len() as f64, "nats", Better::Higher))?;
-        r.metric(
-            "denoising_rmse_latent_sde",
-            Metric::new(rmse(&recon, &cte), "", Better::Lower)
-                .with_reference(rmse(&xte, &cte), "raw noisy observations"),
-        )?;
-        r.metric("observation_noise_std", Metric::new(obs_std, "", Better::Lower))?;
-        r.plot(
-            Plot::new(
-                "negative_elbo",
-                "Latent SDE on noisy OU: −ELBO per observation",
-                "iteration",
-                "−ELBO / obs",
-            )
-            .line("training batch", curve),
-        );
-        Ok(r)
-    }
+    let rmse = |a: &Tensor, b: &Tensor| (a - b).square().mean(Kind::Float).sqrt().double_value(&[]);
+    let mut r = TaskReport::new();
+    r.metric("test_elbo_per_observation", Metric::new(elbo / ts.len() as f64, "nats", Better::Higher))?;
+    r.metric(
+        "denoising_rmse_latent_sde",
+        Metric::new(rmse(&recon, &cte), "", Better::Lower)
+            .with_reference(rmse(&xte, &cte), "raw noisy observations"),
+    )?;
+    r.metric("observation_noise_std", Metric::new(obs_std, "", Better::Lower))?;
+    r.plot(
+        Plot::new(
+            "negative_elbo",
+            "Latent SDE on noisy OU: −ELBO per observation",
+            "iteration",
+            "−ELBO / obs",
+        )
+        .line("training batch", curve),
+    );
+    Ok(r)
 }
 
 /// Recovers the Hurst index of fractional OU paths driven by exact type-II fBM (Cholesky samples on
 /// a grid 5× finer than the observations) by maximum likelihood with a learnable `H` in an 8-mode
 /// Markov-approximate model (exact Kalman likelihood).
-pub struct HurstRecovery;
+pub const FBM_HURST_RECOVERY: Task = Task::new(
+    "fbm_hurst_recovery",
+    "fractional OU driven by exact fBM: learn H of a Markov-approximate model by gradient ascent on its exact likelihood",
+    fbm_hurst_recovery,
+);
 
-impl Task for HurstRecovery {
-    fn name(&self) -> &'static str {
-        "fbm_hurst_recovery"
+fn fbm_hurst_recovery(cfg: &SuiteConfig) -> TaskResult {
+    use crate::sde::fbm::{fou_log_likelihood, simulate_fou_exact, MarkovFbm};
+    let (theta, sigma, dt, n) = (1.0, 0.5, 0.05, 101);
+    let model_fbm = MarkovFbm::new(8, 1e3)?;
+    let mut r = TaskReport::new();
+    r.headline("hurst_abs_error_true_0.3");
+    let mut plot = Plot::new("hurst_trace", "Learning the Hurst index", "iteration", "H");
+    for (i, h_true) in [0.3, 0.7].into_iter().enumerate() {
+        let x =
+            simulate_fou_exact(h_true, theta, sigma, 0.0, dt, n, 5, cfg.pick(64, 256), cfg.seed + i as u64)?;
+        // H = sigmoid(ρ), started at ½
+        let rho = Tensor::zeros([], (Kind::Double, tch::Device::Cpu)).set_requires_grad(true);
+        let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(0.05)).build()?;
+        let mut trace = Vec::new();
+        trainer.run_steps(vec![("rho".into(), rho.shallow_clone())], cfg.pick(80, 400), |c| {
+            let h = rho.sigmoid();
+            let ll = fou_log_likelihood(&model_fbm, &h, theta, sigma, &x, dt)?;
+            trace.push((c.step as f64, h.double_value(&[])));
+            Ok(StepOutput::Loss(-ll / x.size()[0] as f64))
+        })?;
+        let h_hat = rho.sigmoid().double_value(&[]);
+        r.metric(
+            format!("hurst_estimate_true_{h_true}"),
+            Metric::new(h_hat, "", Better::Lower).with_reference(h_true, "simulation truth"),
+        )?;
+        r.metric(
+            format!("hurst_abs_error_true_{h_true}"),
+            Metric::new((h_hat - h_true).abs(), "", Better::Lower),
+        )?;
+        plot = plot.line(format!("true H = {h_true}"), trace);
     }
-    fn description(&self) -> &'static str {
-        "fractional OU driven by exact fBM: learn H of a Markov-approximate model by gradient ascent on its exact likelihood"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        use crate::sde::fbm::{fou_log_likelihood, simulate_fou_exact, MarkovFbm};
-        let (theta, sigma, dt, n) = (1.0, 0.5, 0.05, 101);
-        let model_fbm = MarkovFbm::new(8, 1e3)?;
-        let mut r = TaskReport::new();
-        r.headline("hurst_abs_error_true_0.3");
-        let mut plot = Plot::new("hurst_trace", "Learning the Hurst index", "iteration", "H");
-        for (i, h_true) in [0.3, 0.7].into_iter().enumerate() {
-            let x = simulate_fou_exact(
-                h_true,
-                theta,
-                sigma,
-                0.0,
-                dt,
-                n,
-                5,
-                cfg.pick(64, 256),
-                cfg.seed + i as u64,
-            )?;
-            // H = sigmoid(ρ), started at ½
-            let rho = Tensor::zeros([], (Kind::Double, tch::Device::Cpu)).set_requires_grad(true);
-            let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(0.05)).build()?;
-            let mut trace = Vec::new();
-            trainer.run_steps(vec![("rho".into(), rho.shallow_clone())], cfg.pick(80, 400), |c| {
-                let h = rho.sigmoid();
-                let ll = fou_log_likelihood(&model_fbm, &h, theta, sigma, &x, dt)?;
-                trace.push((c.step as f64, h.double_value(&[])));
-                Ok(StepOutput::Loss(-ll / x.size()[0] as f64))
-            })?;
-            let h_hat = rho.sigmoid().double_value(&[]);
-            r.metric(
-                format!("hurst_estimate_true_{h_true}"),
-                Metric::new(h_hat, "", Better::Lower).with_reference(h_true, "simulation truth"),
-            )?;
-            r.metric(
-                format!("hurst_abs_error_true_{h_true}"),
-                Metric::new((h_hat - h_true).abs(), "", Better::Lower),
-            )?;
-            plot = plot.line(format!("true H = {h_true}"), trace);
-        }
-        r.plot(plot);
-        r.note("The data are driven by exact type-II fBM; the model is an 8-mode Markov approximation (γ up to 1e3); θ and σ are known.");
-        Ok(r)
-    }
+    r.plot(plot);
+    r.note("The data are driven by exact type-II fBM; the model is an 8-mode Markov approximation (γ up to 1e3); θ and σ are known.");
+    Ok(r)
 }
-
-/// A Langevin-flow latent model on noisy positions of a particle in the double well
-/// `U(q) = (q² − 1)²` (underdamped, friction 1, unit temperature): test ELBO, denoising RMSE, and how
-/// well the learned potential's shape matches the true one (Spearman ρ on a grid).
-pub struct LangevinFlowDoubleWell;
 
 fn double_well_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, Tensor) {
     use rand_distr::{Distribution, StandardNormal};
@@ -186,69 +164,70 @@ fn double_well_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, T
     )
 }
 
-impl Task for LangevinFlowDoubleWell {
-    fn name(&self) -> &'static str {
-        "langevin_flow_double_well"
+/// A Langevin-flow latent model on noisy positions of a particle in the double well
+/// `U(q) = (q² − 1)²` (underdamped, friction 1, unit temperature): test ELBO, denoising RMSE, and how
+/// well the learned potential's shape matches the true one (Spearman ρ on a grid).
+pub const LANGEVIN_FLOW_DOUBLE_WELL: Task = Task::new(
+    "langevin_flow_double_well",
+    "Langevin-flow latent model on a noisy double-well particle: ELBO, denoising RMSE and the learned potential",
+    langevin_flow_double_well,
+);
+
+fn langevin_flow_double_well(cfg: &SuiteConfig) -> TaskResult {
+    use crate::models::LangevinFlow;
+    let dev = cfg.device;
+    let obs_std = 0.1;
+    let ts: Vec<f64> = (0..21).map(|k| k as f64 * 0.25).collect();
+    let (_, xtr) = double_well_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
+    let (cte, xte) = double_well_data(128, &ts, obs_std, cfg.seed + 1);
+    let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
+    core_tensor::seed::seed_torch(cfg.seed);
+    let vs = nn::VarStore::new(dev);
+    let model = LangevinFlow::new(&vs.root(), 1, 1, 16, 32, obs_std)?;
+    let iters = cfg.pick(600, 3000);
+    let curve = train_variational(&vs, &xtr, iters, cfg.progress, |xb, it| {
+        let (elbo, _) = model.elbo(&ts, xb, 2, cfg.seed.wrapping_add(it as u64 * 104_729))?;
+        let report = -elbo.double_value(&[]) / ts.len() as f64;
+        Ok((-elbo, report))
+    })?;
+    let samples = 8;
+    let (mut elbo, mut recon) = (0.0, Tensor::zeros_like(&xte));
+    for s in 0..samples {
+        let (e, rc) = tch::no_grad(|| model.elbo(&ts, &xte, 2, 7_000_001 + s))?;
+        elbo += e.double_value(&[]) / samples as f64;
+        recon += rc / samples as f64;
     }
-    fn description(&self) -> &'static str {
-        "Langevin-flow latent model on a noisy double-well particle: ELBO, denoising RMSE and the learned potential"
-    }
-    fn run(&self, cfg: &SuiteConfig) -> TaskResult {
-        use crate::models::LangevinFlow;
-        let dev = cfg.device;
-        let obs_std = 0.1;
-        let ts: Vec<f64> = (0..21).map(|k| k as f64 * 0.25).collect();
-        let (_, xtr) = double_well_data(cfg.pick(512, 4096), &ts, obs_std, cfg.seed);
-        let (cte, xte) = double_well_data(128, &ts, obs_std, cfg.seed + 1);
-        let (xtr, cte, xte) = (xtr.to(dev), cte.to(dev), xte.to(dev));
-        core_tensor::seed::seed_torch(cfg.seed);
-        let vs = nn::VarStore::new(dev);
-        let model = LangevinFlow::new(&vs.root(), 1, 1, 16, 32, obs_std)?;
-        let iters = cfg.pick(600, 3000);
-        let curve = train_variational(&vs, &xtr, iters, cfg.progress, |xb, it| {
-            let (elbo, _) = model.elbo(&ts, xb, 2, cfg.seed.wrapping_add(it as u64 * 104_729))?;
-            let report = -elbo.double_value(&[]) / ts.len() as f64;
-            Ok((-elbo, report))
-        })?;
-        let samples = 8;
-        let (mut elbo, mut recon) = (0.0, Tensor::zeros_like(&xte));
-        for s in 0..samples {
-            let (e, rc) = tch::no_grad(|| model.elbo(&ts, &xte, 2, 7_000_001 + s))?;
-            elbo += e.double_value(&[]) / samples as f64;
-            recon += rc / samples as f64;
-        }
-        let rmse = |a: &Tensor, b: &Tensor| (a - b).square().mean(Kind::Float).sqrt().double_value(&[]);
-        // the learned potential against (q² − 1)² on [−1.5, 1.5], mapped to latent coordinates
-        // through the decoder's affine map q_latent = (x − b)/w
-        let grid: Vec<f64> = (0..61).map(|k| -1.5 + 3.0 * k as f64 / 60.0).collect();
-        let (w, b) = model.decoder_affine();
-        let gx = Tensor::from_slice(&grid).to_kind(Kind::Float).to(dev).unsqueeze(1);
-        let gq = (gx - b.view([1, 1])) / w.view([1, 1]);
-        let learned = core_tensor::interop::tensor_to_vec(&tch::no_grad(|| model.potential(&gq)))?;
-        let truth: Vec<f64> = grid.iter().map(|q| (q * q - 1.0).powi(2)).collect();
-        let rho = core_tensor::metrics::spearman_rho(&learned, &truth)?;
-        let lmin = learned.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut r = TaskReport::new();
-        r.metric("test_elbo_per_observation", Metric::new(elbo / ts.len() as f64, "nats", Better::Higher))?;
-        r.metric(
-            "denoising_rmse",
-            Metric::new(rmse(&recon, &cte), "", Better::Lower)
-                .with_reference(rmse(&xte, &cte), "raw noisy observations"),
-        )?;
-        r.metric(
-            "potential_spearman_vs_truth",
-            Metric::new(rho, "", Better::Higher).with_reference(1.0, "perfect shape"),
-        )?;
-        r.plot(
-            Plot::new("potential", "Learned potential (shifted) vs (q² − 1)²", "q", "U(q)")
-                .line("learned", grid.iter().zip(&learned).map(|(q, u)| (*q, u - lmin)).collect())
-                .line("true", grid.iter().zip(&truth).map(|(q, u)| (*q, *u)).collect()),
-        );
-        r.plot(
-            Plot::new("negative_elbo", "Langevin flow: −ELBO per observation", "iteration", "−ELBO / obs")
-                .line("training batch", curve),
-        );
-        r.note("The latent position is identified only up to the decoder's affine map, so the potential is compared by rank correlation.");
-        Ok(r)
-    }
+    let rmse = |a: &Tensor, b: &Tensor| (a - b).square().mean(Kind::Float).sqrt().double_value(&[]);
+    // the learned potential against (q² − 1)² on [−1.5, 1.5], mapped to latent coordinates
+    // through the decoder's affine map q_latent = (x − b)/w
+    let grid: Vec<f64> = (0..61).map(|k| -1.5 + 3.0 * k as f64 / 60.0).collect();
+    let (w, b) = model.decoder_affine();
+    let gx = Tensor::from_slice(&grid).to_kind(Kind::Float).to(dev).unsqueeze(1);
+    let gq = (gx - b.view([1, 1])) / w.view([1, 1]);
+    let learned = core_tensor::interop::tensor_to_vec(&tch::no_grad(|| model.potential(&gq)))?;
+    let truth: Vec<f64> = grid.iter().map(|q| (q * q - 1.0).powi(2)).collect();
+    let rho = core_tensor::metrics::spearman_rho(&learned, &truth)?;
+    let lmin = learned.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut r = TaskReport::new();
+    r.metric("test_elbo_per_observation", Metric::new(elbo / ts.len() as f64, "nats", Better::Higher))?;
+    r.metric(
+        "denoising_rmse",
+        Metric::new(rmse(&recon, &cte), "", Better::Lower)
+            .with_reference(rmse(&xte, &cte), "raw noisy observations"),
+    )?;
+    r.metric(
+        "potential_spearman_vs_truth",
+        Metric::new(rho, "", Better::Higher).with_reference(1.0, "perfect shape"),
+    )?;
+    r.plot(
+        Plot::new("potential", "Learned potential (shifted) vs (q² − 1)²", "q", "U(q)")
+            .line("learned", grid.iter().zip(&learned).map(|(q, u)| (*q, u - lmin)).collect())
+            .line("true", grid.iter().zip(&truth).map(|(q, u)| (*q, *u)).collect()),
+    );
+    r.plot(
+        Plot::new("negative_elbo", "Langevin flow: −ELBO per observation", "iteration", "−ELBO / obs")
+            .line("training batch", curve),
+    );
+    r.note("The latent position is identified only up to the decoder's affine map, so the potential is compared by rank correlation.");
+    Ok(r)
 }

@@ -21,17 +21,18 @@ use tch::{nn, Kind, Tensor};
 
 /// All `neural-diffeq` tasks.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("neural-diffeq")
-        .with(WorkPrecision)
-        .with(PeerWorkload)
-        .with(RegularisedTraining)
-        .with(RegularisedClassification)
-        .with(SdeStrongOrder)
-        .with(CdeClassification)
-        .with(IntegralEquationLearning)
-        .with(LatentSdeOu)
-        .with(HurstRecovery)
-        .with(LangevinFlowDoubleWell)
+    TaskGroup::new("neural-diffeq").with_all([
+        WORK_PRECISION,
+        NEURAL_ODE_PEER_WORKLOAD,
+        REGULARISED_TRAINING,
+        REGULARISED_CLASSIFICATION,
+        SDE_STRONG_ORDER,
+        CDE_CLASSIFICATION,
+        INTEGRAL_EQUATION_LEARNING,
+        LATENT_SDE_OU,
+        FBM_HURST_RECOVERY,
+        LANGEVIN_FLOW_DOUBLE_WELL,
+    ])
 }
 
 mod cde;

@@ -1,6 +1,6 @@
 //! Suite tasks of `neural-operator`: FNO on viscous Burgers (with zero-shot super-resolution),
 //! Darcy flow and forced 2-D Navier–Stokes (`Fno*`), uncertainty of an FNO on
-//! Burgers (`FnoBurgersUq`) and NeuralStagger against a fine FNO (`NeuralStagger*`). The data pairs
+//! Burgers (`FNO_BURGERS_UQ`) and NeuralStagger against a fine FNO (`NEURAL_STAGGER_*`). The data pairs
 //! come from [`crate::data::pairs`] (re-exported here).
 
 use crate::fno::{relative_lp_loss, Fno, FnoConfig};
@@ -19,19 +19,20 @@ mod fno;
 mod stagger;
 mod uq;
 
-pub use fno::{FnoBurgers, FnoDarcy, FnoNavierStokes};
-pub use stagger::{NeuralStaggerBurgers, NeuralStaggerNavierStokes};
-pub use uq::FnoBurgersUq;
+pub use fno::{FNO_BURGERS, FNO_DARCY, FNO_NAVIER_STOKES};
+pub use stagger::{NEURAL_STAGGER_BURGERS, NEURAL_STAGGER_NAVIER_STOKES};
+pub use uq::FNO_BURGERS_UQ;
 
 /// All `neural-operator` tasks.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("neural-operator")
-        .with(FnoBurgers)
-        .with(FnoDarcy)
-        .with(FnoNavierStokes)
-        .with(FnoBurgersUq)
-        .with(NeuralStaggerBurgers)
-        .with(NeuralStaggerNavierStokes)
+    TaskGroup::new("neural-operator").with_all([
+        FNO_BURGERS,
+        FNO_DARCY,
+        FNO_NAVIER_STOKES,
+        FNO_BURGERS_UQ,
+        NEURAL_STAGGER_BURGERS,
+        NEURAL_STAGGER_NAVIER_STOKES,
+    ])
 }
 
 /// Loads the train and test pairs of a task from the suite's data cache (`<work-dir>/data`), making
