@@ -121,6 +121,52 @@ pub fn ensure_finite_tensor(name: &str, t: &tch::Tensor) -> Result<()> {
     Ok(())
 }
 
+/// The glue every domain crate's error enum needs, for an enum `$err` with a variant
+/// `Core(core_tensor::Error)`: `From<tch::TchError>`, `From<$err> for core_tensor::Error` (a
+/// wrapped core error is unwrapped, any other becomes [`Error::Other`], so a crate's results travel
+/// through `core-tensor` interfaces such as a `Trainer` step closure or a suite task with `?`), and
+/// a crate-private `invalid(name, value, reason)` shorthand for [`Error::InvalidArgument`].
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// pub enum Error {
+///     #[error(transparent)]
+///     Core(#[from] core_tensor::Error),
+///     #[error("diverged")]
+///     Diverged,
+/// }
+/// core_tensor::domain_error!(Error);
+///
+/// let e: core_tensor::Error = invalid("dt", -1.0, "must be > 0").into();
+/// assert!(e.to_string().contains("dt"));
+/// assert!(matches!(core_tensor::Error::from(Error::Diverged), core_tensor::Error::Other(_)));
+/// ```
+#[macro_export]
+macro_rules! domain_error {
+    ($err:ident) => {
+        /// Invalid-argument error naming the argument and its value.
+        #[allow(dead_code)]
+        pub(crate) fn invalid(name: &str, value: impl ::std::fmt::Display, reason: &str) -> $err {
+            $err::Core($crate::Error::invalid(name, value, reason))
+        }
+
+        impl ::std::convert::From<::tch::TchError> for $err {
+            fn from(e: ::tch::TchError) -> Self {
+                $err::Core($crate::Error::Torch(e))
+            }
+        }
+
+        impl ::std::convert::From<$err> for $crate::Error {
+            fn from(e: $err) -> Self {
+                match e {
+                    $err::Core(c) => c,
+                    other => $crate::Error::other(other),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,16 +47,40 @@ pub struct Step<S> {
     pub newton_failed: bool,
 }
 
+/// What a one-step method is, apart from its step: the facts the stepping loop and the step-size
+/// controller need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OdeMethod {
+    /// Name (`"dopri5"`).
+    pub name: &'static str,
+    /// Order of the propagated solution.
+    pub order: u32,
+    /// Order of the embedded error estimate (`None`: constant steps only).
+    pub error_order: Option<u32>,
+    /// Whether `f1` of a step is `f0` of the next (first same as last).
+    pub fsal: bool,
+}
+
 /// A one-step method.
 pub trait Solver<S: State> {
+    /// Name, orders and FSAL property.
+    fn method(&self) -> OdeMethod;
     /// Name.
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str {
+        self.method().name
+    }
     /// Order of the propagated solution.
-    fn order(&self) -> u32;
+    fn order(&self) -> u32 {
+        self.method().order
+    }
     /// Order of the embedded error estimate (`None`: constant steps only).
-    fn error_order(&self) -> Option<u32>;
+    fn error_order(&self) -> Option<u32> {
+        self.method().error_order
+    }
     /// Whether `f1` of a step is `f0` of the next (first same as last).
-    fn fsal(&self) -> bool;
+    fn fsal(&self) -> bool {
+        self.method().fsal
+    }
     /// Advances one step of size `h` (negative to integrate backwards). `f0` is `f(t, y)` if known.
     fn step(
         &self,

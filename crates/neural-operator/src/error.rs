@@ -19,24 +19,4 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -> Error {
-    Error::Core(core_tensor::Error::invalid(name, value, reason))
-}
-
-impl From<tch::TchError> for Error {
-    fn from(e: tch::TchError) -> Self {
-        Error::Core(core_tensor::Error::Torch(e))
-    }
-}
-
-/// Lets a result of this crate travel through `core-tensor` interfaces (a `Trainer` step closure,
-/// a suite task) with `?`: a wrapped core error is unwrapped, any other becomes
-/// [`core_tensor::Error::Other`].
-impl From<Error> for core_tensor::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Core(c) => c,
-            other => core_tensor::Error::other(other),
-        }
-    }
-}
+core_tensor::domain_error!(Error);

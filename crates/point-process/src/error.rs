@@ -45,11 +45,6 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Shorthand for an invalid-argument error naming the argument and value.
-pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -> Error {
-    Error::Core(core_tensor::Error::invalid(name, value, reason))
-}
-
 /// Checks that `v` is finite and > 0.
 pub(crate) fn positive(name: &str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
@@ -68,14 +63,4 @@ pub(crate) fn non_negative(name: &str, v: f64) -> Result<()> {
     }
 }
 
-/// Lets a result of this crate travel through `core-tensor` interfaces (a `Trainer` step closure,
-/// a suite task) with `?`: a wrapped core error is unwrapped, any other becomes
-/// [`core_tensor::Error::Other`].
-impl From<Error> for core_tensor::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Core(c) => c,
-            other => core_tensor::Error::other(other),
-        }
-    }
-}
+core_tensor::domain_error!(Error);

@@ -5,14 +5,34 @@ use super::term::{Noise, SdeTerm};
 use crate::error::{invalid, Result};
 use tch::Tensor;
 
+/// What an SDE method is, apart from its step: a name, its strong order of convergence (for the
+/// noise types it supports) and the calculus of the solution it converges to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdeMethod {
+    /// Name (`"euler_maruyama"`).
+    pub name: &'static str,
+    /// Strong order of convergence.
+    pub strong_order: f64,
+    /// Converges to the Stratonovich (true) or the Itô (false) solution.
+    pub stratonovich: bool,
+}
+
 /// A one-step SDE method.
 pub trait SdeSolver {
+    /// Name, strong order and calculus.
+    fn method(&self) -> SdeMethod;
     /// Name.
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str {
+        self.method().name
+    }
     /// Strong order of convergence (for the noise types the method supports).
-    fn strong_order(&self) -> f64;
+    fn strong_order(&self) -> f64 {
+        self.method().strong_order
+    }
     /// Whether the method converges to the Stratonovich (true) or Itô (false) solution.
-    fn stratonovich(&self) -> bool;
+    fn stratonovich(&self) -> bool {
+        self.method().stratonovich
+    }
     /// Refuses a noise type the method does not support (every type by default).
     fn check_noise(&self, _noise: Noise) -> Result<()> {
         Ok(())
@@ -64,14 +84,8 @@ pub(crate) fn drift_diffusion(term: &dyn SdeTerm, t: f64, y: &Tensor) -> Result<
 pub struct EulerMaruyama;
 
 impl SdeSolver for EulerMaruyama {
-    fn name(&self) -> &str {
-        "euler_maruyama"
-    }
-    fn strong_order(&self) -> f64 {
-        0.5
-    }
-    fn stratonovich(&self) -> bool {
-        false
+    fn method(&self) -> SdeMethod {
+        SdeMethod { name: "euler_maruyama", strong_order: 0.5, stratonovich: false }
     }
     fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
         let StepInput { term, y, h, dw, .. } = s;
@@ -90,18 +104,9 @@ pub struct Milstein {
 }
 
 impl SdeSolver for Milstein {
-    fn name(&self) -> &str {
-        if self.stratonovich {
-            "milstein_stratonovich"
-        } else {
-            "milstein"
-        }
-    }
-    fn strong_order(&self) -> f64 {
-        1.0
-    }
-    fn stratonovich(&self) -> bool {
-        self.stratonovich
+    fn method(&self) -> SdeMethod {
+        let name = if self.stratonovich { "milstein_stratonovich" } else { "milstein" };
+        SdeMethod { name, strong_order: 1.0, stratonovich: self.stratonovich }
     }
     fn check_noise(&self, noise: Noise) -> Result<()> {
         if let Noise::General { .. } = noise {
@@ -130,14 +135,8 @@ impl SdeSolver for Milstein {
 pub struct Heun;
 
 impl SdeSolver for Heun {
-    fn name(&self) -> &str {
-        "heun"
-    }
-    fn strong_order(&self) -> f64 {
-        0.5
-    }
-    fn stratonovich(&self) -> bool {
-        true
+    fn method(&self) -> SdeMethod {
+        SdeMethod { name: "heun", strong_order: 0.5, stratonovich: true }
     }
     fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
         let StepInput { term, t, y, h, dw, .. } = s;
@@ -154,14 +153,8 @@ impl SdeSolver for Heun {
 pub struct EulerHeun;
 
 impl SdeSolver for EulerHeun {
-    fn name(&self) -> &str {
-        "euler_heun"
-    }
-    fn strong_order(&self) -> f64 {
-        0.5
-    }
-    fn stratonovich(&self) -> bool {
-        true
+    fn method(&self) -> SdeMethod {
+        SdeMethod { name: "euler_heun", strong_order: 0.5, stratonovich: true }
     }
     fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
         let StepInput { term, t, y, h, dw, .. } = s;
@@ -180,15 +173,9 @@ impl SdeSolver for EulerHeun {
 pub struct Sra1;
 
 impl SdeSolver for Sra1 {
-    fn name(&self) -> &str {
-        "sra1"
-    }
-    fn strong_order(&self) -> f64 {
-        1.5
-    }
-    fn stratonovich(&self) -> bool {
+    fn method(&self) -> SdeMethod {
         // additive noise: Itô and Stratonovich coincide
-        false
+        SdeMethod { name: "sra1", strong_order: 1.5, stratonovich: false }
     }
     fn check_noise(&self, noise: Noise) -> Result<()> {
         if noise != Noise::Additive {

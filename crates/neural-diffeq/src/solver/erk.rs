@@ -2,7 +2,7 @@
 
 use super::tableau::Tableau;
 use super::tableaus;
-use super::{Solver, Stats, Step};
+use super::{OdeMethod, Solver, Stats, Step};
 use crate::dense::Interpolant;
 use crate::error::Result;
 use crate::state::State;
@@ -61,17 +61,9 @@ impl ExplicitRk {
 }
 
 impl<S: State> Solver<S> for ExplicitRk {
-    fn name(&self) -> &str {
-        self.tableau.name
-    }
-    fn order(&self) -> u32 {
-        self.tableau.order
-    }
-    fn error_order(&self) -> Option<u32> {
-        self.tableau.embedded_order
-    }
-    fn fsal(&self) -> bool {
-        self.tableau.fsal
+    fn method(&self) -> OdeMethod {
+        let tb = self.tableau;
+        OdeMethod { name: tb.name, order: tb.order, error_order: tb.embedded_order, fsal: tb.fsal }
     }
     fn step(
         &self,

@@ -6,7 +6,7 @@
 //! the Jacobian is `[B, D, D]`).
 
 use super::esdirk_tableaus::{EsdirkTableau, KVAERNO3, KVAERNO5};
-use super::{Solver, Stats, Step};
+use super::{OdeMethod, Solver, Stats, Step};
 use crate::error::{Error, Result};
 use crate::state::State;
 use crate::term::OdeTerm;
@@ -157,17 +157,9 @@ impl<S: NewtonState> Esdirk<S> {
 }
 
 impl<S: NewtonState> Solver<S> for Esdirk<S> {
-    fn name(&self) -> &str {
-        self.tableau.name
-    }
-    fn order(&self) -> u32 {
-        self.tableau.order
-    }
-    fn error_order(&self) -> Option<u32> {
-        Some(self.tableau.embedded_order)
-    }
-    fn fsal(&self) -> bool {
-        false
+    fn method(&self) -> OdeMethod {
+        let tb = self.tableau;
+        OdeMethod { name: tb.name, order: tb.order, error_order: Some(tb.embedded_order), fsal: false }
     }
     fn step(
         &self,
