@@ -86,18 +86,11 @@ fn git_rev(root: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Writes `bytes` to a unique temporary file beside `path`, syncs it and renames it over `path`,
-/// so a killed run leaves the previous file intact.
+/// Writes `bytes` crash-safely (unique temporary sibling, fsync, rename, directory fsync), so a
+/// killed run leaves the previous file intact.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write as _;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let res = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.map_err(|e| format!("cannot write {}: {e}", path.display()))
+    sciml_report::fs::write_bytes_atomic(path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Criterion results written since `since` under `<target>/criterion`.
@@ -383,13 +376,15 @@ fn write_docs(root: &Path, r: &Report) -> Result<(), String> {
     Ok(())
 }
 
+use sciml_report::fs::write_atomic_with;
+
 fn write_outputs(root: &Path, r: &Report, baseline: Option<&str>) -> Result<(), String> {
     let out_dir = report_dir(root);
     let mut svgs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut plot_errors = Vec::new();
     if r.peers.iter().any(|p| p.ratio().is_some()) {
         let f = "speedups.svg".to_string();
-        match plot::render_speedups(&r.peers, &out_dir.join(&f)) {
+        match write_atomic_with(&out_dir.join(&f), |tmp| plot::render_speedups(&r.peers, tmp)) {
             Ok(()) => svgs.entry(String::new()).or_default().push(f),
             Err(e) => plot_errors.push(format!("{f}: {e}")),
         }
@@ -401,7 +396,7 @@ fn write_outputs(root: &Path, r: &Report, baseline: Option<&str>) -> Result<(), 
                     .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
                     .collect();
             let f = format!("{}-{}-{safe}.svg", t.crate_name, t.task);
-            match plot::render(p, &out_dir.join(&f)) {
+            match write_atomic_with(&out_dir.join(&f), |tmp| plot::render(p, tmp)) {
                 Ok(()) => svgs.entry(format!("{}/{}", t.crate_name, t.task)).or_default().push(f),
                 Err(e) => plot_errors.push(format!("{f}: {e}")),
             }

@@ -90,7 +90,7 @@ fn tick(v: f64) -> String {
     }
 }
 
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
+pub type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 fn draw_series<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,

@@ -15,23 +15,11 @@ pub const MODEL_FILE: &str = "model.safetensors";
 /// File name of the JSON config inside a checkpoint directory.
 pub const CONFIG_FILE: &str = "config.json";
 
-fn tmp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-/// Writes a file atomically: `write` fills a temporary sibling path, which is then renamed onto
-/// `path`. On error the temporary file is removed and `path` is untouched.
+/// Writes a file atomically: `write` fills a unique temporary sibling path, which is flushed to
+/// disk and renamed onto `path` (then the directory entry is flushed). On error the temporary file
+/// is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = tmp_sibling(path);
-    let res = write(&tmp).and_then(|_| std::fs::rename(&tmp, path).map_err(Error::from));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    sciml_report::fs::write_atomic_with(path, write)
 }
 
 /// Writes bytes atomically.
@@ -129,42 +117,64 @@ pub fn save<C: Serialize>(dir: &Path, vs: &nn::VarStore, config: &C) -> Result<(
     })
 }
 
-/// Writes a directory atomically: `fill` populates a temporary sibling directory which then
-/// replaces `dir`.
+/// The sibling that holds the previous contents of `dir` while a new version is swapped in.
+fn previous_sibling(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.with_file_name(format!(".{name}.old"))
+}
+
+/// The directory that holds the newest complete version of `dir`: `dir` itself, or, when a run was
+/// killed between the two renames of [`save_dir_with`], the previous version it kept aside.
+pub fn existing_dir(dir: &Path) -> PathBuf {
+    let prev = previous_sibling(dir);
+    if !dir.exists() && prev.is_dir() {
+        prev
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Writes a directory atomically: `fill` populates a unique temporary sibling directory, whose
+/// files are flushed to disk before it replaces `dir`. The previous version of `dir` is renamed to
+/// a hidden `.<name>.old` sibling first and removed only once the new one is in place, so at every
+/// moment one complete version exists ([`existing_dir`] and [`load`] find it).
 pub fn save_dir_with(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = tmp_sibling(dir);
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = sciml_report::fs::temp_sibling(dir);
     std::fs::create_dir_all(&tmp)?;
-    if let Err(e) = fill(&tmp) {
+    let filled = fill(&tmp).and_then(|_| {
+        for entry in std::fs::read_dir(&tmp)? {
+            sciml_report::fs::sync_path(&entry?.path())?;
+        }
+        Ok(sciml_report::fs::sync_path(&tmp)?)
+    });
+    if let Err(e) = filled {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
+    let prev = previous_sibling(dir);
     if dir.exists() {
-        // Keep the old checkpoint until the new one is in place.
-        let old = dir.with_file_name(format!(
-            ".{}.old-{}",
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old)?;
-        if let Err(e) = std::fs::rename(&tmp, dir) {
-            let _ = std::fs::rename(&old, dir);
-            return Err(e.into());
-        }
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        std::fs::rename(&tmp, dir)?;
+        // An older kept-aside version is superseded by `dir`, which is complete.
+        let _ = std::fs::remove_dir_all(&prev);
+        std::fs::rename(dir, &prev)?;
     }
+    if let Err(e) = std::fs::rename(&tmp, dir) {
+        if !dir.exists() && prev.is_dir() {
+            let _ = std::fs::rename(&prev, dir);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.into());
+    }
+    sciml_report::fs::sync_parent(dir)?;
+    let _ = std::fs::remove_dir_all(&prev);
     Ok(())
 }
 
 /// Reads the JSON config of a checkpoint directory.
 pub fn load_config<C: DeserializeOwned>(dir: &Path) -> Result<C> {
-    load_json(&dir.join(CONFIG_FILE))
+    load_json(&existing_dir(dir).join(CONFIG_FILE))
 }
 
 /// Reads a JSON file; a missing or malformed file is an [`Error::Checkpoint`] naming it.
@@ -176,6 +186,7 @@ pub fn load_json<C: DeserializeOwned>(path: &Path) -> Result<C> {
 
 /// Loads a checkpoint directory into `vs` and returns its config.
 pub fn load<C: DeserializeOwned>(dir: &Path, vs: &nn::VarStore) -> Result<C> {
+    let dir = &existing_dir(dir);
     let config = load_config(dir)?;
     load_var_store(&dir.join(MODEL_FILE), vs)?;
     Ok(config)
@@ -245,6 +256,27 @@ mod tests {
         assert!(e.contains("config.json"), "{e}");
         let e = load::<Cfg>(&dir.path().join("nope"), &vs).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn a_run_killed_between_the_renames_leaves_the_previous_checkpoint_loadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck");
+        let (vs, _m) = model(&[2, 3]);
+        save(&ck, &vs, &Cfg { widths: vec![7] }).unwrap();
+        // The state right after `save_dir_with`'s first rename: `ck` kept aside, nothing in place.
+        std::fs::rename(&ck, previous_sibling(&ck)).unwrap();
+        let cfg: Cfg = load(&ck, &vs).unwrap();
+        assert_eq!(cfg.widths, vec![7]);
+        // The next save completes the swap and leaves one directory.
+        save(&ck, &vs, &Cfg { widths: vec![8] }).unwrap();
+        assert_eq!(load::<Cfg>(&ck, &vs).unwrap().widths, vec![8]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A fill that fails leaves the existing checkpoint and no temporaries.
+        let e = save_dir_with(&ck, |_| Err(Error::invalid("fill", 0, "fails"))).unwrap_err();
+        assert!(e.to_string().contains("fill"));
+        assert_eq!(load::<Cfg>(&ck, &vs).unwrap().widths, vec![8]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - [`plot`]: [`Plot`] and [`Series`], rendered to SVG by `cargo xtask bench`;
 //! - [`task`]: [`TaskReport`], what one suite task returns;
 //! - [`suite`]: [`Profile`], [`SuiteOutput`] and [`FailedTask`], what the `suite` binary writes;
-//! - [`report`]: [`Report`], the schema of `report.json` (suite, criterion medians, peers, machine).
+//! - [`report`]: [`Report`], the schema of `report.json` (suite, criterion medians, peers, machine);
+//! - [`fs`]: crash-safe writes (unique temporary sibling, fsync, rename, directory fsync).
 //!
 //! ```
 //! use sciml_report::{Better, Metric, Plot, TaskReport};
@@ -17,6 +18,7 @@
 //! # Ok::<(), sciml_report::ReportError>(())
 //! ```
 
+pub mod fs;
 pub mod metric;
 pub mod plot;
 pub mod report;

@@ -83,40 +83,58 @@ pub fn read_shd(path: impl AsRef<Path>) -> Result<Vec<ShdSample>> {
 /// Writes samples in the SHD layout (for tests and for exporting synthetic data).
 ///
 /// # Errors
-/// HDF5 errors; a sample whose times and units differ in length.
+/// HDF5 errors; a sample whose times and units differ in length or with a unit ≥ 700.
 pub fn write_shd(path: impl AsRef<Path>, samples: &[ShdSample]) -> Result<()> {
     let path = path.as_ref();
     for (i, s) in samples.iter().enumerate() {
-        if s.times.len() != s.units.len() {
-            return Err(Error::invalid(
-                format!("samples[{i}]"),
-                s.times.len(),
-                "times and units differ in length",
-            ));
-        }
+        s.check().map_err(|e| Error::invalid(format!("samples[{i}]"), "sample", e.to_string()))?;
     }
+    write_unchecked(path, samples)
+}
+
+/// [`write_shd`] without the checks (tests write invalid files through it).
+fn write_unchecked(path: &Path, samples: &[ShdSample]) -> Result<()> {
     let w = |e: hdf5::Error| Error::invalid("path", path.display(), format!("cannot write: {e}"));
-    let f = hdf5::File::create(path).map_err(w)?;
-    let g = f.create_group("spikes").map_err(w)?;
     let times: Vec<VarLenArray<f32>> = samples.iter().map(|s| VarLenArray::from_slice(&s.times)).collect();
     let units: Vec<VarLenArray<u16>> = samples.iter().map(|s| VarLenArray::from_slice(&s.units)).collect();
     let labels: Vec<u16> = samples.iter().map(|s| s.label).collect();
-    g.new_dataset_builder().with_data(&times).create("times").map_err(w)?;
-    g.new_dataset_builder().with_data(&units).create("units").map_err(w)?;
-    f.new_dataset_builder().with_data(&labels).create("labels").map_err(w)?;
-    Ok(())
+    // Written under a temporary name and renamed: a killed run keeps the previous file.
+    core_tensor::checkpoint::write_atomic(path, |tmp| {
+        let f = hdf5::File::create(tmp).map_err(w)?;
+        let g = f.create_group("spikes").map_err(w)?;
+        g.new_dataset_builder().with_data(&times).create("times").map_err(w)?;
+        g.new_dataset_builder().with_data(&units).create("units").map_err(w)?;
+        f.new_dataset_builder().with_data(&labels).create("labels").map_err(w)?;
+        f.close().map_err(w)
+    })
 }
 
 impl ShdSample {
+    /// Refuses a sample whose times and units differ in length or whose units reach 700.
+    fn check(&self) -> Result<()> {
+        if self.times.len() != self.units.len() {
+            return Err(Error::invalid(
+                "units",
+                self.units.len(),
+                format!("{} spike times", self.times.len()),
+            ));
+        }
+        if let Some(&u) = self.units.iter().find(|&&u| u as usize >= SHD_CHANNELS) {
+            return Err(Error::invalid("units", u, format!("unit ids must be < {SHD_CHANNELS}")));
+        }
+        Ok(())
+    }
+
     /// Dense spike counts `[n_bins, 700]` over `[0, duration)` seconds (spikes at or after
     /// `duration` are dropped).
     ///
     /// # Errors
-    /// `n_bins = 0` or non-positive duration.
+    /// `n_bins = 0`, non-positive duration, a unit ≥ 700 or times and units of different lengths.
     pub fn to_dense(&self, n_bins: usize, duration: f64) -> Result<Tensor> {
         if n_bins == 0 {
             return Err(Error::invalid("n_bins", n_bins, "must be ≥ 1"));
         }
+        self.check()?;
         core_tensor::error::ensure_positive("duration", duration)?;
         let mut out = vec![0f32; n_bins * SHD_CHANNELS];
         for (&t, &u) in self.times.iter().zip(&self.units) {
@@ -161,7 +179,11 @@ mod tests {
         let e = read_shd(&p).unwrap_err().to_string();
         assert!(e.contains("bad.h5"), "{e}");
         let p2 = dir.path().join("units.h5");
-        write_shd(&p2, &[ShdSample { times: vec![0.1], units: vec![700], label: 1 }]).unwrap();
+        let unit_700 = [ShdSample { times: vec![0.1], units: vec![700], label: 1 }];
+        let e = write_shd(&p2, &unit_700).unwrap_err().to_string();
+        assert!(e.contains("samples[0]") && e.contains("700"), "{e}");
+        assert!(unit_700[0].to_dense(4, 1.0).unwrap_err().to_string().contains("700"));
+        write_unchecked(&p2, &unit_700).unwrap();
         assert!(read_shd(&p2).unwrap_err().to_string().contains("700"));
         assert!(write_shd(&p2, &[ShdSample { times: vec![0.1], units: vec![], label: 1 }]).is_err());
     }

@@ -240,6 +240,10 @@ pub struct TrainHistory {
     pub interrupted: bool,
     /// Epoch the run resumed at, if it resumed from a checkpoint.
     pub resumed_at: Option<usize>,
+    /// Newer checkpoints that could not be loaded when resuming, newest first (the run resumed
+    /// from the one after them).
+    #[serde(default)]
+    pub damaged_checkpoints: Vec<PathBuf>,
 }
 
 impl TrainHistory {
@@ -353,9 +357,27 @@ impl Trainer {
         let mut best: Option<Vec<(String, Tensor)>> = None;
 
         if let Some(dir) = &cfg.checkpoint_dir {
-            if let Some((_, path)) = checkpoints(dir)?.pop() {
-                state = self.restore(&path, vs, &mut opt, &mut best)?;
-                state.history.resumed_at = Some(state.next_epoch);
+            // Newest first; a damaged checkpoint (a disk error, a file edited by hand) falls back
+            // to the one before it, and only when none loads is the newest one's error returned.
+            let mut first_error = None;
+            let mut damaged = Vec::new();
+            for (_, path) in checkpoints(dir)?.into_iter().rev() {
+                match self.restore(&path, vs, &mut opt, &mut best) {
+                    Ok(s) => {
+                        state = s;
+                        state.history.resumed_at = Some(state.next_epoch);
+                        state.history.damaged_checkpoints = damaged;
+                        first_error = None;
+                        break;
+                    }
+                    Err(e) => {
+                        damaged.push(path);
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
             }
         }
 

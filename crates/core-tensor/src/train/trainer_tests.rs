@@ -154,12 +154,25 @@ fn bad_configs_and_nan_losses_are_errors() {
 }
 
 #[test]
-fn corrupt_checkpoint_is_a_clear_error() {
+fn a_damaged_newest_checkpoint_falls_back_and_all_damaged_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (vs, m) = model(0);
     run(&vs, &m, config().epochs(2).checkpoint(dir.path(), 1), None);
-    let last = checkpoints(dir.path()).unwrap().pop().unwrap().1;
-    std::fs::write(last.join(OPT_FILE), b"garbage").unwrap();
+    let all = checkpoints(dir.path()).unwrap();
+    assert_eq!(all.len(), 2);
+    let newest = all[1].1.clone();
+    std::fs::write(newest.join(OPT_FILE), b"garbage").unwrap();
+    // Resumes from the older checkpoint (after epoch 0) and says which one it skipped.
+    let (vs2, m2) = model(0);
+    let h = run(&vs2, &m2, config().epochs(3).checkpoint(dir.path(), 1), None);
+    assert_eq!(h.resumed_at, Some(1));
+    assert_eq!(h.damaged_checkpoints, vec![newest]);
+    // With every checkpoint damaged the newest one's error is returned.
+    let all = checkpoints(dir.path()).unwrap();
+    for (_, p) in &all {
+        std::fs::write(p.join(OPT_FILE), b"garbage").unwrap();
+    }
+    let newest = all.last().unwrap().1.file_name().unwrap().to_string_lossy().into_owned();
     let (x, y) = data(1);
     let dl = DataLoader::new(vec![x, y], 16, 7).unwrap();
     let mut t = config().epochs(4).checkpoint(dir.path(), 1).build().unwrap();
@@ -167,5 +180,5 @@ fn corrupt_checkpoint_is_a_clear_error() {
         .fit(&vs, &dl, |b| Ok((m.forward_t(&b[0], true) - &b[1]).square().mean(Kind::Float)), || Ok(None))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("optimizer.safetensors"), "{e}");
+    assert!(e.contains("optimizer.safetensors") && e.contains(&newest), "{e}");
 }
