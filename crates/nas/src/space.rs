@@ -70,8 +70,29 @@ pub struct CellSpace {
 
 /// A cell: the op index of every edge, in the order `(0→1), (0→2), (1→2), (0→3), (1→3), (2→3), …`
 /// (node by node, sources ascending — the string order).
+///
+/// A deserialised cell must have `n(n−1)/2` edges for some `n ≥ 2` (1, 3, 6, 10, …); its op
+/// indices are checked against a space by [`CellSpace::check`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Vec<usize>")]
 pub struct Cell(pub Vec<usize>);
+
+impl TryFrom<Vec<usize>> for Cell {
+    type Error = Error;
+    fn try_from(edges: Vec<usize>) -> Result<Self> {
+        // n(n−1)/2 = e  ⇔  n = (1 + √(1 + 8e)) / 2; the node count is at most e + 1
+        let e = edges.len();
+        let triangular = (2..=e + 1).map(|n| n * (n - 1) / 2).take_while(|&m| m <= e).any(|m| m == e);
+        if !triangular {
+            return Err(Error::invalid(
+                "cell",
+                format!("{e} edges"),
+                "a cell on n ≥ 2 nodes has n(n−1)/2 edges",
+            ));
+        }
+        Ok(Cell(edges))
+    }
+}
 
 impl CellSpace {
     /// A space of `nodes ≥ 2` nodes over distinct, non-empty op names (`none` and `skip_connect`
@@ -311,6 +332,17 @@ impl SearchSpace for CellSpace {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn deserialised_cells_need_a_triangular_edge_count() {
+        for ok in ["[0]", "[0,1,2]", "[1,1,1,1,1,1]"] {
+            assert!(serde_json::from_str::<super::Cell>(ok).is_ok(), "{ok}");
+        }
+        for bad in ["[]", "[0,1]", "[0,0,0,0]", "[0,0,0,0,0,0,0]"] {
+            let e = serde_json::from_str::<super::Cell>(bad).unwrap_err().to_string();
+            assert!(e.contains("n(n−1)/2"), "{bad}: {e}");
+        }
+    }
+
     use super::*;
     use rand::SeedableRng;
 

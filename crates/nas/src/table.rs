@@ -9,7 +9,9 @@
 //! Building is **resumable** (the table file is rewritten atomically after every trained cell and
 //! an interrupted build continues where it stopped) and **shardable**: `Shard { index: i, count: n }`
 //! takes every `n`-th class starting at `i`, so a job array can build the shards in parallel and
-//! [`Table::merge`] joins them.
+//! [`Table::merge`] joins them. Two builds pointed at the same file share it: each save takes the
+//! file's lock and merges the runs already there ([`Table::save_merged`]). A loaded file is
+//! validated (cells, canonical keys, accuracies), so a hand-edited or truncated table is an error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -229,8 +231,64 @@ impl Table {
     /// # Errors
     /// Text that is not a table file.
     pub fn parse(text: &str, source: impl std::fmt::Display) -> Result<Table> {
-        serde_json::from_str(text)
-            .map_err(|e| Error::invalid("table", source, format!("not a table file: {e}")))
+        let table: Table = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("table", &source, format!("not a table file: {e}")))?;
+        table.validate().map_err(|e| Error::invalid("table", &source, e.to_string()))?;
+        Ok(table)
+    }
+
+    /// Checks what a file could get wrong: the space is valid, every entry's cell decodes in it
+    /// and is filed under its canonical key, multiplicities are ≥ 1, accuracies lie in `[0, 1]`
+    /// and times are finite and ≥ 0.
+    fn validate(&self) -> Result<()> {
+        let space = self.config.space()?;
+        for (key, e) in &self.entries {
+            let cell = space.decode(&e.cell)?;
+            if space.canonical(&cell) != *key {
+                return Err(Error::invalid(
+                    "entry",
+                    key,
+                    format!("its cell {} has another canonical key", e.cell),
+                ));
+            }
+            if e.multiplicity == 0 {
+                return Err(Error::invalid("multiplicity", key, "must be ≥ 1"));
+            }
+            for (seed, r) in &e.runs {
+                let accs_ok = [r.val_acc, r.test_acc].iter().all(|a| (0.0..=1.0).contains(a));
+                if !accs_ok || !(r.seconds.is_finite() && r.seconds >= 0.0) {
+                    return Err(Error::invalid(
+                        "run",
+                        format!("{key} seed {seed}"),
+                        "accuracies must lie in [0, 1] and the time be finite and ≥ 0",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves under the table's lock file (`<path>.lock`, an OS advisory lock released when the
+    /// process ends, however it ends): the runs already in the file — written by another build of
+    /// the same table since this one loaded it — are merged in first, so neither build loses runs.
+    ///
+    /// # Errors
+    /// An I/O failure, a file with another config, or two runs of one (class, seed) that disagree.
+    pub fn save_merged(&mut self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut lock_name = path.as_os_str().to_owned();
+        lock_name.push(".lock");
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_name)?;
+        lock.lock()?;
+        if path.exists() {
+            let on_disk = Table::load(path)?;
+            *self = Table::merge(vec![std::mem::replace(self, Table::new(self.config.clone())), on_disk])?;
+        }
+        let saved = self.save(path);
+        lock.unlock()?;
+        saved
     }
 
     /// Writes the table atomically (temporary file, then rename).
@@ -271,7 +329,7 @@ impl Table {
         let pb = core_tensor::bench::progress_bar(todo.len() as u64, "micro-benchmark", plan.progress);
         for (key, cell, mult) in todo {
             table.train_class(&space, &data, &key, &cell, mult, plan.seeds)?;
-            table.save(path)?;
+            table.save_merged(path)?;
             pb.inc(1);
         }
         pb.finish_and_clear();
@@ -494,5 +552,62 @@ mod tests {
         assert!(q.is_some());
         assert!(merged.query(&Cell(vec![0; 2])).is_err());
         assert!((0.0..=1.0).contains(&merged.random_mean()));
+    }
+
+    /// Two builds of different shards writing one file at the same time: each save merges the
+    /// runs already on disk under the lock, so the file ends with every class of both.
+    #[test]
+    fn concurrent_builds_on_one_file_lose_no_runs() {
+        let cfg = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.json");
+        let n = cfg.classes().unwrap().len();
+        std::thread::scope(|s| {
+            for index in 0..2 {
+                let (cfg, path) = (&cfg, &path);
+                s.spawn(move || {
+                    let plan = BuildPlan {
+                        shard: Shard { index, count: 2 },
+                        limit: None,
+                        progress: false,
+                        seeds: &[0],
+                    };
+                    Table::build(cfg, plan, path, Device::Cpu).unwrap();
+                });
+            }
+        });
+        let t = Table::load(&path).unwrap();
+        assert_eq!(t.entries.len(), n);
+        assert!(t.entries.values().all(|e| e.runs.contains_key(&0)));
+    }
+
+    /// A table file edited by hand is checked entry by entry.
+    #[test]
+    fn a_tampered_table_file_is_an_error_naming_the_entry() {
+        let cfg = tiny();
+        let space = cfg.space().unwrap();
+        let cell = space.decode("|skip_connect~0|+|nor_conv_3x3~0|none~1|").unwrap();
+        let key = space.canonical(&cell);
+        let run = Run { val_acc: 0.5, test_acc: 0.5, train_loss: 1.0, seconds: 1.0 };
+        let mut t = Table::new(cfg);
+        t.entries.insert(
+            key.clone(),
+            Entry { cell: space.encode(&cell), multiplicity: 1, runs: BTreeMap::from([(0, run.clone())]) },
+        );
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(Table::parse(&text, "t.json").unwrap(), t);
+        let edit = |f: &dyn Fn(&mut Table)| {
+            let mut bad = t.clone();
+            f(&mut bad);
+            Table::parse(&serde_json::to_string(&bad).unwrap(), "t.json").unwrap_err().to_string()
+        };
+        let e = edit(&|b| b.entries.get_mut(&key).unwrap().runs.get_mut(&0).unwrap().test_acc = 1.5);
+        assert!(e.contains("t.json") && e.contains("seed 0"), "{e}");
+        let e = edit(&|b| b.entries.get_mut(&key).unwrap().cell = "|nor_conv_3x3~0|+|none~0|none~1|".into());
+        assert!(e.contains("canonical"), "{e}");
+        let e = edit(&|b| b.entries.get_mut(&key).unwrap().cell = "|conv9~0|".into());
+        assert!(e.contains("t.json"), "{e}");
+        let e = edit(&|b| b.entries.get_mut(&key).unwrap().multiplicity = 0);
+        assert!(e.contains("multiplicity"), "{e}");
     }
 }

@@ -47,6 +47,26 @@ pub struct EtasFit {
     pub converged: bool,
 }
 
+/// Items per parallel chunk in [`sum_in_chunks`]; fixed, so the summation order is too.
+const CHUNK: usize = 1024;
+
+/// `Σ_i f(x_i)` and the gradients `f` adds into its second argument, summed in parallel over
+/// fixed chunks and then chunk by chunk in order: the result is the same bit for bit whatever the
+/// number of threads or the work stealing (a rayon `fold().reduce()` is not).
+fn sum_in_chunks<T: Sync>(xs: &[T], f: impl Fn(&T, &mut [f64; NPAR]) -> f64 + Sync) -> (f64, [f64; NPAR]) {
+    let parts: Vec<(f64, [f64; NPAR])> = xs
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut g = [0.0; NPAR];
+            let v = chunk.iter().map(|x| f(x, &mut g)).sum::<f64>();
+            (v, g)
+        })
+        .collect();
+    parts
+        .into_iter()
+        .fold((0.0, [0.0; NPAR]), |(v, g), (pv, pg)| (v + pv, std::array::from_fn(|k| g[k] + pg[k])))
+}
+
 /// Indices of the free parameters.
 fn free(model: &Etas) -> Vec<usize> {
     if model.spatial {
@@ -145,35 +165,23 @@ pub fn fit(cat: &Catalogue, init: &Etas, cfg: &EtasFitConfig) -> Result<EtasFit>
             if m.validate().is_err() {
                 return f64::INFINITY;
             }
-            let (q, gq) = pairs
-                .par_iter()
-                .fold(
-                    || (0.0, [0.0; NPAR]),
-                    |(mut q, mut gq), pr| {
-                        let mut dl = [0.0; NPAR];
-                        q += pr.p * m.triggering(pr.dt, pr.r2, ev[pr.j].mag).ln();
-                        dlog_g(&m, pr.dt, pr.r2, ev[pr.j].mag - m.mc, &mut dl);
-                        for k in 0..NPAR {
-                            gq[k] += pr.p * dl[k];
-                        }
-                        (q, gq)
-                    },
-                )
-                .reduce(|| (0.0, [0.0; NPAR]), |a, b| (a.0 + b.0, std::array::from_fn(|k| a.1[k] + b.1[k])));
-            let (cs, gc) = ev
-                .par_iter()
-                .map(|s| {
-                    let mut gg = [0.0; NPAR];
-                    let c = source_compensator(
-                        &m,
-                        s.mag,
-                        (cat.t_start() - s.time).max(0.0),
-                        cat.t_end() - s.time,
-                        Some(&mut gg),
-                    );
-                    (c, gg)
-                })
-                .reduce(|| (0.0, [0.0; NPAR]), |a, b| (a.0 + b.0, std::array::from_fn(|k| a.1[k] + b.1[k])));
+            let (q, gq) = sum_in_chunks(&pairs, |pr, gq| {
+                let mut dl = [0.0; NPAR];
+                dlog_g(&m, pr.dt, pr.r2, ev[pr.j].mag - m.mc, &mut dl);
+                for k in 0..NPAR {
+                    gq[k] += pr.p * dl[k];
+                }
+                pr.p * m.triggering(pr.dt, pr.r2, ev[pr.j].mag).ln()
+            });
+            let (cs, gc) = sum_in_chunks(ev, |s, gc| {
+                let mut gs = [0.0; NPAR];
+                let (s0, s1) = ((cat.t_start() - s.time).max(0.0), cat.t_end() - s.time);
+                let c = source_compensator(&m, s.mag, s0, s1, Some(&mut gs));
+                for k in 0..NPAR {
+                    gc[k] += gs[k];
+                }
+                c
+            });
             let scale = ev.len() as f64;
             for (gi, &k) in g.iter_mut().zip(&trig_idx) {
                 *gi = -(gq[k] - gc[k]) * jac(&p, k) / scale;

@@ -219,3 +219,23 @@ fn forecast_n_test_accepts_the_true_model() {
     assert_eq!(fc.counts, forecast(&truth, &hist, 100.0, 300, 4).unwrap().counts);
     assert!(forecast(&truth, &hist, -1.0, 10, 0).is_err());
 }
+
+/// The EM M-step sums over thousands of pairs in parallel; the sums go in a fixed order, so a fit
+/// is the same bit for bit on one thread and on several.
+#[test]
+fn fit_is_bitwise_identical_whatever_the_thread_count() {
+    let truth = model(false, 0.5, -0.3);
+    let cat = simulate(&truth, region(), 0.0, 300.0, 1300.0, &mut rng(8), 1_000_000).unwrap();
+    let start = Etas::temporal(EtasParams { log10_k0: -1.0, a: 1.5, ..params() }, 3.0, 1.0).unwrap();
+    let cfg = EtasFitConfig { max_em_iter: 3, polish: false, std_errors: false, ..Default::default() };
+    let fit_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| fit(&cat, &start, &cfg).unwrap())
+    };
+    let one = fit_on(1);
+    for threads in [2, 3, 5] {
+        let many = fit_on(threads);
+        assert_eq!(one.model.params.to_vec(), many.model.params.to_vec(), "{threads} threads");
+        assert_eq!(one.log_likelihood.to_bits(), many.log_likelihood.to_bits(), "{threads} threads");
+    }
+}

@@ -12,10 +12,27 @@ use serde::{Deserialize, Serialize};
 /// through basis `u`. The branching matrix is `A = Σ_u α^u`; the process is stationary iff its
 /// spectral radius (the branching ratio) is < 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "HawkesFields")]
 pub struct Hawkes {
     mu: Vec<f64>,
     alpha: Vec<DMatrix<f64>>,
     bases: Vec<Basis>,
+}
+
+/// The serialised fields of a [`Hawkes`] model, validated by [`Hawkes::new`] on the way in, so a
+/// file cannot bring in negative baselines, mis-sized matrices or invalid kernels.
+#[derive(Deserialize)]
+struct HawkesFields {
+    mu: Vec<f64>,
+    alpha: Vec<DMatrix<f64>>,
+    bases: Vec<Basis>,
+}
+
+impl TryFrom<HawkesFields> for Hawkes {
+    type Error = Error;
+    fn try_from(f: HawkesFields) -> Result<Self> {
+        Hawkes::new(f.mu, f.alpha, f.bases)
+    }
 }
 
 impl Hawkes {
@@ -320,6 +337,29 @@ mod tests {
         assert!(Hawkes::univariate_exp(0.5, 0.1, 0.0).is_err());
         let sup = Hawkes::univariate_exp(0.5, 1.2, 1.0).unwrap();
         assert!(matches!(sup.stationary_mean_intensity(), Err(Error::NotStationary { .. })));
+    }
+
+    /// A model read from a file goes through [`Hawkes::new`]: a tampered baseline, a missing
+    /// matrix or a non-positive decay is an error naming the field, not a model that fails later.
+    #[test]
+    fn deserialised_models_are_validated() {
+        let a = DMatrix::from_row_slice(2, 2, &[0.2, 0.3, 0.1, 0.4]);
+        let h = Hawkes::exponential(vec![0.5, 1.0], a, 2.0).unwrap();
+        let good = serde_json::to_value(&h).unwrap();
+        assert_eq!(serde_json::from_value::<Hawkes>(good.clone()).unwrap(), h);
+        let tampered = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = good.clone();
+            edit(&mut v);
+            serde_json::from_value::<Hawkes>(v).unwrap_err().to_string()
+        };
+        let e = tampered(&|v| v["mu"][1] = serde_json::json!(-1.0));
+        assert!(e.contains("mu[1]"), "{e}");
+        let e = tampered(&|v| v["alpha"] = serde_json::json!([]));
+        assert!(e.contains("alpha"), "{e}");
+        let e = tampered(&|v| v["bases"][0]["beta"] = serde_json::json!(0.0));
+        assert!(e.contains("beta"), "{e}");
+        let e = tampered(&|v| v["mu"] = serde_json::json!([]));
+        assert!(e.contains("mu"), "{e}");
     }
 
     #[test]
