@@ -44,8 +44,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// An error reported by libtorch.
-    #[error("libtorch: {0}")]
+    /// An error reported by libtorch. It displays as libtorch's message alone (see
+    /// [`torch_message`]); the full error with the C++ stack stays reachable through `source()`.
+    #[error("libtorch: {}", torch_message(.0))]
     Torch(#[from] tch::TchError),
     /// An I/O error.
     #[error("i/o: {0}")]
@@ -88,6 +89,16 @@ impl Error {
     pub fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Checkpoint { path: path.into(), reason: reason.into() }
     }
+}
+
+/// libtorch's message without the C++ stack that libtorch appends to it (`Exception raised from …`
+/// and its `frame #n` lines): the sentence a user needs, on one line.
+pub fn torch_message(e: &tch::TchError) -> String {
+    let full = e.to_string();
+    let body = full.strip_prefix("Internal torch error: ").unwrap_or(&full);
+    let end =
+        ["Exception raised from", "frame #0"].iter().filter_map(|m| body.find(m)).min().unwrap_or(body.len());
+    body[..end].split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Checks that every value of `values` is finite; the error names `name` and the first bad index.
@@ -169,6 +180,21 @@ macro_rules! domain_error {
 
 #[cfg(test)]
 mod tests {
+    /// A libtorch shape error reads as libtorch's sentence, without twenty frames of C++ stack.
+    #[test]
+    fn libtorch_errors_display_without_the_cpp_stack() {
+        let a = tch::Tensor::zeros([2, 3], (tch::Kind::Float, tch::Device::Cpu));
+        let raw = a.f_matmul(&a).unwrap_err();
+        let e = super::Error::from(raw);
+        let msg = e.to_string();
+        assert!(msg.starts_with("libtorch: "), "{msg}");
+        assert!(msg.contains("2x3") && !msg.contains('\n'), "{msg}");
+        assert!(!msg.contains("frame #") && !msg.contains("Exception raised"), "{msg}");
+        assert!(msg.len() < 200, "{} characters: {msg}", msg.len());
+        let full = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+        assert!(full.contains("2x3"), "{full}");
+    }
+
     use super::*;
 
     #[test]

@@ -7,12 +7,14 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] core_tensor::Error),
     /// The step budget ran out before reaching the end time.
-    #[error("maximum number of steps ({max_steps}) reached at t = {t}")]
+    #[error("maximum number of steps ({max_steps}) reached at t = {t}{hint}")]
     MaxSteps {
         /// Time reached.
         t: f64,
         /// The budget.
         max_steps: usize,
+        /// What to try next (empty, or [`STIFF_HINT`] after an adaptive explicit solve).
+        hint: &'static str,
     },
     /// The controller asked for a step below `dtmin`.
     #[error("step size {dt:e} below the minimum at t = {t}")]
@@ -37,6 +39,12 @@ pub enum Error {
         dt: f64,
     },
 }
+
+/// Appended to [`Error::MaxSteps`] when an adaptive explicit method ran out of steps: the usual
+/// cause is stiffness, where stability, not accuracy, caps an explicit method's step.
+pub const STIFF_HINT: &str = "; an adaptive explicit method that runs out of steps usually means \
+     a stiff problem (stability, not accuracy, keeps its steps small): try the implicit Kvaerno3 or \
+     Kvaerno5, or raise max_steps";
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -59,6 +59,8 @@ pub struct OdeMethod {
     pub error_order: Option<u32>,
     /// Whether `f1` of a step is `f0` of the next (first same as last).
     pub fsal: bool,
+    /// Whether the stages solve implicit equations (Newton iterations; suited to stiff problems).
+    pub implicit: bool,
 }
 
 /// A one-step method.

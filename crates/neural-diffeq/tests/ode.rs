@@ -140,6 +140,9 @@ fn stiff_problems_with_kvaerno5() {
     )
     .unwrap_err();
     assert!(matches!(e, Error::MaxSteps { .. }), "{e}");
+    // and says why and what to try instead
+    let msg = e.to_string();
+    assert!(msg.contains("stiff") && msg.contains("Kvaerno5"), "{msg}");
     let sol = solve(
         &v.term(),
         &Esdirk::kvaerno5(1e-6, 1e-6),

@@ -337,3 +337,33 @@ fn sdeint_controls_and_save_points() {
     let back = sdeint(&gbm(), &EulerMaruyama, (1.0, 0.0), &y0, &path, &StepControl::constant(0.01), &every);
     assert!(back.unwrap_err().to_string().contains("span"));
 }
+
+/// A drift or diffusion of the wrong shape or dtype is named in one sentence (not a libtorch
+/// broadcast error, or worse, a silent broadcast).
+#[test]
+fn wrong_vector_field_outputs_are_named() {
+    let y0 = Tensor::ones([4, 2], (Kind::Double, Device::Cpu));
+    let path = BrownianPath::new(0.0, 0.1, 10, &[4, 2], 1, Kind::Double, Device::Cpu).unwrap();
+    let run = |term: &dyn SdeTerm| {
+        sdeint_on_grid(term, &EulerMaruyama, &y0, &path, &SaveAt::t1()).unwrap_err().to_string()
+    };
+    // a drift [4, 1] would broadcast silently against y [4, 2]
+    let e = run(&FnSde {
+        f: |_t, y: &Tensor| Ok(y.sum_dim_intlist(1, true, None)),
+        g: |_t, y: &Tensor| Ok(y * 0.1),
+        noise: Noise::Diagonal,
+    });
+    assert!(e.contains("drift output") && e.contains("[4, 1]"), "{e}");
+    let e = run(&FnSde {
+        f: |_t, y: &Tensor| Ok(y * 0.5),
+        g: |_t, y: &Tensor| Ok(y.to_kind(Kind::Float)),
+        noise: Noise::Diagonal,
+    });
+    assert!(e.contains("diffusion output") && e.contains("Float"), "{e}");
+    let e = run(&FnSde {
+        f: |_t, y: &Tensor| Ok(y * 0.5),
+        g: |_t, y: &Tensor| Ok(y * 0.1),
+        noise: Noise::General { m: 2 },
+    });
+    assert!(e.contains("diffusion output"), "{e}");
+}

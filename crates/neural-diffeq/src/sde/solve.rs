@@ -321,7 +321,7 @@ fn adaptive<B: BrownianMotion + ?Sized>(
     let mut start = brownian.point(t0)?;
     while t < t1 {
         if stats.steps >= pid.max_steps {
-            return Err(Error::MaxSteps { t, max_steps: pid.max_steps });
+            return Err(Error::MaxSteps { t, max_steps: pid.max_steps, hint: "" });
         }
         h = h.min(pid.dtmax);
         if h < pid.dtmin {

@@ -76,7 +76,26 @@ pub struct StepInput<'a> {
 
 /// `(f(t, y), g(t, y))`, drift first.
 pub(crate) fn drift_diffusion(term: &dyn SdeTerm, t: f64, y: &Tensor) -> Result<(Tensor, Tensor)> {
-    Ok((term.drift(t, y)?, term.diffusion(t, y)?))
+    let (f, g) = (term.drift(t, y)?, term.diffusion(t, y)?);
+    check_outputs(term.noise(), y, &f, &g)?;
+    Ok((f, g))
+}
+
+/// The drift must have the state's shape, the diffusion the shape its noise type states (the
+/// state's, or the state's with the Brownian dimension `m` appended for general noise), both with
+/// the state's dtype and device: a wrong vector field is named here, not deep inside libtorch.
+/// Shape metadata only, no data access.
+fn check_outputs(noise: Noise, y: &Tensor, f: &Tensor, g: &Tensor) -> Result<()> {
+    use core_tensor::check::{check_tensor, Dim};
+    let ys = y.size();
+    let same: Vec<Dim> = ys.iter().map(|&n| Dim::Is(n)).collect();
+    check_tensor("drift output", f, Some(&same), Some(y.kind()), Some(y.device()))?;
+    let mut gshape = same;
+    if let Noise::General { m } = noise {
+        gshape.push(Dim::Is(m));
+    }
+    check_tensor("diffusion output", g, Some(&gshape), Some(y.kind()), Some(y.device()))?;
+    Ok(())
 }
 
 /// Euler–Maruyama (Itô, strong order 0.5; 1.0 for additive noise).

@@ -145,7 +145,9 @@ impl<'a, S: State> Stepper<'a, S> {
     pub(super) fn run(mut self) -> Result<Solution<S>> {
         while (self.t1 - self.t) * self.dir > 0.0 {
             if self.stats.steps >= self.max_steps {
-                return Err(Error::MaxSteps { t: self.t, max_steps: self.max_steps });
+                let stiff = self.pid.is_some() && !self.solver.method().implicit;
+                let hint = if stiff { crate::error::STIFF_HINT } else { "" };
+                return Err(Error::MaxSteps { t: self.t, max_steps: self.max_steps, hint });
             }
             let target = self.target()?;
             let h_used = target.t - self.t;

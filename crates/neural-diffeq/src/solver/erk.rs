@@ -63,7 +63,13 @@ impl ExplicitRk {
 impl<S: State> Solver<S> for ExplicitRk {
     fn method(&self) -> OdeMethod {
         let tb = self.tableau;
-        OdeMethod { name: tb.name, order: tb.order, error_order: tb.embedded_order, fsal: tb.fsal }
+        OdeMethod {
+            name: tb.name,
+            order: tb.order,
+            error_order: tb.embedded_order,
+            fsal: tb.fsal,
+            implicit: false,
+        }
     }
     fn step(
         &self,

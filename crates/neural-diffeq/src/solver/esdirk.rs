@@ -159,7 +159,13 @@ impl<S: NewtonState> Esdirk<S> {
 impl<S: NewtonState> Solver<S> for Esdirk<S> {
     fn method(&self) -> OdeMethod {
         let tb = self.tableau;
-        OdeMethod { name: tb.name, order: tb.order, error_order: Some(tb.embedded_order), fsal: false }
+        OdeMethod {
+            name: tb.name,
+            order: tb.order,
+            error_order: Some(tb.embedded_order),
+            fsal: false,
+            implicit: true,
+        }
     }
     fn step(
         &self,
