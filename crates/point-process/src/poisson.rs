@@ -10,6 +10,41 @@ use rand_distr::{Distribution, Exp};
 /// expected count is refused before the loop rather than filling memory for hours.
 pub const MAX_EXPECTED_EVENTS: f64 = 1e9;
 
+/// A Poisson count with mean `mean` for a simulation capped at `max_events`. A mean so large that
+/// the count would exceed the cap (by more than ten standard deviations), or exceed
+/// [`MAX_EXPECTED_EVENTS`], is refused before sampling: a Poisson sampler given an astronomically
+/// large mean can spin for hours.
+///
+/// # Errors
+/// A NaN or negative mean; [`Error::TooManyEvents`] for a mean far beyond `max_events`.
+pub fn poisson_count(mean: f64, max_events: usize, rng: &mut Rng) -> Result<usize> {
+    if !(mean >= 0.0) {
+        return Err(invalid("expected count", mean, "must be >= 0"));
+    }
+    if mean == 0.0 {
+        return Ok(0);
+    }
+    let cap = (max_events as f64).min(MAX_EXPECTED_EVENTS);
+    if mean > cap + 10.0 * cap.sqrt() + 10.0 {
+        return Err(Error::TooManyEvents { max_events: max_events.min(MAX_EXPECTED_EVENTS as usize) });
+    }
+    let p = rand_distr::Poisson::new(mean).map_err(|e| invalid("expected count", mean, &e.to_string()))?;
+    Ok(p.sample(rng) as usize)
+}
+
+/// A waiting time that rounds to zero at `t` (times so large that their f64 spacing exceeds the
+/// gaps between events) would loop forever on one instant: an error instead.
+pub(crate) fn check_advance(t: f64, t_new: f64) -> Result<()> {
+    if t_new > t {
+        return Ok(());
+    }
+    Err(invalid(
+        "t_start, t_end",
+        t,
+        "times this large are spaced more coarsely in f64 than the waiting times between events; shift the window towards 0",
+    ))
+}
+
 /// Checks a simulation window and the expected number of candidate draws `rate · (t_end − t_start)`.
 fn check_window(t_start: f64, t_end: f64, rate: f64) -> Result<()> {
     if !(t_start.is_finite() && t_end.is_finite() && t_end >= t_start) {
@@ -54,10 +89,12 @@ impl HomogeneousPoisson {
             let exp = Exp::new(self.rate).map_err(|e| invalid("rate", self.rate, &e.to_string()))?;
             let mut t = t_start;
             loop {
-                t += exp.sample(rng);
-                if t > t_end {
+                let t_new = t + exp.sample(rng);
+                if t_new > t_end {
                     break;
                 }
+                check_advance(t, t_new)?;
+                t = t_new;
                 times.push(t);
             }
         }
@@ -155,10 +192,12 @@ impl<F: Fn(f64) -> f64> InhomogeneousPoisson<F> {
         let mut t = t_start;
         let mut times = Vec::new();
         loop {
-            t += exp.sample(rng);
-            if t > t_end {
+            let t_new = t + exp.sample(rng);
+            if t_new > t_end {
                 break;
             }
+            check_advance(t, t_new)?;
+            t = t_new;
             let l = (self.intensity)(t);
             if !(l >= 0.0 && l.is_finite()) {
                 return Err(invalid("intensity", l, &format!("must be finite and >= 0 (at t = {t})")));

@@ -5,9 +5,10 @@
 use super::model::{time_integral_value, Etas};
 use crate::data::{catalogue::destination, Catalogue, Quake, Region};
 use crate::error::{invalid, Error, Result};
+use crate::poisson::poisson_count;
 use core_tensor::seed::Rng;
 use rand::Rng as _;
-use rand_distr::{Distribution, Exp, Poisson};
+use rand_distr::{Distribution, Exp};
 
 /// Lag `s ∈ [s0, s1]` with `I(s) − I(s0) = target` (I increasing), by bisection in `ln(s + c)`.
 fn invert_time(model: &Etas, s0: f64, s1: f64, target: f64) -> f64 {
@@ -31,13 +32,6 @@ fn invert_time(model: &Etas, s0: f64, s1: f64, target: f64) -> f64 {
 
 fn gr_magnitude(model: &Etas, rng: &mut Rng) -> f64 {
     model.mc + Exp::new(model.gr_beta()).expect("b > 0").sample(rng)
-}
-
-fn poisson(mean: f64, rng: &mut Rng) -> Result<usize> {
-    if mean <= 0.0 {
-        return Ok(0);
-    }
-    Ok(Poisson::new(mean).map_err(|e| invalid("expected count", mean, &e.to_string()))?.sample(rng) as usize)
 }
 
 /// Location of a child of `parent`: distance from the radial CDF `1 − (D/(r² + D))^ρ` (inverted),
@@ -65,7 +59,7 @@ pub(crate) fn cascade(
     let mut new: Vec<Quake> = Vec::new();
     if background {
         let area = if model.spatial { region.area_km2() } else { 1.0 };
-        let n = poisson(model.params.mu() * area * (t_hi - t_lo), rng)?;
+        let n = poisson_count(model.params.mu() * area * (t_hi - t_lo), max_events, rng)?;
         // the count is known before anything is stored
         if n > max_events {
             return Err(Error::TooManyEvents { max_events });
@@ -97,7 +91,7 @@ pub(crate) fn cascade(
         let ks = model.productivity(parent.mag) * model.spatial_integral(parent.mag);
         let i0 = time_integral_value(s0, c, w, tau);
         let mass = time_integral_value(s1, c, w, tau) - i0;
-        let n = poisson(ks * mass, rng)?;
+        let n = poisson_count(ks * mass, max_events, rng)?;
         for _ in 0..n {
             let s = invert_time(model, s0, s1, rng.gen::<f64>() * mass);
             let time = parent.time + s;
@@ -126,9 +120,9 @@ pub fn simulate(
     max_events: usize,
 ) -> Result<Catalogue> {
     model.validate()?;
-    if !(t_history <= t_start && t_start < t_end) {
+    if !(t_history <= t_start && t_start < t_end && t_history.is_finite() && t_end.is_finite()) {
         return Err(Error::Data(format!(
-            "windows must satisfy t_history <= t_start < t_end (got {t_history}, {t_start}, {t_end})"
+            "windows must be finite with t_history <= t_start < t_end (got {t_history}, {t_start}, {t_end})"
         )));
     }
     let mut ev = cascade(model, &region, &[], true, (t_history, t_end), rng, max_events)?;
@@ -147,8 +141,12 @@ pub fn simulate_continuation(
     max_events: usize,
 ) -> Result<Vec<Quake>> {
     model.validate()?;
-    if !(t_end > history.t_end()) {
-        return Err(invalid("t_end", t_end, &format!("must be after the history's end {}", history.t_end())));
+    if !(t_end > history.t_end() && t_end.is_finite()) {
+        return Err(invalid(
+            "t_end",
+            t_end,
+            &format!("must be finite and after the history's end {}", history.t_end()),
+        ));
     }
     let mut ev =
         cascade(model, history.region(), history.events(), true, (history.t_end(), t_end), rng, max_events)?;

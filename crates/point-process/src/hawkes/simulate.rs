@@ -15,7 +15,8 @@ pub struct SimOptions {
     pub t_start: f64,
     /// End of the window.
     pub t_end: f64,
-    /// Abort with [`Error::TooManyEvents`] beyond this many events (explosive parameters).
+    /// Abort with [`Error::TooManyEvents`] beyond this many events, burn-in included (explosive
+    /// parameters, or a window whose immigrants alone would exceed it: refused before sampling).
     pub max_events: usize,
     /// Simulate this long before `t_start` and discard it, so the window starts near stationarity
     /// (requires a branching ratio < 1).
@@ -52,6 +53,12 @@ impl SimOptions {
             if r >= 1.0 {
                 return Err(Error::NotStationary { ratio: r });
             }
+        }
+        // the immigrants alone: refused when far (ten standard deviations) beyond the cap
+        let immigrants = model.mu().iter().sum::<f64>() * (self.t_end - (self.t_start - self.burn_in));
+        let cap = self.max_events as f64;
+        if !(immigrants <= cap + 10.0 * cap.sqrt() + 10.0) {
+            return Err(Error::TooManyEvents { max_events: self.max_events });
         }
         Ok(())
     }
@@ -92,6 +99,7 @@ impl Hawkes {
                 })
                 .collect();
             let mut state = vec![0.0; betas.len() * d];
+            let mut n_all = 0usize;
             let mut t = t0;
             let mut lam_total = mu_sum;
             loop {
@@ -103,6 +111,7 @@ impl Hawkes {
                 if t_new > opts.t_end {
                     break;
                 }
+                crate::poisson::check_advance(t, t_new)?;
                 for (u, &beta) in betas.iter().enumerate() {
                     let decay = (-beta * w).exp();
                     state[u * d..(u + 1) * d].iter_mut().for_each(|s| *s *= decay);
@@ -124,12 +133,13 @@ impl Hawkes {
                     for (s, j) in state.iter_mut().zip(&jumps[i]) {
                         *s += j;
                     }
+                    n_all += 1;
+                    if n_all > opts.max_events {
+                        return Err(Error::TooManyEvents { max_events: opts.max_events });
+                    }
                     if t >= opts.t_start {
                         times.push(t);
                         marks.push(i);
-                        if times.len() > opts.max_events {
-                            return Err(Error::TooManyEvents { max_events: opts.max_events });
-                        }
                     }
                     lam_total = mu_sum + state.iter().sum::<f64>();
                 } else {
@@ -157,10 +167,12 @@ impl Hawkes {
                 if bound <= 0.0 {
                     break;
                 }
-                t += Exp::new(bound).expect("positive rate").sample(rng);
-                if t > opts.t_end {
+                let t_new = t + Exp::new(bound).expect("positive rate").sample(rng);
+                if t_new > opts.t_end {
                     break;
                 }
+                crate::poisson::check_advance(t, t_new)?;
+                t = t_new;
                 let lam = lam_at(&mut aggs, t, &mut sums);
                 let total: f64 = lam.iter().sum();
                 if rng.gen::<f64>() * bound <= total {
@@ -204,9 +216,7 @@ impl Hawkes {
         let mut all: Vec<(f64, usize, Option<usize>)> = Vec::new();
         for (i, &m) in self.mu().iter().enumerate() {
             if m > 0.0 {
-                let n = Poisson::new(m * span)
-                    .map_err(|e| crate::error::invalid("mu", m, &e.to_string()))?
-                    .sample(rng) as usize;
+                let n = crate::poisson::poisson_count(m * span, opts.max_events, rng)?;
                 // the count is known before anything is stored
                 if all.len().saturating_add(n) > opts.max_events {
                     return Err(Error::TooManyEvents { max_events: opts.max_events });
