@@ -78,9 +78,9 @@ impl ProceduralImages {
     fn texture(texture: usize, px: usize, py: usize) -> bool {
         match texture {
             0 => true,
-            1 => (py / 2) % 2 == 0,
-            2 => (px / 2) % 2 == 0,
-            _ => ((px / 2) + (py / 2)) % 2 == 0,
+            1 => (py / 2).is_multiple_of(2),
+            2 => (px / 2).is_multiple_of(2),
+            _ => ((px / 2) + (py / 2)).is_multiple_of(2),
         }
     }
 
@@ -131,7 +131,7 @@ pub const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 /// # Errors
 /// A length that is not a multiple of 3073 (naming it), or a label ≥ 10.
 pub fn decode_cifar10(bytes: &[u8]) -> Result<(Tensor, Tensor)> {
-    if bytes.len() % CIFAR_RECORD != 0 {
+    if !bytes.len().is_multiple_of(CIFAR_RECORD) {
         return Err(Error::invalid(
             "bytes.len()",
             bytes.len(),

@@ -256,7 +256,7 @@ impl Table {
             }
             for (seed, r) in &e.runs {
                 let accs_ok = [r.val_acc, r.test_acc].iter().all(|a| (0.0..=1.0).contains(a));
-                if !accs_ok || !(r.seconds.is_finite() && r.seconds >= 0.0) {
+                if !(accs_ok && r.seconds.is_finite() && r.seconds >= 0.0) {
                     return Err(Error::invalid(
                         "run",
                         format!("{key} seed {seed}"),

@@ -34,7 +34,7 @@ fn main() -> neural_operator::Result<()> {
         .seed(0)
         .build()?;
     trainer.observe(move |r: &EpochRecord| {
-        if r.epoch % 10 == 0 || r.epoch + 1 == epochs {
+        if r.epoch.is_multiple_of(10) || r.epoch + 1 == epochs {
             let test = r.val_loss.unwrap_or(f64::NAN);
             println!("epoch {:2}: train rel. L2 {:.4}, test rel. L2 {test:.4}", r.epoch, r.train_loss);
         }

@@ -482,7 +482,8 @@ impl Trainer {
             state.history.stopped_early = early;
             let last = state.next_epoch == cfg.epochs || early;
             if let Some(dir) = &cfg.checkpoint_dir {
-                if (cfg.checkpoint_every > 0 && state.next_epoch % cfg.checkpoint_every == 0) || last {
+                if (cfg.checkpoint_every > 0 && state.next_epoch.is_multiple_of(cfg.checkpoint_every)) || last
+                {
                     self.save(dir, vs, &opt, &state, best.as_deref())?;
                 }
             }

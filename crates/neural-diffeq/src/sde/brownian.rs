@@ -124,7 +124,7 @@ impl BrownianPath {
     /// increments).
     pub fn coarsen(&self, factor: usize) -> Result<Self> {
         let n = self.steps();
-        if factor == 0 || n % factor != 0 {
+        if factor == 0 || !n.is_multiple_of(factor) {
             return Err(invalid("factor", factor, &format!("must divide the number of steps {n}")));
         }
         let mut shape = self.dw.size();

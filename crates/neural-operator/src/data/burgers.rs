@@ -25,7 +25,7 @@ impl Burgers {
     /// Evolves `u0` (on `n` equispaced points, `n` even) to time `t`.
     pub fn solve(&self, u0: &[f64], t: f64) -> Result<Vec<f64>> {
         let n = u0.len();
-        if n < 4 || n % 2 != 0 {
+        if n < 4 || !n.is_multiple_of(2) {
             return Err(invalid("u0", format!("{n} points"), "need an even number ≥ 4"));
         }
         if !(self.nu >= 0.0 && self.dt > 0.0 && self.length > 0.0 && t >= 0.0) {

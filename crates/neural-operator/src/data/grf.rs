@@ -28,7 +28,7 @@ impl Grf1d {
     }
     /// One sample on `n` equispaced points (real, mean zero).
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
-        if n < 4 || n % 2 != 0 {
+        if n < 4 || !n.is_multiple_of(2) {
             return Err(invalid("n", n, "must be even and ≥ 4"));
         }
         if !(self.sigma > 0.0 && self.tau >= 0.0 && self.alpha > 0.5 && self.length > 0.0) {

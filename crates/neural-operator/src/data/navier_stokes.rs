@@ -94,7 +94,7 @@ impl Grf2d {
 
     /// One sample on an `n × n` grid (row-major, `x` along rows), real and mean zero.
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
-        if n < 4 || n % 2 != 0 {
+        if n < 4 || !n.is_multiple_of(2) {
             return Err(invalid("n", n, "must be even and ≥ 4"));
         }
         if !(self.sigma > 0.0 && self.tau >= 0.0 && self.alpha > 1.0) {
@@ -141,7 +141,7 @@ impl NavierStokes {
     /// Evolves the vorticity `w0` (`n × n`, row-major, point `(i, j)` at `(i/n, j/n)`) and
     /// returns snapshots at each time in `record` (ascending, ≥ 0).
     pub fn solve(&self, w0: &[f64], n: usize, record: &[f64]) -> Result<Vec<Vec<f64>>> {
-        if n < 4 || n % 2 != 0 || w0.len() != n * n {
+        if n < 4 || !n.is_multiple_of(2) || w0.len() != n * n {
             return Err(invalid(
                 "w0",
                 format!("{} values for n = {n}", w0.len()),

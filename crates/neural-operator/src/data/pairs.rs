@@ -23,7 +23,7 @@ fn check_sizes(count: usize, n: usize) -> crate::Result<()> {
 /// `derive_seed(seed, i)`.
 pub fn burgers_pairs(count: usize, n: usize, fine: usize, seed: u64) -> crate::Result<(Tensor, Tensor)> {
     check_sizes(count, n)?;
-    if fine < n || fine % n != 0 {
+    if fine < n || !fine.is_multiple_of(n) {
         return Err(invalid("fine", fine, &format!("must be a multiple of n = {n}")));
     }
     let solver = Burgers { dt: if fine <= 256 { 2e-4 } else { 1e-4 }, ..Burgers::fno() };

@@ -41,7 +41,7 @@ impl ReactionDiffusion {
         n: usize,
         record: &[f64],
     ) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
-        if n < 4 || n % 2 != 0 || u0.len() != n * n || v0.len() != n * n {
+        if n < 4 || !n.is_multiple_of(2) || u0.len() != n * n || v0.len() != n * n {
             return Err(invalid(
                 "u0/v0",
                 format!("{} and {} values for n = {n}", u0.len(), v0.len()),

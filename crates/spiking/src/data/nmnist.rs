@@ -32,7 +32,7 @@ pub struct DvsEvent {
 /// # Errors
 /// `bytes.len()` not a multiple of 5.
 pub fn decode_events(bytes: &[u8]) -> Result<Vec<DvsEvent>> {
-    if bytes.len() % 5 != 0 {
+    if !bytes.len().is_multiple_of(5) {
         return Err(Error::invalid("bytes.len()", bytes.len(), "must be a multiple of 5 (40-bit events)"));
     }
     Ok(bytes
