@@ -288,6 +288,22 @@ impl std::fmt::Debug for Trainer {
     }
 }
 
+/// Removes the hidden temporaries that a killed run left in the checkpoint directory `dir` (a
+/// checkpoint half written, or an old one half deleted); they never count as checkpoints, but
+/// would pile up over many interrupted runs. One run trains into a checkpoint directory at a time.
+fn remove_leftovers(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if sciml_report::fs::is_temporary(&path) {
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
+    Ok(())
+}
+
 /// Checkpoint directories `epoch-NNNNNN` under `dir`, oldest first.
 fn checkpoints(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     let mut out = Vec::new();
@@ -357,6 +373,7 @@ impl Trainer {
         let mut best: Option<Vec<(String, Tensor)>> = None;
 
         if let Some(dir) = &cfg.checkpoint_dir {
+            remove_leftovers(dir)?;
             // Newest first; a damaged checkpoint (a disk error, a file edited by hand) falls back
             // to the one before it, and only when none loads is the newest one's error returned.
             let mut first_error = None;
@@ -525,7 +542,12 @@ impl Trainer {
         let all = checkpoints(dir)?;
         if all.len() > self.config.keep_checkpoints {
             for (_, p) in &all[..all.len() - self.config.keep_checkpoints] {
-                let _ = std::fs::remove_dir_all(p);
+                // renamed out of sight first: a run killed while deleting leaves a hidden
+                // temporary, never a visible checkpoint with half its files
+                let doomed = sciml_report::fs::temp_sibling(p);
+                if std::fs::rename(p, &doomed).is_ok() {
+                    let _ = std::fs::remove_dir_all(&doomed);
+                }
             }
         }
         Ok(())
