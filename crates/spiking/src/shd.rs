@@ -57,25 +57,11 @@ pub fn read_shd(path: impl AsRef<Path>) -> Result<Vec<ShdSample>> {
         .zip(labels)
         .enumerate()
         .map(|(i, ((t, u), label))| {
-            let (t, u) = (t.as_slice().to_vec(), u.as_slice().to_vec());
-            if t.len() != u.len() {
-                return Err(Error::invalid(
-                    format!("sample {i}"),
-                    t.len(),
-                    format!("times but {} units", u.len()),
-                ));
-            }
-            if let Some(v) = t.iter().find(|v| !v.is_finite() || **v < 0.0) {
-                return Err(Error::invalid(format!("sample {i} time"), v, "must be finite and ≥ 0"));
-            }
-            if let Some(c) = u.iter().find(|c| **c as usize >= SHD_CHANNELS) {
-                return Err(Error::invalid(
-                    format!("sample {i} unit"),
-                    c,
-                    format!("must be < {SHD_CHANNELS}"),
-                ));
-            }
-            Ok(ShdSample { times: t, units: u, label })
+            let sample = ShdSample { times: t.as_slice().to_vec(), units: u.as_slice().to_vec(), label };
+            sample
+                .check()
+                .map_err(|e| Error::invalid(format!("sample {i}"), path.display(), e.to_string()))?;
+            Ok(sample)
         })
         .collect()
 }
@@ -110,7 +96,8 @@ fn write_unchecked(path: &Path, samples: &[ShdSample]) -> Result<()> {
 }
 
 impl ShdSample {
-    /// Refuses a sample whose times and units differ in length or whose units reach 700.
+    /// Refuses a sample whose times and units differ in length, whose units reach 700 or whose
+    /// times are negative or not finite: the one check that reading, writing and binning share.
     fn check(&self) -> Result<()> {
         if self.times.len() != self.units.len() {
             return Err(Error::invalid(
@@ -121,6 +108,9 @@ impl ShdSample {
         }
         if let Some(&u) = self.units.iter().find(|&&u| u as usize >= SHD_CHANNELS) {
             return Err(Error::invalid("units", u, format!("unit ids must be < {SHD_CHANNELS}")));
+        }
+        if let Some(t) = self.times.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+            return Err(Error::invalid("times", t, "spike times must be finite and ≥ 0"));
         }
         Ok(())
     }
@@ -186,5 +176,9 @@ mod tests {
         write_unchecked(&p2, &unit_700).unwrap();
         assert!(read_shd(&p2).unwrap_err().to_string().contains("700"));
         assert!(write_shd(&p2, &[ShdSample { times: vec![0.1], units: vec![], label: 1 }]).is_err());
+        // a file with a negative spike time (written around the checks) is refused on reading
+        write_unchecked(&p2, &[ShdSample { times: vec![-0.5], units: vec![3], label: 1 }]).unwrap();
+        let e = read_shd(&p2).unwrap_err().to_string();
+        assert!(e.contains("sample 0") && e.contains("-0.5"), "{e}");
     }
 }
