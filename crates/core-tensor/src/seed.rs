@@ -18,6 +18,36 @@ pub fn seed_torch(seed: u64) {
     tch::manual_seed(seed as i64);
 }
 
+/// libtorch's generator seeded with `seed` for one library call, handed back afterwards.
+///
+/// tch cannot read or restore libtorch's generator state, so a function that must draw from its
+/// own seed (a training run, an architecture's initial weights) would otherwise leave the global
+/// stream reseeded: the caller's next draws would depend on the callee's seed and on how many
+/// numbers it drew. On entry the scope draws one number from the caller's stream; on drop (early
+/// returns and errors included) it reseeds with that number. The caller's stream after the call
+/// is then a function of its own state alone, as if the call had consumed a single draw.
+#[derive(Debug)]
+#[must_use = "the caller's stream is handed back when the scope is dropped"]
+pub struct TorchSeedScope {
+    resume: u64,
+}
+
+impl TorchSeedScope {
+    /// Draws the caller's resume point, then seeds libtorch with `seed`.
+    pub fn enter(seed: u64) -> Self {
+        let resume =
+            tch::Tensor::randint(i64::MAX, [1], (tch::Kind::Int64, tch::Device::Cpu)).int64_value(&[0]);
+        seed_torch(seed);
+        TorchSeedScope { resume: resume as u64 }
+    }
+}
+
+impl Drop for TorchSeedScope {
+    fn drop(&mut self) {
+        seed_torch(self.resume);
+    }
+}
+
 /// A Rust generator from `seed`, independent of libtorch.
 pub fn rng(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
@@ -48,6 +78,31 @@ mod tests {
         let _ = seed_everything(11);
         let y = tch::Tensor::randn([4], (tch::Kind::Float, tch::Device::Cpu));
         assert!(x.equal(&y));
+    }
+
+    /// What a caller draws after a seeded library call depends on the caller's seed only, not on
+    /// the seed the call used or on how much it drew.
+    #[test]
+    fn a_seed_scope_hands_the_callers_stream_back() {
+        let call = |seed: u64, draws: i64| {
+            let _scope = TorchSeedScope::enter(seed);
+            let _ = tch::Tensor::randn([draws], (tch::Kind::Float, tch::Device::Cpu));
+        };
+        let after = |seed: u64, draws: i64| {
+            seed_torch(7);
+            call(seed, draws);
+            tch::Tensor::randn([3], (tch::Kind::Float, tch::Device::Cpu))
+        };
+        assert!(after(1, 10).equal(&after(2, 1000)));
+        // inside, the call sees exactly its own seed's stream
+        seed_torch(3);
+        let direct = tch::Tensor::randn([3], (tch::Kind::Float, tch::Device::Cpu));
+        seed_torch(99);
+        let scoped = {
+            let _scope = TorchSeedScope::enter(3);
+            tch::Tensor::randn([3], (tch::Kind::Float, tch::Device::Cpu))
+        };
+        assert!(direct.equal(&scoped));
     }
 
     #[test]

@@ -237,7 +237,7 @@ pub fn score(
         ));
     }
     let dev = x.device();
-    core_tensor::seed::seed_torch(seed);
+    let _seed_scope = core_tensor::seed::TorchSeedScope::enter(seed);
     let synflow = proxy == Proxy::Synflow;
     let mut vs = nn::VarStore::new(dev);
     let net_cfg = NetworkConfig { batch_norm: cfg.batch_norm && !synflow, ..cfg };

@@ -467,7 +467,7 @@ pub fn train_cell(
     seed: u64,
 ) -> Result<Run> {
     let start = Instant::now();
-    core_tensor::seed::seed_torch(seed);
+    let _seed_scope = core_tensor::seed::TorchSeedScope::enter(seed);
     let vs = nn::VarStore::new(data.x_train.device());
     let net = CellNetwork::new(&vs.root(), space, cell, cfg.network)?;
     let mut rng = core_tensor::seed::rng(core_tensor::seed::derive_seed(seed, 0x7ab1e));

@@ -137,7 +137,7 @@ pub fn hmc(
     if params.is_empty() {
         return Err(invalid("params", 0, "need at least one parameter tensor"));
     }
-    core_tensor::seed::seed_torch(cfg.seed);
+    let _seed_scope = core_tensor::seed::TorchSeedScope::enter(cfg.seed);
     let mut r = rng(cfg.seed);
     let mut eps = cfg.step_size;
     let (mut lp, mut grad) = value_and_grad(params, &mut log_prob)?;

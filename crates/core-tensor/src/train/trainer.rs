@@ -357,6 +357,8 @@ impl Trainer {
         mut validate: impl FnMut() -> Result<Option<f64>>,
     ) -> Result<TrainHistory> {
         let cfg = self.config.clone();
+        // every epoch draws from (seed, epoch); the caller's stream is handed back at the end
+        let _seed_scope = crate::seed::TorchSeedScope::enter(cfg.seed);
         let mut opt = Optimizer::from_var_store(cfg.optimizer.clone(), vs)?;
         let mut zo = match cfg.zeroth_order {
             Some(z) => Some(ZerothOrderEstimator::new(z, cfg.seed)?),

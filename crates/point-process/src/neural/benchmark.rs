@@ -154,7 +154,7 @@ pub fn fit_and_evaluate(
     let spec = spec.into();
     with_single_thread(|| {
         let [train_s, val, test] = data;
-        core_tensor::seed::seed_torch(derive_seed(seed, spec.stream()));
+        let _seed_scope = core_tensor::seed::TorchSeedScope::enter(derive_seed(seed, spec.stream()));
         let vs = nn::VarStore::new(settings.device);
         let cfg = spec.config(num_marks).hidden(settings.hidden).layers(settings.layers);
         let m = NeuralTpp::new(&vs.root(), cfg)?;
