@@ -142,7 +142,7 @@ pub(crate) fn check_step_budget(dt: f64, n: f64, (t0, t1): (f64, f64)) -> Result
     if !(n <= MAX_CONSTANT_STEPS as f64) {
         return Err(invalid(
             "dt",
-            dt,
+            format!("{dt:e}"),
             &format!("needs {n:e} steps from t0 = {t0} to t1 = {t1}, more than {MAX_CONSTANT_STEPS}"),
         ));
     }

@@ -25,8 +25,9 @@ pub enum Error {
         /// Spectral radius of the branching matrix.
         ratio: f64,
     },
-    /// A simulation produced more events than the given cap (an explosive process).
-    #[error("simulation exceeded max_events = {max_events} (explosive parameters?)")]
+    /// A simulation produced, or on average would produce, more events than the given cap (an
+    /// explosive process, or a window too long for the cap).
+    #[error("simulation exceeds max_events = {max_events} (explosive parameters, or a window too long for this cap)")]
     TooManyEvents {
         /// The cap.
         max_events: usize,
