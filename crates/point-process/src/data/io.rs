@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-fn parse_err(path: &str, line: usize, reason: impl Into<String>) -> Error {
+pub(crate) fn parse_err(path: &str, line: usize, reason: impl Into<String>) -> Error {
     Error::Parse { path: path.to_string(), line, reason: reason.into() }
 }
 
@@ -23,12 +23,12 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Column index by lower-case header name, and `(line number, fields)` rows.
-type CsvRows = (HashMap<String, usize>, Vec<(usize, csv::StringRecord)>);
+pub(crate) type CsvRows = (HashMap<String, usize>, Vec<(usize, csv::StringRecord)>);
 
 /// Splits CSV text into a header map and rows (RFC 4180 quoting, fields trimmed, blank lines and
 /// lines starting with `#` skipped); a row with another number of fields than the header is an
 /// error naming its line.
-fn csv_rows(text: &str, name: &str) -> Result<CsvRows> {
+pub(crate) fn csv_rows(text: &str, name: &str) -> Result<CsvRows> {
     let mut reader =
         csv::ReaderBuilder::new().comment(Some(b'#')).trim(csv::Trim::All).from_reader(text.as_bytes());
     let line_of = |e: &csv::Error| e.position().map_or(0, |p| p.line() as usize);
@@ -55,11 +55,11 @@ fn csv_rows(text: &str, name: &str) -> Result<CsvRows> {
     Ok((cols, rows))
 }
 
-fn col(cols: &HashMap<String, usize>, names: &[&str]) -> Option<usize> {
+pub(crate) fn col(cols: &HashMap<String, usize>, names: &[&str]) -> Option<usize> {
     names.iter().find_map(|n| cols.get(*n).copied())
 }
 
-fn num(s: &str, what: &str, name: &str, line: usize) -> Result<f64> {
+pub(crate) fn num(s: &str, what: &str, name: &str, line: usize) -> Result<f64> {
     let v: f64 = s.parse().map_err(|_| parse_err(name, line, format!("{what} `{s}` is not a number")))?;
     if !v.is_finite() {
         return Err(parse_err(name, line, format!("{what} `{s}` is not finite")));
@@ -297,38 +297,14 @@ pub fn parse_time_days(s: &str) -> Option<f64> {
     Some(days as f64 + (h * 3600.0 + mi * 60.0 + sec) / 86_400.0)
 }
 
-/// Reads earthquake rows from CSV text with columns `time` (days or ISO date-time),
-/// `longitude`/`lon`, `latitude`/`lat`, `magnitude`/`mag` and optionally `depth`. Rows need not be
-/// sorted; use [`Catalogue::from_raw`] or [`read_catalogue_csv`] to build a catalogue.
+/// Reads earthquake rows from CSV text in any layout of [`super::layouts`] (detected from the
+/// header; e.g. columns `time` (days or ISO date-time), `longitude`/`lon`, `latitude`/`lat`,
+/// `magnitude`/`mag` and optionally `depth`). Rows need not be sorted; use
+/// [`Catalogue::from_raw`] or [`read_catalogue_csv`] to build a catalogue, or
+/// [`super::layouts::catalogue_from_rows`] for the strict checks.
 pub fn quakes_from_csv_str(text: &str, name: &str) -> Result<Vec<Quake>> {
-    let (cols, rows) = csv_rows(text, name)?;
-    let need = |names: &[&str]| {
-        col(&cols, names).ok_or_else(|| parse_err(name, 1, format!("missing column `{}`", names[0])))
-    };
-    let (ct, clon, clat, cmag) = (
-        need(&["time"])?,
-        need(&["longitude", "lon"])?,
-        need(&["latitude", "lat"])?,
-        need(&["magnitude", "mag"])?,
-    );
-    let cdep = col(&cols, &["depth"]);
-    rows.into_iter()
-        .map(|(line, f)| {
-            let time = parse_time_days(&f[ct]).ok_or_else(|| {
-                parse_err(name, line, format!("time `{}` is neither days nor an ISO date-time", &f[ct]))
-            })?;
-            Ok(Quake {
-                time,
-                lon: num(&f[clon], "longitude", name, line)?,
-                lat: num(&f[clat], "latitude", name, line)?,
-                mag: num(&f[cmag], "magnitude", name, line)?,
-                depth: match cdep {
-                    Some(c) if !f[c].is_empty() => num(&f[c], "depth", name, line)?,
-                    _ => 0.0,
-                },
-            })
-        })
-        .collect()
+    let (_, rows) = super::layouts::read_rows(text, name, None)?;
+    Ok(rows.into_iter().map(|r| r.quake).collect())
 }
 
 /// Reads a catalogue CSV and builds a [`Catalogue`] (events filtered to the window, region and
