@@ -3,13 +3,15 @@
 
 pub mod fit;
 pub mod forecast;
+pub mod gridded;
 pub mod likelihood;
 pub mod model;
 pub mod presets;
 pub mod simulate;
 
 pub use fit::{fit, standard_errors, EtasFit, EtasFitConfig};
-pub use forecast::{forecast, Forecast, NTest};
+pub use forecast::{forecast, forecast_catalogues, Forecast, NTest};
+pub use gridded::{gridded_forecast, kernel_mass_rect};
 pub use likelihood::{
     background_probabilities, event_scores, log_likelihood, log_likelihood_with_grad, EventScores,
 };

@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod csep;
 pub mod data;
 pub mod error;
 pub mod etas;

@@ -2,6 +2,7 @@
 
 use super::model::Etas;
 use super::simulate::simulate_continuation;
+use crate::csep::CatalogueForecast;
 use crate::data::Catalogue;
 use crate::error::{invalid, Result};
 use core_tensor::seed::{derive_seed, rng};
@@ -60,9 +61,23 @@ impl Forecast {
     }
 }
 
+/// Error unless an event's expected number of direct aftershocks, averaged over the
+/// Gutenberg–Richter law, is finite: then a cascade over a finite window has a finite mean size,
+/// even for a supercritical model (branching ratio ≥ 1), whose cascades grow without bound only
+/// over infinite time.
+fn ensure_finite_offspring(model: &Etas) -> Result<()> {
+    let n = model.branching_ratio();
+    if n.is_finite() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::NotStationary { ratio: n })
+    }
+}
+
 /// Simulates `n_sims` continuations of `history` over `(history.t_end, history.t_end + horizon]`
 /// in parallel; simulation `k` uses the seed `derive_seed(seed, k)`, so results do not depend on
-/// the number of threads.
+/// the number of threads. A supercritical model is accepted when its mean offspring is finite
+/// (its forecast over a finite window is finite); each simulation is capped at 5 000 000 events.
 pub fn forecast(
     model: &Etas,
     history: &Catalogue,
@@ -76,7 +91,7 @@ pub fn forecast(
     if n_sims == 0 {
         return Err(invalid("n_sims", 0, "must be > 0"));
     }
-    model.ensure_subcritical()?;
+    ensure_finite_offspring(model)?;
     let t_end = history.t_end() + horizon;
     let counts = (0..n_sims)
         .into_par_iter()
@@ -86,4 +101,37 @@ pub fn forecast(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Forecast { t_start: history.t_end(), t_end, counts })
+}
+
+/// The simulated continuations themselves, as a catalogue-based CSEP forecast of
+/// `(history.t_end, history.t_end + horizon]`: `n_sims` catalogues, simulation `k` seeded by
+/// `derive_seed(seed, k)`, each capped at `max_events` events.
+///
+/// # Errors
+/// A non-positive horizon, `n_sims = 0`, a model whose mean offspring diverges, or a simulation
+/// beyond `max_events` (an explosive fit).
+pub fn forecast_catalogues(
+    model: &Etas,
+    history: &Catalogue,
+    horizon: f64,
+    n_sims: usize,
+    seed: u64,
+    max_events: usize,
+) -> Result<CatalogueForecast> {
+    if !(horizon.is_finite() && horizon > 0.0) {
+        return Err(invalid("horizon", horizon, "must be finite and > 0"));
+    }
+    if n_sims == 0 {
+        return Err(invalid("n_sims", 0, "must be > 0"));
+    }
+    ensure_finite_offspring(model)?;
+    let t_end = history.t_end() + horizon;
+    let cats = (0..n_sims)
+        .into_par_iter()
+        .map(|k| {
+            let mut r = rng(derive_seed(seed, k as u64));
+            simulate_continuation(model, history, t_end, &mut r, max_events)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    CatalogueForecast::new(cats, history.t_end(), t_end)
 }
