@@ -290,7 +290,8 @@ impl CatalogueForecast {
     /// `lon,lat,mag,time_string,depth,catalog_id,event_id` with ids from 0, an empty catalogue as
     /// one row holding only its id (so that trailing empty catalogues are not lost). pycsep loads
     /// it with `csep.load_catalog_forecast(path, type='ascii', region=...)`. Times are days since
-    /// 1970-01-01 written as UTC date-times with microseconds.
+    /// 1970-01-01 written as UTC date-times with microseconds; longitudes and latitudes with five
+    /// decimals (about 1 m), magnitudes and depths with three.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         let mut s = String::from("lon,lat,mag,time_string,depth,catalog_id,event_id\n");
         for (j, c) in self.catalogues.iter().enumerate() {
@@ -300,7 +301,7 @@ impl CatalogueForecast {
             for (i, q) in c.iter().enumerate() {
                 let _ = writeln!(
                     s,
-                    "{:?},{:?},{:?},{},{:?},{j},{i}",
+                    "{:.5},{:.5},{:.3},{},{:.3},{j},{i}",
                     q.lon,
                     q.lat,
                     q.mag,
