@@ -35,7 +35,11 @@ fn main() -> point_process::Result<()> {
     let (t0, t1) = (RIDGECREST_T_START + 6.0, RIDGECREST_T_START + 7.0);
     let history = cat.until(t0)?;
     let region = *cat.region();
-    let start = Etas::new(EtasParams::fit_start((30.0 / region.area_km2()).log10()), RIDGECREST_MC, history.b_value()?)?;
+    let start = Etas::new(
+        EtasParams::fit_start((30.0 / region.area_km2()).log10()),
+        RIDGECREST_MC,
+        history.b_value()?,
+    )?;
     let fit = etas::fit(&history, &start, &EtasFitConfig::default())?;
     let model = fit.model;
     println!("fitted on {} events, branching ratio {:.3}", history.len(), model.branching_ratio());
@@ -47,8 +51,12 @@ fn main() -> point_process::Result<()> {
     for c in &mut sims.catalogues {
         c.retain(|q| grid.bin_of(q).is_some());
     }
-    let observed: Vec<_> =
-        cat.events().iter().filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some()).copied().collect();
+    let observed: Vec<_> = cat
+        .events()
+        .iter()
+        .filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some())
+        .copied()
+        .collect();
     let counts = grid.counts_strict(&observed)?;
     println!(
         "day 7: {} events observed in the grid; gridded forecast {:.1}, simulated mean {:.1}",

@@ -23,7 +23,7 @@ pub fn tasks() -> TaskGroup {
         ETAS_FIT,
         crate::neural::suite::NEURAL_TPP_HAWKES_GAP,
         crate::neural::suite::NEURAL_TPP_ETAS_PROTOCOL,
-        crate::neural::suite::ETAS_VS_NPP_REAL,
+        crate::neural::real_data::ETAS_VS_NPP_REAL,
     ])
 }
 

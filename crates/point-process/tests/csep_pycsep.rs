@@ -9,7 +9,9 @@
 //! the same draw for draw: quantiles must be equal, and statistics equal to 1e-9 relative (the
 //! sums run in a different order). The catalogue-based tests draw nothing and must agree to 1e-9.
 
-use point_process::csep::{self, CatalogueForecast, GriddedForecast, NumpyLegacy, Quantile, TestDistribution, TestResult};
+use point_process::csep::{
+    self, CatalogueForecast, GriddedForecast, NumpyLegacy, Quantile, TestDistribution, TestResult,
+};
 use point_process::data::datasets::{ridgecrest_2019, RIDGECREST_T_START};
 use point_process::etas::{self, Etas};
 use serde_json::Value;
@@ -59,8 +61,12 @@ fn csep_tests_match_pycsep() {
     let cf = CatalogueForecast::from_csv_str(&text, "catalogue_forecast.csv", t0, t1).unwrap();
     let grid = fc.grid().clone();
     let cat = ridgecrest_2019().unwrap();
-    let observed: Vec<_> =
-        cat.events().iter().filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some()).copied().collect();
+    let observed: Vec<_> = cat
+        .events()
+        .iter()
+        .filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some())
+        .copied()
+        .collect();
     assert_eq!(observed.len() as u64, golden["observed_events"].as_u64().unwrap());
     close(fc.total(), golden["forecast_total"].as_f64().unwrap(), 1e-12, "forecast total");
     let counts = grid.counts_strict(&observed).unwrap();

@@ -37,6 +37,7 @@ pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod metrics;
+pub(crate) mod real_data;
 pub mod sample;
 pub(crate) mod suite;
 pub mod train;

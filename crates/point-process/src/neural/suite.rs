@@ -15,7 +15,7 @@ use core_tensor::seed::{derive_seed, rng};
 use core_tensor::Result;
 
 /// Trains every model in `Model::ALL` with a progress bar.
-fn run_all(
+pub(super) fn run_all(
     cfg: &SuiteConfig,
     k: usize,
     data: [&[EventSequence]; 3],
@@ -134,7 +134,7 @@ fn neural_tpp_hawkes_gap(cfg: &SuiteConfig) -> TaskResult {
 /// The quick profile's reachable bound on the best model's gap (few sequences and epochs).
 pub const QUICK_GAP: f64 = 0.05;
 
-fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
+pub(super) fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
     let x = run.metrics;
     r.metric(
         format!("{n}_nll_time_per_event"),
@@ -161,7 +161,7 @@ fn report_forecast(r: &mut TaskReport, n: &str, run: &ModelRun) -> Result<()> {
 
 /// Magnitude classes used as marks by the neural models: `[Mc, Mc + 0.5)`, `[Mc + 0.5, Mc + 1.5)`,
 /// `≥ Mc + 1.5`.
-fn magnitude_class(m: f64, mc: f64) -> usize {
+pub(super) fn magnitude_class(m: f64, mc: f64) -> usize {
     if m < mc + 0.5 {
         0
     } else if m < mc + 1.5 {
@@ -265,146 +265,5 @@ fn neural_tpp_etas_protocol(cfg: &SuiteConfig) -> TaskResult {
         &runs,
         None,
     ));
-    Ok(r)
-}
-
-/// ETAS (temporal and spatio-temporal) against every neural model on a real catalogue, the 2019
-/// Ridgecrest aftershocks ([`crate::data::datasets::ridgecrest_2019`]), with EarthquakeNPP's
-/// chronological protocol: days 1–4 train, day 5 validation, days 6–7 (and 3 h of day 8) test.
-pub const ETAS_VS_NPP_REAL: Task = Task::new(
-    "etas_vs_npp_real",
-    "Ridgecrest 2019 (ComCat, 829 events): ETAS vs every neural TPP on days 1-4 / 5 / 6-7, test TLL and SLL per event, ETAS N-test",
-    etas_vs_npp_real,
-);
-
-fn etas_vs_npp_real(cfg: &SuiteConfig) -> TaskResult {
-    use crate::data::datasets::{ridgecrest_2019, RIDGECREST_MC, RIDGECREST_T_END, RIDGECREST_T_START};
-    use crate::data::{Catalogue, Quake};
-    use crate::etas::EtasParams;
-    let raw = ridgecrest_2019()?;
-    let region = *raw.region();
-    // days since 2019-07-06 00:00 UTC
-    let events: Vec<Quake> =
-        raw.events().iter().map(|q| Quake { time: q.time - RIDGECREST_T_START, ..*q }).collect();
-    let (t_val, t_test, t_end) = (4.0, 5.0, RIDGECREST_T_END - RIDGECREST_T_START);
-    let full = Catalogue::new(events.clone(), 0.0, 0.0, t_end, RIDGECREST_MC, region)?;
-    let train_cat = full.until(t_val)?;
-    let b = train_cat.b_value()?;
-    let test_cat = Catalogue::new(events.clone(), 0.0, t_test, t_end, RIDGECREST_MC, region)?;
-    let n_test = test_cat.len() - test_cat.first_target();
-    let mut r = TaskReport::new();
-    r.headline("etas_temporal_test_tll_per_event");
-    r.metric("train_events", Metric::new(train_cat.len() as f64, "events", Better::Higher))?;
-    r.metric("test_events", Metric::new(n_test as f64, "events", Better::Higher))?;
-    r.metric("b_value_train", Metric::new(b, "", Better::Higher))?;
-    let pb = progress_bar(2, "etas fits", cfg.progress);
-    let temporal = Etas::temporal(EtasParams::fit_start(1.5), RIDGECREST_MC, b)?;
-    let fit_t = etas::fit(&train_cat, &temporal, &EtasFitConfig::default())?;
-    pb.inc(1);
-    // background rate per km² per day: ~30 events a day spread over the region's area
-    let spatial = Etas::new(EtasParams::fit_start((30.0 / region.area_km2()).log10()), RIDGECREST_MC, b)?;
-    let fit_s = etas::fit(&train_cat, &spatial, &EtasFitConfig::default())?;
-    pb.finish_and_clear();
-    let mut table = String::from("model | test TLL/event | test SLL/event | train s\n");
-    let mut pts = Vec::new();
-    for (name, m) in [("etas_temporal", &fit_t.model), ("etas_spatial", &fit_s.model)] {
-        let s = etas::event_scores(m, &test_cat)?;
-        let tll = (s.tll.iter().sum::<f64>() + s.tail) / n_test.max(1) as f64;
-        r.metric(format!("{name}_test_tll_per_event"), Metric::new(tll, "nats/event", Better::Higher))?;
-        let sll = if m.spatial { format!("{:.4}", s.mean_sll()) } else { "-".into() };
-        if m.spatial {
-            r.metric(
-                format!("{name}_test_sll_per_event"),
-                Metric::new(s.mean_sll(), "nats/event", Better::Higher),
-            )?;
-        }
-        let br = m.branching_ratio();
-        if br.is_finite() {
-            r.metric(format!("{name}_branching_ratio"), Metric::new(br, "", Better::Lower))?;
-        }
-        let est = m.params.to_vec();
-        let shown = if m.spatial { 9 } else { 6 };
-        r.note(format!(
-            "{name} estimate: {}; branching ratio {br:.3}",
-            (0..shown)
-                .map(|k| format!("{} = {:.3}", crate::etas::PARAM_NAMES[k], est[k]))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        table.push_str(&format!("{name} | {tll:.4} | {sll} | -\n"));
-        pts.push((pts.len() as f64, tll));
-    }
-    let n_train_ev = train_cat.len() as f64;
-    let pois = (n_train_ev / t_val).ln() - (n_train_ev / t_val) * (t_end - t_test) / n_test.max(1) as f64;
-    r.metric("poisson_test_tll_per_event", Metric::new(pois, "nats/event", Better::Higher))?;
-    r.metric(
-        "poisson_test_sll_per_event",
-        Metric::new(-region.area_km2().ln(), "nats/event", Better::Higher),
-    )?;
-    table.push_str(&format!("poisson | {pois:.4} | {:.4} | -\n", -region.area_km2().ln()));
-    // N-test of the temporal ETAS forecast for the test period, from the first five days (a
-    // supercritical fit cannot be simulated forward; that is reported instead)
-    let history = full.until(t_test)?;
-    let ntest_note = if fit_t.model.branching_ratio() < 1.0 {
-        let fc = etas::forecast(&fit_t.model, &history, t_end - t_test, cfg.pick(300, 2000), cfg.seed)?;
-        let nt = fc.n_test(n_test);
-        r.metric(
-            "etas_temporal_forecast_mean",
-            Metric::new(fc.mean(), "events", Better::Lower).with_reference(n_test as f64, "observed count"),
-        )?;
-        r.metric("etas_temporal_ntest_delta1", Metric::new(nt.delta1, "", Better::Higher))?;
-        r.metric("etas_temporal_ntest_delta2", Metric::new(nt.delta2, "", Better::Higher))?;
-        format!(
-            "ETAS N-test of the forecast for the test period from day 5: δ1 = {:.3}, δ2 = {:.3} (forecast mean {:.1}, observed {n_test}).",
-            nt.delta1,
-            nt.delta2,
-            fc.mean()
-        )
-    } else {
-        format!(
-            "ETAS N-test not run: the fitted temporal ETAS is supercritical (branching ratio {:.3}; with a = {:.3} above β = b ln 10 = {:.3} the mean productivity under an untruncated Gutenberg–Richter law diverges), so its forecast cannot be simulated.",
-            fit_t.model.branching_ratio(),
-            fit_t.model.params.a,
-            b * std::f64::consts::LN_10
-        )
-    };
-    // neural models: magnitude classes as marks, half-day training windows, one day of context
-    let times: Vec<f64> = events.iter().map(|q| q.time).collect();
-    let marks: Vec<usize> = events.iter().map(|q| magnitude_class(q.mag, RIDGECREST_MC)).collect();
-    let seq = EventSequence::new(times, Some(marks), 3, 0.0, t_end)?;
-    let (train, val, test, from) = chronological_windows(&seq, t_val, t_test, 0.5, 1.0)?;
-    let settings = RunSettings {
-        hidden: 32,
-        layers: 1,
-        train: TppTrainConfig {
-            epochs: cfg.pick(15, 40),
-            batch_size: 4,
-            lr: 5e-3,
-            patience: cfg.pick(4, 6),
-            ..Default::default()
-        },
-        device: cfg.device,
-    };
-    let runs = run_all(cfg, 3, [&train, &val, std::slice::from_ref(&test)], Some(&[from]), &settings)?;
-    for run in &runs {
-        let n = run.spec.name();
-        let tll_n = -run.metrics.nll_time_per_event;
-        r.metric(format!("{n}_test_tll_per_event"), Metric::new(tll_n, "nats/event", Better::Higher))?;
-        report_forecast(&mut r, &n, run)?;
-        table.push_str(&format!("{n} | {tll_n:.4} | - | {:.1}\n", run.train_s));
-        pts.push((pts.len() as f64, tll_n));
-    }
-    r.note(format!(
-        "Real data: USGS ComCat, 829 events M ≥ 2.5 after the M 7.1 Ridgecrest mainshock (2019-07-06 03:19 UTC), days since 2019-07-06 00:00 UTC. Train [0, 4) ({} events), validation [4, 5), test [5, {t_end}] ({n_test} events, all earlier events as history). {ntest_note}",
-        train_cat.len(),
-    ));
-    r.note(format!("What one week of aftershocks can and cannot show: the mainshock is not in the catalogue, so the early rate is explained by the in-catalogue aftershocks and a background rate that absorbs the mainshock's Omori decay; the background rate and the long-time kernel parameters (ω, τ) are not identifiable from 4 days; four days of training data are too few to rank the neural models reliably, and the test period holds only {n_test} events."));
-    r.note(table);
-    let names = ["ETAS (temporal)", "ETAS (spatial)"].into_iter().chain(Model::ALL.iter().map(|m| m.name()));
-    r.plot(
-        Plot::new("test_tll", "Ridgecrest 2019: test TLL per event", "model", "TLL (nats/event)")
-            .categories(names)
-            .scatter("TLL", pts),
-    );
     Ok(r)
 }
