@@ -6,6 +6,7 @@ pub mod io;
 pub mod layouts;
 pub mod sequence;
 pub mod tensor;
+pub mod tpp_json;
 
 pub use catalogue::{haversine_km, Catalogue, Quake, Region};
 pub use layouts::{CatalogueLayout, CatalogueSpec, QuakeRow};

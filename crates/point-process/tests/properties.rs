@@ -99,10 +99,17 @@ proptest! {
                 serde_json::to_string(a).unwrap(), serde_json::to_string(b).unwrap())).collect();
             format!("[[{}]]", items.join(","))
         }),
-    ]) {
+    ], dim in 0u64..4) {
         if let Ok(seqs) = sequences_from_tpp_json_str(&text, "p.json", None) {
             for s in seqs {
                 prop_assert!(s.times().windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+        // the same sequences as the train split of a dictionary
+        let dict = format!("{{\"dim_process\": {dim}, \"train\": {text}}}");
+        if let Ok(seqs) = point_process::data::io::sequences_from_tpp_json_split_str(&dict, "d.json", "train", None) {
+            for s in seqs {
+                prop_assert!(s.marks().iter().all(|&m| (m as u64) < dim));
             }
         }
     }

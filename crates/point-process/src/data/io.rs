@@ -1,23 +1,27 @@
-//! Readers and writers: event sequences as CSV, the neural-TPP JSON layout, earthquake catalogues
-//! as CSV. Every malformed input gives [`Error::Parse`] with the file and line.
+//! Readers and writers: event sequences as CSV, earthquake catalogues as CSV (the neural-TPP JSON
+//! layouts live in [`super::tpp_json`] and are re-exported here). Every malformed input gives [`Error::Parse`] with the file and line.
 
 use super::catalogue::{Catalogue, Quake, Region};
 use super::sequence::EventSequence;
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
+
+pub use super::tpp_json::{
+    read_tpp_json, read_tpp_json_split, sequences_from_tpp_json_split_str, sequences_from_tpp_json_str,
+    write_tpp_json, write_tpp_json_records, write_tpp_json_splits, TppEvent,
+};
 
 pub(crate) fn parse_err(path: &str, line: usize, reason: impl Into<String>) -> Error {
     Error::Parse { path: path.to_string(), line, reason: reason.into() }
 }
 
-fn read(path: &Path) -> Result<String> {
+pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| parse_err(&path.display().to_string(), 0, format!("cannot read: {e}")))
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     core_tensor::checkpoint::write_bytes_atomic(path, text.as_bytes())?;
     Ok(())
 }
@@ -68,7 +72,8 @@ pub(crate) fn num(s: &str, what: &str, name: &str, line: usize) -> Result<f64> {
 }
 
 /// Reads sequences from CSV text with a header naming columns `sequence`, `time`, and optionally
-/// `mark`, `t_start`, `t_end`. Rows of one sequence need not be contiguous but its times must be
+/// `mark`, `t_start`, `t_end` (the Neural Hawkes names are accepted too: `seq_id` / `seq_idx` /
+/// `id`, `time_since_start`, `type_event` / `event` / `type`; letter case is ignored). Rows of one sequence need not be contiguous but its times must be
 /// increasing. Without `t_start`/`t_end` the window is `[0, last time]`. `num_marks` defaults to the
 /// largest mark + 1.
 pub fn sequences_from_csv_str(
@@ -77,10 +82,11 @@ pub fn sequences_from_csv_str(
     num_marks: Option<usize>,
 ) -> Result<Vec<EventSequence>> {
     let (cols, rows) = csv_rows(text, name)?;
-    let c_seq = col(&cols, &["sequence", "seq", "id"])
+    let c_seq = col(&cols, &["sequence", "seq", "id", "seq_id", "seq_idx", "sequence_id"])
         .ok_or_else(|| parse_err(name, 1, "missing column `sequence`"))?;
-    let c_time = col(&cols, &["time", "t"]).ok_or_else(|| parse_err(name, 1, "missing column `time`"))?;
-    let c_mark = col(&cols, &["mark", "type", "type_event"]);
+    let c_time = col(&cols, &["time", "t", "time_since_start"])
+        .ok_or_else(|| parse_err(name, 1, "missing column `time`"))?;
+    let c_mark = col(&cols, &["mark", "type", "type_event", "event", "event_type"]);
     let (c_t0, c_t1) = (col(&cols, &["t_start"]), col(&cols, &["t_end"]));
     struct Acc {
         times: Vec<f64>,
@@ -157,115 +163,6 @@ pub fn write_sequences_csv(path: &Path, seqs: &[EventSequence]) -> Result<()> {
         }
     }
     write_atomic(path, &s)
-}
-
-/// One event in the neural-TPP JSON layout (as used by the NHP / EasyTPP data sets).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TppEvent {
-    /// Absolute time.
-    pub time_since_start: f64,
-    /// Gap to the previous event (to the origin for the first).
-    pub time_since_last_event: f64,
-    /// Event type.
-    pub type_event: usize,
-}
-
-/// Column layout of the same data: one object per sequence with parallel arrays.
-#[derive(Debug, Clone, Deserialize)]
-struct TppColumns {
-    time_since_start: Vec<f64>,
-    time_since_last_event: Vec<f64>,
-    type_event: Vec<usize>,
-    #[serde(default)]
-    dim_process: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TppSeq {
-    Events(Vec<TppEvent>),
-    Columns(TppColumns),
-}
-
-/// Reads the neural-TPP JSON layout: an array of sequences, each either an array of
-/// `{time_since_start, time_since_last_event, type_event}` objects or one object with those three
-/// arrays (plus an optional `dim_process`). `time_since_last_event` must agree with the differences
-/// of `time_since_start` (relative 1e-6). Windows are `[0, last time]`.
-pub fn sequences_from_tpp_json_str(
-    text: &str,
-    name: &str,
-    num_marks: Option<usize>,
-) -> Result<Vec<EventSequence>> {
-    let raw: Vec<TppSeq> = serde_json::from_str(text)
-        .map_err(|e| parse_err(name, e.line(), format!("not the neural-TPP JSON layout: {e}")))?;
-    let mut seqs = Vec::with_capacity(raw.len());
-    let mut dim = num_marks.unwrap_or(0);
-    for r in &raw {
-        if let TppSeq::Columns(c) = r {
-            if let Some(d) = c.dim_process {
-                dim = dim.max(d);
-            }
-        }
-    }
-    for (i, r) in raw.into_iter().enumerate() {
-        let (ts, gaps, types) = match r {
-            TppSeq::Events(ev) => (
-                ev.iter().map(|e| e.time_since_start).collect::<Vec<_>>(),
-                ev.iter().map(|e| e.time_since_last_event).collect::<Vec<_>>(),
-                ev.iter().map(|e| e.type_event).collect::<Vec<_>>(),
-            ),
-            TppSeq::Columns(c) => (c.time_since_start, c.time_since_last_event, c.type_event),
-        };
-        if ts.len() != gaps.len() || ts.len() != types.len() {
-            return Err(parse_err(name, 0, format!("sequence {i}: arrays have different lengths")));
-        }
-        let mut prev = 0.0;
-        for (k, (&t, &g)) in ts.iter().zip(&gaps).enumerate() {
-            if (t - prev - g).abs() > 1e-6 * t.abs().max(1.0) {
-                return Err(parse_err(
-                    name,
-                    0,
-                    format!("sequence {i}, event {k}: time_since_last_event {g} disagrees with time_since_start ({t} − {prev})"),
-                ));
-            }
-            prev = t;
-        }
-        dim = dim.max(types.iter().copied().max().map_or(1, |m| m + 1));
-        seqs.push((ts, types));
-    }
-    seqs.into_iter()
-        .enumerate()
-        .map(|(i, (ts, types))| {
-            let t1 = ts.last().copied().filter(|t| *t > 0.0).unwrap_or(1.0);
-            EventSequence::new(ts, Some(types), dim.max(1), 0.0, t1)
-                .map_err(|e| parse_err(name, 0, format!("sequence {i}: {e}")))
-        })
-        .collect()
-}
-
-/// Reads a neural-TPP JSON file (see [`sequences_from_tpp_json_str`]).
-pub fn read_tpp_json(path: &Path, num_marks: Option<usize>) -> Result<Vec<EventSequence>> {
-    sequences_from_tpp_json_str(&read(path)?, &path.display().to_string(), num_marks)
-}
-
-/// Writes sequences in the neural-TPP JSON layout (array of event arrays), atomically. Times are
-/// measured from each sequence's `t_start`.
-pub fn write_tpp_json(path: &Path, seqs: &[EventSequence]) -> Result<()> {
-    let data: Vec<Vec<TppEvent>> = seqs
-        .iter()
-        .map(|s| {
-            let mut prev = 0.0;
-            s.iter()
-                .map(|(t, m)| {
-                    let t = t - s.t_start();
-                    let e = TppEvent { time_since_start: t, time_since_last_event: t - prev, type_event: m };
-                    prev = t;
-                    e
-                })
-                .collect()
-        })
-        .collect();
-    write_atomic(path, &serde_json::to_string(&data)?)
 }
 
 /// Parses a time field: a number of days, or an ISO-8601 date-time `YYYY-MM-DD[ T]HH:MM[:SS[.f]]`
@@ -348,6 +245,12 @@ mod tests {
         assert!(e.starts_with("x.csv:3:") && e.contains("not after"), "{e}");
         let e = sequences_from_csv_str("sequence,time\n0,abc\n", "x.csv", None).unwrap_err().to_string();
         assert!(e.contains("x.csv:2") && e.contains("abc"), "{e}");
+        // the Neural Hawkes column names
+        let nh = "seq_id,time_since_start,type_event\n7,0.5,1\n7,0.9,0\n8,0.2,1\n";
+        let s = sequences_from_csv_str(nh, "nh.csv", None).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].times(), &[0.5, 0.9]);
+        assert_eq!(s[1].marks(), &[1]);
         let e = sequences_from_csv_str("time\n1\n", "x.csv", None).unwrap_err().to_string();
         assert!(e.contains("missing column `sequence`"), "{e}");
         let e =
@@ -357,28 +260,6 @@ mod tests {
         assert!(e.contains("expected 2 fields"), "{e}");
         let e = read_sequences_csv(&dir.path().join("missing.csv"), None).unwrap_err().to_string();
         assert!(e.contains("cannot read"), "{e}");
-    }
-
-    #[test]
-    fn tpp_json_both_layouts() {
-        let rows = r#"[[{"time_since_start":0.5,"time_since_last_event":0.5,"type_event":1},
-                        {"time_since_start":0.75,"time_since_last_event":0.25,"type_event":0}]]"#;
-        let s = sequences_from_tpp_json_str(rows, "a.json", None).unwrap();
-        assert_eq!(s[0].times(), &[0.5, 0.75]);
-        assert_eq!(s[0].marks(), &[1, 0]);
-        assert_eq!(s[0].num_marks(), 2);
-        let cols = r#"[{"time_since_start":[0.5,0.75],"time_since_last_event":[0.5,0.25],"type_event":[1,0],"dim_process":5}]"#;
-        let c = sequences_from_tpp_json_str(cols, "b.json", None).unwrap();
-        assert_eq!(c[0].times(), s[0].times());
-        assert_eq!(c[0].num_marks(), 5);
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.json");
-        write_tpp_json(&p, &s).unwrap();
-        assert_eq!(read_tpp_json(&p, None).unwrap(), s);
-        let bad = r#"[[{"time_since_start":0.5,"time_since_last_event":0.2,"type_event":0}]]"#;
-        let e = sequences_from_tpp_json_str(bad, "c.json", None).unwrap_err().to_string();
-        assert!(e.contains("disagrees"), "{e}");
-        assert!(sequences_from_tpp_json_str("{", "d.json", None).is_err());
     }
 
     #[test]
