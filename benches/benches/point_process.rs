@@ -5,7 +5,9 @@
 //! likelihood fit (μ, α and β by L-BFGS from hawkes-rs's starting point) on [0, 200]; the training
 //! step (loss, backward, Adam update) of every neural TPP on a fixed batch of 32 sequences of the
 //! 5-D Hawkes benchmark process (≈ 50 events each, H = 32, one attention layer, one intra-op
-//! thread).
+//! thread); the spatio-temporal ETAS log-likelihood with gradient at ≈10k and ≈100k events (the
+//! benchmark kernels, μ = 10^−4.6 per day per km², a 4° × 4° region over 1 000 and 10 000 days),
+//! exact at 10k and truncated with a proved bound (`rel_tol = 1e-6`) at both sizes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
@@ -78,6 +80,39 @@ fn hawkes_benches(c: &mut Criterion) {
     g.finish();
 }
 
+fn etas_benches(c: &mut Criterion) {
+    use point_process::data::Region;
+    use point_process::etas::{self, presets};
+    let truth = presets::benchmark_truth(-4.6, true).expect("valid");
+    let region = Region::new(-120.0, -116.0, 33.0, 37.0).expect("valid");
+    let mut g = c.benchmark_group("etas");
+    g.sample_size(10);
+    for (name, t_end) in [("10k", 1_000.0), ("100k", 10_000.0)] {
+        let cat = etas::simulate(&truth, region, 0.0, 0.0, t_end, &mut core_tensor::seed::rng(7), 5_000_000)
+            .expect("simulation");
+        let probe = etas::log_likelihood_truncated(&truth, &cat, true, 1e-6).expect("likelihood");
+        eprintln!(
+            "etas/loglik_grad_{name}: {} events, window {:.1} days, {} pairs, bound {:.2e} on log L = {:.1}, {:.2e} on each gradient component",
+            cat.len(),
+            probe.window,
+            probe.pairs,
+            probe.bound,
+            probe.log_likelihood,
+            probe.grad_bound
+        );
+        g.throughput(Throughput::Elements(cat.len() as u64));
+        if cat.len() < 20_000 {
+            g.bench_function(format!("loglik_grad_{name}_exact"), |b| {
+                b.iter(|| etas::log_likelihood_with_grad(&truth, &cat, true).expect("likelihood"))
+            });
+        }
+        g.bench_function(format!("loglik_grad_{name}"), |b| {
+            b.iter(|| etas::log_likelihood_truncated(&truth, &cat, true, 1e-6).expect("likelihood"))
+        });
+    }
+    g.finish();
+}
+
 fn neural_benches(c: &mut Criterion) {
     let device = core_tensor::device::device();
     let seqs = simulate_many(&hawkes_5d().expect("valid"), 32, 20.0, 0).expect("simulation");
@@ -108,5 +143,5 @@ fn neural_train_steps(c: &mut Criterion, batch: &TppBatch, events: u64, device: 
     g.finish();
 }
 
-criterion_group!(benches, hawkes_benches, neural_benches);
+criterion_group!(benches, hawkes_benches, etas_benches, neural_benches);
 criterion_main!(benches);

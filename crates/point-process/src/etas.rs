@@ -8,6 +8,7 @@ pub mod likelihood;
 pub mod model;
 pub mod presets;
 pub mod simulate;
+pub mod truncated;
 
 pub use fit::{fit, standard_errors, EtasFit, EtasFitConfig};
 pub use forecast::{forecast, forecast_catalogues, Forecast, NTest};
@@ -17,6 +18,7 @@ pub use likelihood::{
 };
 pub use model::{Etas, EtasParams, PARAM_NAMES};
 pub use simulate::{simulate, simulate_continuation};
+pub use truncated::{log_likelihood_truncated, TruncatedLikelihood};
 
 #[cfg(test)]
 mod tests;

@@ -95,7 +95,7 @@ pub(crate) fn source_compensator(
     }
 }
 
-fn check(model: &Etas, cat: &Catalogue) -> Result<()> {
+pub(crate) fn check(model: &Etas, cat: &Catalogue) -> Result<()> {
     model.validate()?;
     if (cat.mc() - model.mc).abs() > 1e-12 {
         return Err(Error::Data(format!(
