@@ -235,6 +235,14 @@ fn etas_vs_npp_real(cfg: &SuiteConfig) -> TaskResult {
         }
         if let Some((ls, ss)) = &days[0].space {
             l_rows.push((format!("{name} (0.1° cells)"), ls.clone()));
+            if let Some(p) = csep::plots::distribution_plot(
+                "ltest_day6_distribution",
+                "Ridgecrest 2019, day 6: spatial ETAS L-test on 0.1° cells (simulated log-likelihoods)",
+                ls,
+                30,
+            ) {
+                r.plot(p);
+            }
             r.plot(csep::plots::consistency_plot(
                 "stest_day6",
                 "Ridgecrest 2019, day 6: spatial ETAS S-test (0.1° cells)",
