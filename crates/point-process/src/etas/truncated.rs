@@ -89,6 +89,19 @@ fn prepare(model: &Etas, cat: &Catalogue) -> Prepared {
     }
 }
 
+/// `asin(x)` from `x²` (`x` half the chord between two unit vectors): the Taylor series to `x⁹`
+/// below `x = 0.05` (about 640 km on the Earth; the first omitted term is below 3e-15 of the
+/// value), `asin` beyond.
+#[inline]
+fn half_chord_arc(x2: f64) -> f64 {
+    if x2 < 0.0025 {
+        let x = x2.sqrt();
+        x * (1.0 + x2 * (1.0 / 6.0 + x2 * (3.0 / 40.0 + x2 * (5.0 / 112.0 + x2 * (35.0 / 1152.0)))))
+    } else {
+        x2.sqrt().min(1.0).asin()
+    }
+}
+
 /// One target's truncated intensity, its unnormalised gradient terms, the truncation bound on the
 /// intensity and the pairs evaluated.
 struct Target {
@@ -115,7 +128,7 @@ fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -
         if model.spatial {
             let uj = pr.u[j];
             let ch2 = (ui[0] - uj[0]).powi(2) + (ui[1] - uj[1]).powi(2) + (ui[2] - uj[2]).powi(2);
-            let r = 2.0 * EARTH_RADIUS_KM * (0.5 * ch2.sqrt()).min(1.0).asin();
+            let r = 2.0 * EARTH_RADIUS_KM * half_chord_arc(0.25 * ch2);
             r2 = r * r;
             ls = (r2 + pr.d[j]).ln();
             e -= (1.0 + rho) * ls;
@@ -377,6 +390,14 @@ pub fn log_likelihood_truncated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arc_series_matches_asin() {
+        for x in [0.0, 1e-6, 1e-3, 0.01, 0.0499, 0.05, 0.2, 0.9, 1.0] {
+            let (ours, exact) = (half_chord_arc(x * x), f64::asin(x));
+            assert!((ours - exact).abs() <= 4e-15 * exact, "{x}: {ours} vs {exact}");
+        }
+    }
     use crate::data::Region;
     use crate::etas::{log_likelihood_with_grad, presets, simulate};
 
