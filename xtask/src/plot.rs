@@ -100,9 +100,17 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    for (i, s) in p.series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let label = fit_text(&s.label, 13, 0.45 * WIDTH as f64).0;
+    // series that share a label share a colour and one legend entry (e.g. one interval per row)
+    let mut labels: Vec<&str> = Vec::new();
+    for s in &p.series {
+        let first = labels.iter().position(|l| *l == s.label);
+        let slot = first.unwrap_or(labels.len());
+        if first.is_none() {
+            labels.push(&s.label);
+        }
+        let color = COLORS[slot % COLORS.len()];
+        let label =
+            if first.is_none() { fit_text(&s.label, 13, 0.45 * WIDTH as f64).0 } else { String::new() };
         let pts: Vec<(f64, f64)> = s
             .points
             .iter()
@@ -112,15 +120,18 @@ where
             })
             .collect();
         if s.scatter {
-            chart
-                .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+            let drawn =
+                chart.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))?;
+            if !label.is_empty() {
+                drawn.label(label).legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+            }
         } else {
-            chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            let drawn = chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
+            if !label.is_empty() {
+                drawn
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            }
         }
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;

@@ -11,13 +11,13 @@ pub fn consistency_plot(id: &str, title: &str, rows: &[(String, TestResult)], al
     let x_label = rows.first().map_or("statistic".to_string(), |r| format!("{} statistic", r.1.name));
     let mut p = Plot::new(id, title, "forecast", x_label).categories(rows.iter().map(|r| r.0.clone()));
     let mut obs = Vec::new();
-    for (i, (label, r)) in rows.iter().enumerate() {
+    // one line per row under one label: the report draws series sharing a label in one colour
+    // with one legend entry
+    let range = format!("central {:.0} % of the forecast's distribution", 100.0 * (1.0 - alpha));
+    for (i, (_, r)) in rows.iter().enumerate() {
         let (lo, hi) = r.interval(alpha);
         if lo.is_finite() && hi.is_finite() {
-            p = p.line(
-                format!("{label}: {:.0} % range", 100.0 * (1.0 - alpha)),
-                vec![(i as f64, lo), (i as f64, hi)],
-            );
+            p = p.line(range.clone(), vec![(i as f64, lo), (i as f64, hi)]);
         }
         if r.observed.is_finite() {
             obs.push((i as f64, r.observed));
@@ -57,8 +57,9 @@ pub fn distribution_plot(id: &str, title: &str, r: &TestResult, bins: usize) -> 
     }
     steps.push((hi, 0.0));
     let top = h.iter().copied().max().unwrap_or(0) as f64 / v.len() as f64;
-    let mut p = Plot::new(id, title, format!("{} statistic", r.name), "fraction of forecast catalogues")
-        .line("test distribution", steps);
+    let mut p =
+        Plot::new(id, title, format!("{} statistic", r.name), "fraction of simulated or forecast catalogues")
+            .line("test distribution", steps);
     if r.observed.is_finite() {
         p = p.line(format!("observed ({:.3})", r.observed), vec![(r.observed, 0.0), (r.observed, top)]);
     }
