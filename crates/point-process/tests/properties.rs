@@ -91,6 +91,43 @@ proptest! {
     }
 
     #[test]
+    fn csep_forecast_readers_never_panic(
+        rows in proptest::collection::vec(proptest::collection::vec(any_f64(), 0..12), 0..8),
+        text in "\\PC{0,200}",
+        ids in proptest::collection::vec(0usize..40, 0..8),
+    ) {
+        use point_process::csep::{CatalogueForecast, GriddedForecast};
+        // pycsep's forecast layout: rows of numbers (any count, any value), and arbitrary text
+        let dat: String = rows
+            .iter()
+            .map(|r| r.iter().map(|v| format!("{v:e}")).collect::<Vec<_>>().join(" ") + "\n")
+            .collect();
+        for t in [dat.as_str(), text.as_str()] {
+            if let Ok(f) = GriddedForecast::from_dat_str(t, "f.dat", 0.0, 1.0) {
+                prop_assert_eq!(f.rates().len(), f.grid().n_bins());
+                prop_assert!(f.rates().iter().all(|r| r.is_finite() && *r >= 0.0));
+            }
+        }
+        // the catalogue-forecast layout: ids in any order, placeholder rows, arbitrary text
+        let csv: String = ids
+            .iter()
+            .enumerate()
+            .map(|(k, id)| {
+                if k % 3 == 2 {
+                    format!(",,,,,{id},\n")
+                } else {
+                    format!("-117.5,35.7,3.1,2019-07-06T0{}:00:00,8.0,{id},{k}\n", k % 10)
+                }
+            })
+            .collect();
+        for t in [csv.as_str(), text.as_str()] {
+            if let Ok(f) = CatalogueForecast::from_csv_str(t, "c.csv", 18_000.0, 18_100.0) {
+                prop_assert!(!f.is_empty());
+            }
+        }
+    }
+
+    #[test]
     fn tpp_json_reader_never_panics(text in prop_oneof![
         "\\PC{0,200}",
         proptest::collection::vec((any_f64(), any_f64(), 0i64..3), 0..6).prop_map(|ev| {

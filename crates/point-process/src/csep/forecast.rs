@@ -9,6 +9,9 @@ use core_tensor::checkpoint::write_bytes_atomic;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Largest number of catalogues a catalogue-forecast file may hold.
+pub const MAX_CATALOGUES: usize = 10_000_000;
+
 /// Expected number of events in each bin of a [`Grid`] over the window `(t_start, t_end]` (days).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GriddedForecast {
@@ -344,8 +347,8 @@ impl CatalogueForecast {
                     format!("catalog_id {id} after {}: ids must not decrease", cats.len() - 1),
                 ));
             }
-            if id > cats.len() + 10_000_000 {
-                return Err(err(ln, format!("catalog_id {id} jumps too far")));
+            if id >= MAX_CATALOGUES {
+                return Err(err(ln, format!("catalog_id {id}: at most {MAX_CATALOGUES} catalogues")));
             }
             while cats.len() <= id {
                 cats.push(Vec::new());

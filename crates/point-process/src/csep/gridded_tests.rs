@@ -28,6 +28,9 @@ pub const MAX_SIMULATIONS: usize = 10_000_000;
 /// Largest expected number of events per simulated catalogue.
 pub const MAX_EVENTS_PER_SIMULATION: f64 = 1e8;
 
+/// Largest number of uniform draws (simulations × events) one test makes.
+pub const MAX_DRAWS: f64 = 1e10;
+
 fn check_counts(fc: &GriddedForecast, observed: &[f64]) -> Result<f64> {
     if observed.len() != fc.rates().len() {
         return Err(invalid(
@@ -101,6 +104,14 @@ fn likelihood_test(
     let total: f64 = rates.iter().sum();
     if total > MAX_EVENTS_PER_SIMULATION || (fixed_count && n_obs > MAX_EVENTS_PER_SIMULATION) {
         return Err(invalid("forecast total", total, "must be at most 1e8 events per simulation"));
+    }
+    let work = n_sims as f64 * if fixed_count { n_obs } else { total };
+    if work > MAX_DRAWS {
+        return Err(invalid(
+            "n_sims × events per simulation",
+            work,
+            "must be at most 1e10 draws (fewer simulations, or a smaller window)",
+        ));
     }
     // cumulative sampling weights (sequential sum), the last pinned to 1
     let mut w = Vec::with_capacity(rates.len());
@@ -251,6 +262,9 @@ mod tests {
         assert!(n_test(&fc, &[0.5, 0.0, 0.0, 0.0]).unwrap_err().to_string().contains("observed[0]"));
         assert!(n_test_negative_binomial(&fc, &obs, 3.0).is_err());
         assert!(l_test(&fc, &obs, 0, &mut rng).is_err());
+        let huge = GriddedForecast::new(fc.grid().clone(), vec![1e7, 0.0, 0.0, 0.0], 0.0, 1.0).unwrap();
+        let e = l_test(&huge, &obs, 10_000, &mut rng).unwrap_err().to_string();
+        assert!(e.contains("1e10 draws"), "{e}");
     }
 
     #[test]
