@@ -27,6 +27,7 @@ use crate::data::Catalogue;
 use crate::error::{invalid, Error, Result};
 use rayon::prelude::*;
 use std::f64::consts::LN_10;
+use wide::{f64x4, CmpGe};
 
 /// Targets summed per chunk: the chunks' partial sums are added in index order, so the result
 /// does not depend on the number of threads.
@@ -54,7 +55,8 @@ pub struct TruncatedLikelihood {
 
 struct Prepared {
     t: Vec<f64>,
-    u: Vec<[f64; 3]>,
+    /// Unit vectors, one coordinate per array (so four events load as one vector).
+    u: [Vec<f64>; 3],
     ln_k: Vec<f64>,
     dm: Vec<f64>,
     d: Vec<f64>,
@@ -75,13 +77,13 @@ fn prepare(model: &Etas, cat: &Catalogue) -> Prepared {
     }
     Prepared {
         t: ev.iter().map(|q| q.time).collect(),
-        u: ev
-            .iter()
-            .map(|q| {
+        u: {
+            let unit = |q: &crate::data::Quake| {
                 let (la, lo) = (q.lat.to_radians(), q.lon.to_radians());
                 [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
-            })
-            .collect(),
+            };
+            [0, 1, 2].map(|k| ev.iter().map(|q| unit(q)[k]).collect())
+        },
         ln_k: ev.iter().map(|q| model.productivity(q.mag).ln()).collect(),
         dm: ev.iter().map(|q| q.mag - model.mc).collect(),
         d: ev.iter().map(|q| if model.spatial { model.spatial_scale(q.mag) } else { 0.0 }).collect(),
@@ -116,18 +118,68 @@ fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -
     let (c, tau, om, rho) = (p.c(), p.tau(), p.omega, p.rho);
     let ti = pr.t[i];
     let start = pr.t[..i].partition_point(|&t| t < ti - window);
-    let mut lam = p.mu();
-    let mut acc = [0.0; NPAR];
-    let ui = pr.u[i];
-    for j in start..i {
+    let ui = [pr.u[0][i], pr.u[1][i], pr.u[2][i]];
+    // four pairs at a time (wide's exp and ln), then the rest one by one
+    let lanes = (i - start) / 4 * 4;
+    let (mut lam4, mut acc4) = (f64x4::ZERO, [f64x4::ZERO; NPAR]);
+    let load = |v: &[f64], j: usize| f64x4::from([v[j], v[j + 1], v[j + 2], v[j + 3]]);
+    let (c4, inv_tau, om1, rho1) =
+        (f64x4::splat(c), f64x4::splat(1.0 / tau), f64x4::splat(1.0 + om), f64x4::splat(1.0 + rho));
+    let two_r = f64x4::splat(2.0 * EARTH_RADIUS_KM);
+    for j in (start..start + lanes).step_by(4) {
+        let dt = f64x4::splat(ti) - load(&pr.t, j);
+        let lt = (dt + c4).ln();
+        let mut e = load(&pr.ln_k, j) - dt * inv_tau - om1 * lt;
+        let (mut ls, mut r2, d) = (f64x4::ZERO, f64x4::ZERO, load(&pr.d, j));
+        if model.spatial {
+            let dx = f64x4::splat(ui[0]) - load(&pr.u[0], j);
+            let dy = f64x4::splat(ui[1]) - load(&pr.u[1], j);
+            let dz = f64x4::splat(ui[2]) - load(&pr.u[2], j);
+            let x2 = (dx * dx + dy * dy + dz * dz) * f64x4::splat(0.25);
+            let arc = if x2.cmp_ge(f64x4::splat(0.0025)).any() {
+                f64x4::from(x2.to_array().map(half_chord_arc))
+            } else {
+                let x = x2.sqrt();
+                let poly = f64x4::splat(35.0 / 1152.0);
+                let poly = poly.mul_add(x2, f64x4::splat(5.0 / 112.0));
+                let poly = poly.mul_add(x2, f64x4::splat(3.0 / 40.0));
+                let poly = poly.mul_add(x2, f64x4::splat(1.0 / 6.0));
+                let poly = poly.mul_add(x2, f64x4::ONE);
+                x * poly
+            };
+            let r = two_r * arc;
+            r2 = r * r;
+            ls = (r2 + d).ln();
+            e -= rho1 * ls;
+        }
+        let g = e.exp();
+        lam4 += g;
+        if with_grad {
+            let dm = load(&pr.dm, j);
+            acc4[1] += g;
+            acc4[2] += g * dm;
+            acc4[3] += g / (dt + c4);
+            acc4[4] -= g * lt;
+            acc4[5] += g * dt;
+            if model.spatial {
+                let q = d / (r2 + d);
+                acc4[6] += g * q;
+                acc4[7] += g * dm * q;
+                acc4[8] -= g * ls;
+            }
+        }
+    }
+    let mut lam = p.mu() + lam4.reduce_add();
+    let mut acc: [f64; NPAR] = std::array::from_fn(|k| acc4[k].reduce_add());
+    for j in start + lanes..i {
         let dt = ti - pr.t[j];
         let lt = (dt + c).ln();
         let mut e = pr.ln_k[j] - dt / tau - (1.0 + om) * lt;
         let mut ls = 0.0;
         let mut r2 = 0.0;
         if model.spatial {
-            let uj = pr.u[j];
-            let ch2 = (ui[0] - uj[0]).powi(2) + (ui[1] - uj[1]).powi(2) + (ui[2] - uj[2]).powi(2);
+            let ch2 =
+                (ui[0] - pr.u[0][j]).powi(2) + (ui[1] - pr.u[1][j]).powi(2) + (ui[2] - pr.u[2][j]).powi(2);
             let r = 2.0 * EARTH_RADIUS_KM * half_chord_arc(0.25 * ch2);
             r2 = r * r;
             ls = (r2 + pr.d[j]).ln();
