@@ -18,7 +18,7 @@ fn log_sum_exp(terms: impl Iterator<Item = f64> + Clone) -> f64 {
 /// Largest count a CDF is summed to term by term.
 const MAX_TERMS: f64 = 1e8;
 
-/// `P(X ≤ n)` for `X ~ Poisson(λ)`, `n` floored (0 for `n < 0`; 1 beyond [`MAX_TERMS`]).
+/// `P(X ≤ n)` for `X ~ Poisson(λ)`, `n` floored (0 for `n < 0`; 1 beyond 10⁸ terms).
 pub fn poisson_cdf(n: f64, lambda: f64) -> f64 {
     let n = n.floor();
     if n < 0.0 || lambda.is_nan() {

@@ -2,7 +2,7 @@
 //! layout, pycsep's `csep-csv` and EarthquakeNPP's preprocessed CSVs, detected from the header.
 //! Every event keeps the line it came from, so a malformed catalogue (a missing column, a bad date,
 //! a magnitude below the completeness magnitude, rows out of time order, a duplicated event) is an
-//! [`Error::Parse`] naming the file and line.
+//! [`Error::Parse`](crate::Error::Parse) naming the file and line.
 //!
 //! Times are days since 1970-01-01 UTC (see [`parse_time_days`]).
 
