@@ -23,11 +23,26 @@ pub struct EtasFitConfig {
     pub polish: bool,
     /// Compute standard errors from the observed information.
     pub std_errors: bool,
+    /// Catalogues with more events than this are fitted with time-window sums: the E-step skips
+    /// pairs whose triggering probability is proved below `min_prob` in total, and the polish and
+    /// standard errors use [`log_likelihood_truncated`](super::log_likelihood_truncated) with
+    /// `rel_tol`.
+    pub truncate_above: usize,
+    /// Relative tolerance of the truncated log-likelihood and gradient.
+    pub rel_tol: f64,
 }
 
 impl Default for EtasFitConfig {
     fn default() -> Self {
-        EtasFitConfig { max_em_iter: 20, em_tol: 1e-3, min_prob: 1e-8, polish: true, std_errors: true }
+        EtasFitConfig {
+            max_em_iter: 20,
+            em_tol: 1e-3,
+            min_prob: 1e-8,
+            polish: true,
+            std_errors: true,
+            truncate_above: 20_000,
+            rel_tol: 1e-9,
+        }
     }
 }
 
@@ -109,6 +124,53 @@ fn jac(p: &EtasParams, k: usize) -> f64 {
     }
 }
 
+/// Log-likelihood and gradient: all pairs, or truncated for catalogues above the threshold.
+fn loglik(
+    model: &Etas,
+    cat: &Catalogue,
+    with_grad: bool,
+    cfg: &EtasFitConfig,
+) -> Result<(f64, Option<[f64; NPAR]>)> {
+    if cat.len() > cfg.truncate_above {
+        let t = super::log_likelihood_truncated(model, cat, with_grad, cfg.rel_tol)?;
+        Ok((t.log_likelihood, t.grad))
+    } else {
+        log_likelihood_with_grad(model, cat, with_grad)
+    }
+}
+
+/// A window `T` beyond which the earlier events of every target together carry less than
+/// `min_prob` of its triggering probability: `f(T) Σ_j K_j D_j^{−(1+ρ)} ≤ min_prob · μ` (the
+/// kernel's bound at `r = 0`, the intensity's bound `λ ≥ μ`); the whole span when none shorter
+/// does.
+fn e_step_window(model: &Etas, cat: &Catalogue, min_prob: f64) -> f64 {
+    let ev = cat.events();
+    let span = ev.last().map_or(0.0, |q| q.time) - ev.first().map_or(0.0, |q| q.time);
+    let p = &model.params;
+    let total: f64 = ev
+        .iter()
+        .map(|q| {
+            let k = model.productivity(q.mag);
+            if model.spatial {
+                k * model.spatial_scale(q.mag).powf(-(1.0 + p.rho))
+            } else {
+                k
+            }
+        })
+        .sum();
+    let f = |w: f64| (-w / p.tau()).exp() * (w + p.c()).powf(-(1.0 + p.omega));
+    let mut w = p.c().max(1e-9);
+    // at most log2(span / c) + 1 doublings
+    while w < span && !(f(w) * total <= min_prob * p.mu()) {
+        w *= 2.0;
+    }
+    if w >= span {
+        f64::INFINITY
+    } else {
+        w
+    }
+}
+
 struct Pair {
     j: usize,
     dt: f64,
@@ -130,14 +192,21 @@ pub fn fit(cat: &Catalogue, init: &Etas, cfg: &EtasFitConfig) -> Result<EtasFit>
     let mut em_it = 0;
     let mut converged = false;
     while em_it < cfg.max_em_iter {
-        // E-step: background and triggering probabilities of every target
+        // E-step: background and triggering probabilities of every target (for a large
+        // catalogue, over a window whose earlier pairs carry less than min_prob in total)
+        let window = if cat.len() > cfg.truncate_above {
+            e_step_window(&model, cat, cfg.min_prob)
+        } else {
+            f64::INFINITY
+        };
         let rows: Vec<(f64, Vec<Pair>)> = (first..ev.len())
             .into_par_iter()
             .map(|i| {
                 let mu = model.params.mu();
-                let mut gs = Vec::with_capacity(i);
+                let start = ev[..i].partition_point(|q| q.time < ev[i].time - window);
+                let mut gs = Vec::with_capacity(i - start);
                 let mut lam = mu;
-                for j in 0..i {
+                for j in start..i {
                     let dt = ev[i].time - ev[j].time;
                     let rr = if model.spatial { r2(&ev[i], &ev[j]) } else { 0.0 };
                     let g = model.triggering(dt, rr, ev[j].mag);
@@ -206,7 +275,7 @@ pub fn fit(cat: &Catalogue, init: &Etas, cfg: &EtasFitConfig) -> Result<EtasFit>
         let res = Lbfgs { max_iter: 300, gtol: 1e-7, ..Default::default() }.minimize(&x0, |x, g| {
             let p = from_x(&base, &idx, x);
             let m = Etas { params: p, ..model };
-            match log_likelihood_with_grad(&m, cat, true) {
+            match loglik(&m, cat, true, cfg) {
                 Ok((ll, Some(gr))) => {
                     for (gi, &k) in g.iter_mut().zip(&idx) {
                         *gi = -gr[k] * jac(&p, k) / scale;
@@ -218,15 +287,21 @@ pub fn fit(cat: &Catalogue, init: &Etas, cfg: &EtasFitConfig) -> Result<EtasFit>
         })?;
         model = Etas { params: from_x(&base, &idx, &res.x), ..model };
     }
-    let (ll, _) = log_likelihood_with_grad(&model, cat, false)?;
-    let std_errors = if cfg.std_errors { standard_errors(&model, cat)? } else { None };
+    let (ll, _) = loglik(&model, cat, false, cfg)?;
+    let std_errors = if cfg.std_errors { standard_errors_with(&model, cat, cfg)? } else { None };
     Ok(EtasFit { model, log_likelihood: ll, std_errors, em_iterations: em_it, converged })
 }
 
 /// Standard errors from the observed information `−∇² log L` (central differences of the analytic
 /// gradient, relative step 1e-4), in [`PARAM_NAMES`](super::model::PARAM_NAMES) order; `None` if the information matrix is not
-/// positive definite.
+/// positive definite. Catalogues above 20 000 events use the truncated likelihood (rel_tol 1e-9).
 pub fn standard_errors(model: &Etas, cat: &Catalogue) -> Result<Option<[f64; NPAR]>> {
+    standard_errors_with(model, cat, &EtasFitConfig::default())
+}
+
+/// [`standard_errors`] with the likelihood `cfg` selects (all pairs, or truncated above
+/// `cfg.truncate_above` events).
+fn standard_errors_with(model: &Etas, cat: &Catalogue, cfg: &EtasFitConfig) -> Result<Option<[f64; NPAR]>> {
     let idx = free(model);
     let n = idx.len();
     let mut h = DMatrix::<f64>::zeros(n, n);
@@ -237,7 +312,7 @@ pub fn standard_errors(model: &Etas, cat: &Catalogue) -> Result<Option<[f64; NPA
             let mut v = base.clone();
             v[k] += delta;
             let m = Etas { params: EtasParams::from_slice(&v)?, ..*model };
-            Ok(log_likelihood_with_grad(&m, cat, true)?.1.expect("gradient requested"))
+            Ok(loglik(&m, cat, true, cfg)?.1.expect("gradient requested"))
         };
         let (gp, gm) = (grad_at(step)?, grad_at(-step)?);
         for (row, &r) in idx.iter().enumerate() {

@@ -107,11 +107,24 @@ impl EtasParams {
     pub fn d(&self) -> f64 {
         10f64.powf(self.log10_d)
     }
-    /// Checks finiteness and the domain (`ω > −1`, `ρ > 0`).
+    /// Checks finiteness and the domain (`ω > −1`, `ρ > 0`, log10 parameters in `[−300, 300]`).
     pub fn validate(&self) -> Result<()> {
         for (n, v) in PARAM_NAMES.iter().zip(self.to_vec()) {
             if !v.is_finite() {
                 return Err(invalid(n, v, "must be finite"));
+            }
+        }
+        // 10^v must be a positive normal number: beyond ±300 it over- or underflows (c = 0 or
+        // τ = ∞ would leave the time integral undefined)
+        for (n, v) in [
+            ("log10_mu", self.log10_mu),
+            ("log10_k0", self.log10_k0),
+            ("log10_c", self.log10_c),
+            ("log10_tau", self.log10_tau),
+            ("log10_d", self.log10_d),
+        ] {
+            if !(v.abs() <= 300.0) {
+                return Err(invalid(n, v, "must lie in [-300, 300]"));
             }
         }
         if !(self.omega > -1.0) {
