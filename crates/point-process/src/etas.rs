@@ -9,6 +9,7 @@ pub mod model;
 pub mod presets;
 pub mod simulate;
 pub mod truncated;
+mod truncation_bound;
 
 pub use fit::{fit, standard_errors, EtasFit, EtasFitConfig};
 pub use forecast::{forecast, forecast_catalogues, Forecast, NTest};
