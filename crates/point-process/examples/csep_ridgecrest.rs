@@ -51,12 +51,7 @@ fn main() -> point_process::Result<()> {
     for c in &mut sims.catalogues {
         c.retain(|q| grid.bin_of(q).is_some());
     }
-    let observed: Vec<_> = cat
-        .events()
-        .iter()
-        .filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some())
-        .copied()
-        .collect();
+    let observed = grid.observed(cat.events(), t0, t1);
     let counts = grid.counts_strict(&observed)?;
     println!(
         "day 7: {} events observed in the grid; gridded forecast {:.1}, simulated mean {:.1}",

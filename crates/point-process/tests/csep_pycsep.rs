@@ -61,12 +61,7 @@ fn csep_tests_match_pycsep() {
     let cf = CatalogueForecast::from_csv_str(&text, "catalogue_forecast.csv", t0, t1).unwrap();
     let grid = fc.grid().clone();
     let cat = ridgecrest_2019().unwrap();
-    let observed: Vec<_> = cat
-        .events()
-        .iter()
-        .filter(|q| q.time >= t0 && q.time < t1 && grid.bin_of(q).is_some())
-        .copied()
-        .collect();
+    let observed = grid.observed(cat.events(), t0, t1);
     assert_eq!(observed.len() as u64, golden["observed_events"].as_u64().unwrap());
     close(fc.total(), golden["forecast_total"].as_f64().unwrap(), 1e-12, "forecast total");
     let counts = grid.counts_strict(&observed).unwrap();

@@ -2,7 +2,6 @@
 //! degrees covering a rectangle, and magnitude bins from increasing lower edges, the last bin open
 //! above (pycsep's `CartesianGrid2D` over a full rectangle and its magnitude bins).
 
-use crate::data::catalogue::EARTH_RADIUS_KM;
 use crate::data::{Quake, Region};
 use crate::error::{invalid, Error, Result};
 
@@ -139,8 +138,8 @@ impl Grid {
     }
     /// Area of cell `i` on the sphere (km²).
     pub fn cell_area_km2(&self, i: usize) -> f64 {
-        let (_, _, la0, la1) = self.cell_bounds(i);
-        EARTH_RADIUS_KM.powi(2) * self.dh.to_radians() * (la1.to_radians().sin() - la0.to_radians().sin())
+        let (lon_min, lon_max, lat_min, lat_max) = self.cell_bounds(i);
+        Region { lon_min, lon_max, lat_min, lat_max }.area_km2()
     }
     /// Lower edge of magnitude bin `k`.
     pub fn magnitude(&self, k: usize) -> f64 {
@@ -184,6 +183,11 @@ impl Grid {
     /// Bin of an event, `None` when it lies outside the grid or below the first magnitude.
     pub fn bin_of(&self, q: &Quake) -> Option<usize> {
         Some(self.cell_of(q.lon, q.lat)? * self.nm() + self.mag_bin(q.mag)?)
+    }
+    /// The events of `[t0, t1)` that fall in a bin of the grid (an observed catalogue filtered to a
+    /// forecast's window, space and magnitudes).
+    pub fn observed(&self, events: &[Quake], t0: f64, t1: f64) -> Vec<Quake> {
+        events.iter().filter(|q| q.time >= t0 && q.time < t1 && self.bin_of(q).is_some()).copied().collect()
     }
     /// Counts of `events` per bin (length [`Self::n_bins`]); events outside the grid are skipped
     /// and their number returned second.

@@ -52,12 +52,9 @@ impl Forecast {
     }
     /// The number test for an observed count.
     pub fn n_test(&self, observed: usize) -> NTest {
-        let n = self.counts.len() as f64;
-        NTest {
-            observed,
-            delta1: self.counts.iter().filter(|&&c| c >= observed).count() as f64 / n,
-            delta2: self.counts.iter().filter(|&&c| c <= observed).count() as f64 / n,
-        }
+        let counts: Vec<f64> = self.counts.iter().map(|&c| c as f64).collect();
+        let (delta1, delta2) = crate::csep::stats::deltas(&counts, observed as f64);
+        NTest { observed, delta1, delta2 }
     }
 }
 
@@ -74,6 +71,33 @@ fn ensure_finite_offspring(model: &Etas) -> Result<()> {
     }
 }
 
+/// `n_sims` continuations of `history` over `(history.t_end, history.t_end + horizon]`, in
+/// parallel, simulation `k` seeded by `derive_seed(seed, k)`.
+fn continuations(
+    model: &Etas,
+    history: &Catalogue,
+    horizon: f64,
+    n_sims: usize,
+    seed: u64,
+    max_events: usize,
+) -> Result<Vec<Vec<crate::data::Quake>>> {
+    if !(horizon.is_finite() && horizon > 0.0) {
+        return Err(invalid("horizon", horizon, "must be finite and > 0"));
+    }
+    if n_sims == 0 {
+        return Err(invalid("n_sims", 0, "must be > 0"));
+    }
+    ensure_finite_offspring(model)?;
+    let t_end = history.t_end() + horizon;
+    (0..n_sims)
+        .into_par_iter()
+        .map(|k| {
+            let mut r = rng(derive_seed(seed, k as u64));
+            simulate_continuation(model, history, t_end, &mut r, max_events)
+        })
+        .collect()
+}
+
 /// Simulates `n_sims` continuations of `history` over `(history.t_end, history.t_end + horizon]`
 /// in parallel; simulation `k` uses the seed `derive_seed(seed, k)`, so results do not depend on
 /// the number of threads. A supercritical model is accepted when its mean offspring is finite
@@ -85,21 +109,9 @@ pub fn forecast(
     n_sims: usize,
     seed: u64,
 ) -> Result<Forecast> {
-    if !(horizon.is_finite() && horizon > 0.0) {
-        return Err(invalid("horizon", horizon, "must be finite and > 0"));
-    }
-    if n_sims == 0 {
-        return Err(invalid("n_sims", 0, "must be > 0"));
-    }
-    ensure_finite_offspring(model)?;
     let t_end = history.t_end() + horizon;
-    let counts = (0..n_sims)
-        .into_par_iter()
-        .map(|k| {
-            let mut r = rng(derive_seed(seed, k as u64));
-            simulate_continuation(model, history, t_end, &mut r, 5_000_000).map(|v| v.len())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let counts =
+        continuations(model, history, horizon, n_sims, seed, 5_000_000)?.iter().map(Vec::len).collect();
     Ok(Forecast { t_start: history.t_end(), t_end, counts })
 }
 
@@ -118,20 +130,6 @@ pub fn forecast_catalogues(
     seed: u64,
     max_events: usize,
 ) -> Result<CatalogueForecast> {
-    if !(horizon.is_finite() && horizon > 0.0) {
-        return Err(invalid("horizon", horizon, "must be finite and > 0"));
-    }
-    if n_sims == 0 {
-        return Err(invalid("n_sims", 0, "must be > 0"));
-    }
-    ensure_finite_offspring(model)?;
-    let t_end = history.t_end() + horizon;
-    let cats = (0..n_sims)
-        .into_par_iter()
-        .map(|k| {
-            let mut r = rng(derive_seed(seed, k as u64));
-            simulate_continuation(model, history, t_end, &mut r, max_events)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    CatalogueForecast::new(cats, history.t_end(), t_end)
+    let cats = continuations(model, history, horizon, n_sims, seed, max_events)?;
+    CatalogueForecast::new(cats, history.t_end(), history.t_end() + horizon)
 }

@@ -155,12 +155,20 @@ pub fn log_likelihood_with_grad(
             grad[q] += g[q];
         }
     }
-    // background compensator
-    let bg = mu * area(model, cat) * (cat.t_end() - cat.t_start());
-    ll -= bg;
-    grad[0] -= LN_10 * bg;
-    // triggered compensator, one term per source
-    let comp: Vec<(f64, [f64; NPAR])> = ev
+    let (comp, comp_grad) = compensator(model, cat, with_grad);
+    ll -= comp;
+    for q in 0..NPAR {
+        grad[q] -= comp_grad[q];
+    }
+    Ok((ll, with_grad.then_some(grad)))
+}
+
+/// The compensator over the target window — background `μ A (T − t_start)` plus one term per
+/// source — and its gradient (zeros without `with_grad`), summed over sources in index order.
+pub(crate) fn compensator(model: &Etas, cat: &Catalogue, with_grad: bool) -> (f64, [f64; NPAR]) {
+    let bg = model.params.mu() * area(model, cat) * (cat.t_end() - cat.t_start());
+    let terms: Vec<(f64, [f64; NPAR])> = cat
+        .events()
         .par_iter()
         .map(|q| {
             let s1 = cat.t_end() - q.time;
@@ -170,13 +178,15 @@ pub fn log_likelihood_with_grad(
             (c, g)
         })
         .collect();
-    for (c, g) in comp {
-        ll -= c;
+    let (mut sum, mut grad) = (bg, [0.0; NPAR]);
+    grad[0] = LN_10 * bg;
+    for (c, g) in terms {
+        sum += c;
         for q in 0..NPAR {
-            grad[q] -= g[q];
+            grad[q] += g[q];
         }
     }
-    Ok((ll, with_grad.then_some(grad)))
+    (sum, grad)
 }
 
 /// Log-likelihood.

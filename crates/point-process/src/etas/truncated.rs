@@ -19,7 +19,7 @@
 //! reuses those logarithms. The exponential taper makes the windows short against long
 //! catalogues: with τ = 31.6 days they stay within about 30 τ at a tolerance of 1e-6.
 
-use super::likelihood::{area, source_compensator, NPAR};
+use super::likelihood::{compensator, NPAR};
 use super::model::Etas;
 use super::truncation_bound::CellBound;
 use crate::data::catalogue::EARTH_RADIUS_KM;
@@ -106,22 +106,24 @@ fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -
     let ti = pr.t[i];
     let start = pr.t[..i].partition_point(|&t| t < ti - window);
     let ui = [pr.u[0][i], pr.u[1][i], pr.u[2][i]];
-    // four pairs at a time (wide's exp and ln), then the rest one by one
-    let lanes = (i - start) / 4 * 4;
+    // four pairs at a time (wide's exp and ln); lanes past the last source hold a neutral pad
+    // (ln K = −∞, so g = 0 and every gradient term is 0)
     let (mut lam4, mut acc4) = (f64x4::ZERO, [f64x4::ZERO; NPAR]);
-    let load = |v: &[f64], j: usize| f64x4::from([v[j], v[j + 1], v[j + 2], v[j + 3]]);
+    let load = |v: &[f64], j: usize, pad: f64| {
+        f64x4::from(std::array::from_fn(|k| if j + k < i { v[j + k] } else { pad }))
+    };
     let (c4, inv_tau, om1, rho1) =
         (f64x4::splat(c), f64x4::splat(1.0 / tau), f64x4::splat(1.0 + om), f64x4::splat(1.0 + rho));
     let two_r = f64x4::splat(2.0 * EARTH_RADIUS_KM);
-    for j in (start..start + lanes).step_by(4) {
-        let dt = f64x4::splat(ti) - load(&pr.t, j);
+    for j in (start..i).step_by(4) {
+        let dt = f64x4::splat(ti) - load(&pr.t, j, ti - 1.0);
         let lt = (dt + c4).ln();
-        let mut e = load(&pr.ln_k, j) - dt * inv_tau - om1 * lt;
-        let (mut ls, mut r2, d) = (f64x4::ZERO, f64x4::ZERO, load(&pr.d, j));
+        let mut e = load(&pr.ln_k, j, f64::NEG_INFINITY) - dt * inv_tau - om1 * lt;
+        let (mut ls, mut r2, d) = (f64x4::ZERO, f64x4::ZERO, load(&pr.d, j, 1.0));
         if model.spatial {
-            let dx = f64x4::splat(ui[0]) - load(&pr.u[0], j);
-            let dy = f64x4::splat(ui[1]) - load(&pr.u[1], j);
-            let dz = f64x4::splat(ui[2]) - load(&pr.u[2], j);
+            let dx = f64x4::splat(ui[0]) - load(&pr.u[0], j, ui[0]);
+            let dy = f64x4::splat(ui[1]) - load(&pr.u[1], j, ui[1]);
+            let dz = f64x4::splat(ui[2]) - load(&pr.u[2], j, ui[2]);
             let x2 = (dx * dx + dy * dy + dz * dz) * f64x4::splat(0.25);
             let arc = if x2.cmp_ge(f64x4::splat(0.0025)).any() {
                 f64x4::from(x2.to_array().map(half_chord_arc))
@@ -142,7 +144,7 @@ fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -
         let g = e.exp();
         lam4 += g;
         if with_grad {
-            let dm = load(&pr.dm, j);
+            let dm = load(&pr.dm, j, 0.0);
             acc4[1] += g;
             acc4[2] += g * dm;
             acc4[3] += g / (dt + c4);
@@ -156,38 +158,8 @@ fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -
             }
         }
     }
-    let mut lam = p.mu() + lam4.reduce_add();
-    let mut acc: [f64; NPAR] = std::array::from_fn(|k| acc4[k].reduce_add());
-    for j in start + lanes..i {
-        let dt = ti - pr.t[j];
-        let lt = (dt + c).ln();
-        let mut e = pr.ln_k[j] - dt / tau - (1.0 + om) * lt;
-        let mut ls = 0.0;
-        let mut r2 = 0.0;
-        if model.spatial {
-            let ch2 =
-                (ui[0] - pr.u[0][j]).powi(2) + (ui[1] - pr.u[1][j]).powi(2) + (ui[2] - pr.u[2][j]).powi(2);
-            let r = 2.0 * EARTH_RADIUS_KM * half_chord_arc(0.25 * ch2);
-            r2 = r * r;
-            ls = (r2 + pr.d[j]).ln();
-            e -= (1.0 + rho) * ls;
-        }
-        let g = e.exp();
-        lam += g;
-        if with_grad {
-            acc[1] += g;
-            acc[2] += g * pr.dm[j];
-            acc[3] += g / (dt + c);
-            acc[4] -= g * lt;
-            acc[5] += g * dt;
-            if model.spatial {
-                let q = pr.d[j] / (r2 + pr.d[j]);
-                acc[6] += g * q;
-                acc[7] += g * pr.dm[j] * q;
-                acc[8] -= g * ls;
-            }
-        }
-    }
+    let lam = p.mu() + lam4.reduce_add();
+    let acc: [f64; NPAR] = std::array::from_fn(|k| acc4[k].reduce_add());
     Target { lam, acc, pairs: (i - start) as u64 }
 }
 
@@ -344,31 +316,12 @@ pub fn log_likelihood_truncated(
     super::likelihood::check(model, cat)?;
     let pr = prepare(model, cat);
     let p = &model.params;
-    let (mu, c, tau, om) = (p.mu(), p.c(), p.tau(), p.omega);
+    let (c, tau, om) = (p.c(), p.tau(), p.omega);
     let ev = cat.events();
     let first = cat.first_target();
     let span = pr.t.last().copied().unwrap_or(0.0) - pr.t.first().copied().unwrap_or(0.0);
     // compensator: exact, one term per source
-    let bg = mu * area(model, cat) * (cat.t_end() - cat.t_start());
-    let comp: Vec<(f64, [f64; NPAR])> = ev
-        .par_iter()
-        .map(|q| {
-            let s1 = cat.t_end() - q.time;
-            let s0 = (cat.t_start() - q.time).max(0.0);
-            let mut g = [0.0; NPAR];
-            let v = source_compensator(model, q.mag, s0, s1, if with_grad { Some(&mut g) } else { None });
-            (v, g)
-        })
-        .collect();
-    let mut comp_sum = bg;
-    let mut comp_grad = [0.0; NPAR];
-    comp_grad[0] = LN_10 * bg;
-    for (v, g) in &comp {
-        comp_sum += v;
-        for k in 0..NPAR {
-            comp_grad[k] += g[k];
-        }
-    }
+    let (comp_sum, comp_grad) = compensator(model, cat, with_grad);
     let f = |w: f64| (-w / tau).exp() * (w + c).powf(-(1.0 + om));
     let targets: Vec<usize> = (first..ev.len()).collect();
     let n_targets = targets.len().max(1) as f64;
