@@ -6,6 +6,7 @@ pub mod forecast;
 pub mod gridded;
 pub mod likelihood;
 pub mod model;
+mod pair_sum;
 pub mod presets;
 pub mod simulate;
 pub mod truncated;

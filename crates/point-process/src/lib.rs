@@ -32,6 +32,7 @@ pub mod hawkes;
 pub mod neural;
 pub mod optim;
 pub mod poisson;
+pub mod simd;
 pub mod suite;
 
 pub use error::{Error, Result};

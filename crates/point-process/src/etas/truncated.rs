@@ -1,33 +1,36 @@
 //! ETAS log-likelihood for large catalogues: the sum over earlier events truncated, target by
 //! target, to a time window, with a proved bound on what is left out.
 //!
-//! The triggering density decreases in `Δt` (the Omori factor and the taper both do), so the
-//! events more than `T` before target `i` add at most `E_i = f(T) · B_i(T)` to its intensity,
-//! `f(T) = e^{−T/τ}(T + c)^{−(1+ω)}` and `B_i(T)` a spatial bound from space–time cumulative sums
-//! over 16 × 16 cells and 1024 time bins (each cell's kernel at the smallest distance its events
-//! can have from the target). The log-likelihood computed without
-//! them is below the exact one by at most `Σ_i ln(1 + E_i / λ̃_i)`, `λ̃_i` the truncated intensity.
-//! A first pass over a short window gives intensities that bound those of every longer window from
-//! below; each target then takes the shortest window of a geometric ladder (ratio 2^¼) whose bound
-//! meets its share of the tolerance; the second pass checks the bounds with its own intensities
-//! and the shares shrink fourfold until they hold. The compensator is a sum over sources and is
-//! never truncated.
+//! The triggering density decreases with the age `Δt` (the Omori factor and the taper both do),
+//! so the events more than `T` before target `i` add at most `E_i = Σ_k f(σ_k) W_k` to its
+//! intensity, `f(s) = e^{−s/τ}(s + c)^{−(1+ω)}`, where `CellBound::blocks` splits those events
+//! into blocks by age (`T`, `T + τ`, `T + 2τ`, `T + 4τ`, …; `σ_k` the youngest age a block's
+//! events can have) and bounds each block's spatial sum `W_k` from space–time cumulative sums over
+//! 16 × 16 cells and 1024 time bins (each cell's kernel at the smallest distance its events can
+//! have from the target). The log-likelihood computed without them is below the exact one by at
+//! most `Σ_i ln(1 + E_i / λ̃_i)`, `λ̃_i` the truncated intensity. A first pass over a short window
+//! gives intensities that bound those of every longer window from below; each target then takes
+//! the shortest window of a geometric ladder (ratio 2^(1/16)) whose bound meets its share of the
+//! tolerance (a galloping search from the previous target's rung); the second pass checks the
+//! bounds with its own intensities and the shares shrink fourfold until they hold. The
+//! compensator is a sum over sources and is never truncated.
 //!
-//! Per pair the kernel is one exponential of a sum of logarithms, `g = exp(ln K_j − Δt/τ
-//! − (1+ω) ln(Δt + c) − (1+ρ) ln(r² + D_j))`, four pairs at a time (`wide`'s `f64x4`), with the
-//! distance from unit vectors (`r = 2R asin(|u_i − u_j| / 2)`, the haversine distance); the gradient
-//! reuses those logarithms. The exponential taper makes the windows short against long
-//! catalogues: with τ = 31.6 days they stay within about 30 τ at a tolerance of 1e-6.
+//! The gradient's tolerance is relative to the size of its terms,
+//! `max_k Σ_i |∂_k ln λ̃_i| + |∂_k Λ|` (the gradient is a difference of such sums and vanishes at
+//! the maximum, so it is no scale itself). The pairs inside the windows are summed by
+//! `etas::pair_sum`. The exponential taper makes the windows short against long catalogues:
+//! with τ = 31.6 days they stay within about 25 τ at a tolerance of 1e-6.
 
 use super::likelihood::{compensator, NPAR};
 use super::model::Etas;
+use super::pair_sum::{pair_sums, Shape, Sources};
 use super::truncation_bound::CellBound;
 use crate::data::catalogue::EARTH_RADIUS_KM;
 use crate::data::Catalogue;
 use crate::error::{invalid, Error, Result};
+use crate::simd::{exp, ln, Separate, Simd};
 use rayon::prelude::*;
 use std::f64::consts::LN_10;
-use wide::{f64x4, CmpGe};
 
 /// Targets summed per chunk: the chunks' partial sums are added in index order, so the result
 /// does not depend on the number of threads.
@@ -47,120 +50,30 @@ pub struct TruncatedLikelihood {
     pub bound: f64,
     /// Proved bound on the error of each gradient component (0 without a gradient).
     pub grad_bound: f64,
+    /// The magnitude the gradient's tolerance is relative to: the largest over components of
+    /// `Σ_i |∂_k ln λ̃_i| + |∂_k Λ|`, the size of the terms whose difference is the gradient (it is
+    /// near zero at the maximum, so not a scale itself); 0 without a gradient.
+    pub grad_scale: f64,
     /// The longest time window `T` (days) used (each target has its own).
     pub window: f64,
     /// Event pairs evaluated.
     pub pairs: u64,
 }
 
-struct Prepared {
-    t: Vec<f64>,
-    /// Unit vectors, one coordinate per array (so four events load as one vector).
-    u: [Vec<f64>; 3],
-    ln_k: Vec<f64>,
-    dm: Vec<f64>,
-    d: Vec<f64>,
-}
-
-fn prepare(model: &Etas, cat: &Catalogue) -> Prepared {
-    let ev = cat.events();
-    Prepared {
-        t: ev.iter().map(|q| q.time).collect(),
-        u: {
-            let unit = |q: &crate::data::Quake| {
-                let (la, lo) = (q.lat.to_radians(), q.lon.to_radians());
-                [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
-            };
-            [0, 1, 2].map(|k| ev.iter().map(|q| unit(q)[k]).collect())
-        },
-        ln_k: ev.iter().map(|q| model.productivity(q.mag).ln()).collect(),
-        dm: ev.iter().map(|q| q.mag - model.mc).collect(),
-        d: ev.iter().map(|q| if model.spatial { model.spatial_scale(q.mag) } else { 0.0 }).collect(),
-    }
-}
-
-/// `asin(x)` from `x²` (`x` half the chord between two unit vectors): the Taylor series to `x⁹`
-/// below `x = 0.05` (about 640 km on the Earth; the first omitted term is below 3e-15 of the
-/// value), `asin` beyond.
-#[inline]
-fn half_chord_arc(x2: f64) -> f64 {
-    if x2 < 0.0025 {
-        let x = x2.sqrt();
-        x * (1.0 + x2 * (1.0 / 6.0 + x2 * (3.0 / 40.0 + x2 * (5.0 / 112.0 + x2 * (35.0 / 1152.0)))))
-    } else {
-        x2.sqrt().min(1.0).asin()
-    }
-}
-
-/// One target's truncated intensity, its unnormalised gradient terms, the truncation bound on the
-/// intensity and the pairs evaluated.
+/// One target's truncated intensity, its unnormalised gradient terms and the pairs evaluated.
 struct Target {
     lam: f64,
     acc: [f64; NPAR],
     pairs: u64,
 }
 
-fn target(model: &Etas, pr: &Prepared, i: usize, window: f64, with_grad: bool) -> Target {
+fn target(model: &Etas, pr: &Sources, simd: Simd, i: usize, window: f64, with_grad: bool) -> Target {
     let p = &model.params;
-    let (c, tau, om, rho) = (p.c(), p.tau(), p.omega, p.rho);
     let ti = pr.t[i];
     let start = pr.t[..i].partition_point(|&t| t < ti - window);
-    let ui = [pr.u[0][i], pr.u[1][i], pr.u[2][i]];
-    // four pairs at a time (wide's exp and ln); lanes past the last source hold a neutral pad
-    // (ln K = −∞, so g = 0 and every gradient term is 0)
-    let (mut lam4, mut acc4) = (f64x4::ZERO, [f64x4::ZERO; NPAR]);
-    let load = |v: &[f64], j: usize, pad: f64| {
-        f64x4::from(std::array::from_fn(|k| if j + k < i { v[j + k] } else { pad }))
-    };
-    let (c4, inv_tau, om1, rho1) =
-        (f64x4::splat(c), f64x4::splat(1.0 / tau), f64x4::splat(1.0 + om), f64x4::splat(1.0 + rho));
-    let two_r = f64x4::splat(2.0 * EARTH_RADIUS_KM);
-    for j in (start..i).step_by(4) {
-        let dt = f64x4::splat(ti) - load(&pr.t, j, ti - 1.0);
-        let lt = (dt + c4).ln();
-        let mut e = load(&pr.ln_k, j, f64::NEG_INFINITY) - dt * inv_tau - om1 * lt;
-        let (mut ls, mut r2, d) = (f64x4::ZERO, f64x4::ZERO, load(&pr.d, j, 1.0));
-        if model.spatial {
-            let dx = f64x4::splat(ui[0]) - load(&pr.u[0], j, ui[0]);
-            let dy = f64x4::splat(ui[1]) - load(&pr.u[1], j, ui[1]);
-            let dz = f64x4::splat(ui[2]) - load(&pr.u[2], j, ui[2]);
-            let x2 = (dx * dx + dy * dy + dz * dz) * f64x4::splat(0.25);
-            let arc = if x2.cmp_ge(f64x4::splat(0.0025)).any() {
-                f64x4::from(x2.to_array().map(half_chord_arc))
-            } else {
-                let x = x2.sqrt();
-                let poly = f64x4::splat(35.0 / 1152.0);
-                let poly = poly.mul_add(x2, f64x4::splat(5.0 / 112.0));
-                let poly = poly.mul_add(x2, f64x4::splat(3.0 / 40.0));
-                let poly = poly.mul_add(x2, f64x4::splat(1.0 / 6.0));
-                let poly = poly.mul_add(x2, f64x4::ONE);
-                x * poly
-            };
-            let r = two_r * arc;
-            r2 = r * r;
-            ls = (r2 + d).ln();
-            e -= rho1 * ls;
-        }
-        let g = e.exp();
-        lam4 += g;
-        if with_grad {
-            let dm = load(&pr.dm, j, 0.0);
-            acc4[1] += g;
-            acc4[2] += g * dm;
-            acc4[3] += g / (dt + c4);
-            acc4[4] -= g * lt;
-            acc4[5] += g * dt;
-            if model.spatial {
-                let q = d / (r2 + d);
-                acc4[6] += g * q;
-                acc4[7] += g * dm * q;
-                acc4[8] -= g * ls;
-            }
-        }
-    }
-    let lam = p.mu() + lam4.reduce_add();
-    let acc: [f64; NPAR] = std::array::from_fn(|k| acc4[k].reduce_add());
-    Target { lam, acc, pairs: (i - start) as u64 }
+    let sh = Shape { c: p.c(), tau: p.tau(), omega: p.omega, rho: p.rho, spatial: model.spatial };
+    let s = pair_sums(simd, pr, &sh, i, start, with_grad);
+    Target { lam: p.mu() + s.trig, acc: s.acc, pairs: (i - start) as u64 }
 }
 
 /// Sums over the targets for one window, in fixed-size chunks added in order.
@@ -173,23 +86,25 @@ struct Pass {
     /// `Σ_i (E_i / λ̃_i)(G + max_k |∂_k ln λ̃_i|)`: with `G` bounding every `|∂_k ln g|` of an
     /// omitted pair, a bound on each gradient component's error.
     grad_bound: f64,
+    /// `Σ_i |∂_k ln λ̃_i|` per component.
+    abs_grad: [f64; NPAR],
     pairs: u64,
     lam: Vec<f64>,
 }
 
-/// The gradient factor of the omitted pairs: with `P` the bound of `CellBound::omitted` (the
-/// omitted intensity over `f(T)`), the omitted pairs change `∂_k ln λ_i` by at most
-/// `(P / λ̃_i)(f(T)(G + |∂_k ln λ̃_i|) + S_k(T))`, with
-/// `G` bounding the `|∂_k ln g|` that do not depend on `Δt` (`ln 10`, `max |m − Mc|`, and for the
-/// spatial factor `(1+ρ) ln 10`, `(1+ρ) max |m − Mc|` and `|ln(r² + D)|` over all distances up to
-/// half the Earth's circumference and all `D` of the catalogue) and
-/// `S_k(T) = sup_{s ≥ T} f(s) |∂_k ln g|(s)` for the three that do (`c`: `ln 10 c (1+ω)/(s+c)`,
-/// `ω`: `|ln(s+c)|`, `τ`: `ln 10 s/τ`), taken over a geometric grid of ratio 1.02 with each cell's
-/// worst corner combination (`f` decreases, the factors are monotone). Returned as
-/// `G + max_k S_k(T) / f(T)`, so that the error bound is `(E_i / λ̃_i)(returned + |∂ ln λ̃_i|)`.
-fn pair_gradient_bound(model: &Etas, pr: &Prepared, window: f64, span: f64) -> f64 {
-    let p = &model.params;
-    let (c, tau, om, rho) = (p.c(), p.tau(), p.omega, p.rho);
+impl Pass {
+    /// `max_k Σ_i |∂_k ln λ̃_i| + |∂_k Λ|` for the compensator gradient `comp`.
+    fn grad_scale(&self, comp: &[f64; NPAR]) -> f64 {
+        self.abs_grad.iter().zip(comp).map(|(a, b)| a + b.abs()).fold(0.0, f64::max)
+    }
+}
+
+/// `G`, a bound of the `|∂_k ln g|` of a pair that do not depend on `Δt`: `ln 10`,
+/// `max |m − Mc|`, and for the spatial factor `(1+ρ) ln 10`, `(1+ρ) max |m − Mc|` and
+/// `|ln(r² + D)|` over all distances up to half the Earth's circumference and all `D` of the
+/// catalogue.
+fn gradient_constant(model: &Etas, pr: &Sources) -> f64 {
+    let rho = model.params.rho;
     let dm_max = pr.dm.iter().fold(0.0f64, |a, &x| a.max(x.abs()));
     let mut g = LN_10.max(dm_max);
     if model.spatial {
@@ -199,48 +114,123 @@ fn pair_gradient_bound(model: &Etas, pr: &Prepared, window: f64, span: f64) -> f
             pr.d.iter().fold(0.0f64, |a, &x| a.max(x.ln().abs())).max((r_max * r_max + d_max).ln().abs());
         g = g.max((1.0 + rho) * LN_10).max((1.0 + rho) * dm_max).max(ln_d);
     }
+    g
+}
+
+/// `U(σ) = sup_{s ≥ σ} f(s) h(s)`, `h` the largest `|∂_k ln g|` of the three that depend on the
+/// age `s` (`c`: `ln 10 c (1+ω)/(s+c)`, `ω`: `|ln(s+c)|`, `τ`: `ln 10 s/τ`), over ages up to
+/// `span`; taken over a geometric grid of ratio 1.02 with each cell's worst corner combination
+/// (`f` decreases, the factors are monotone). With it, the pairs left out of a target's sum change
+/// `∂_k ln λ_i` by at most `Σ_k W_k (f(σ_k) (G + |∂_k ln λ̃_i|) + U(σ_k)) / λ̃_i` (the blocks of
+/// `CellBound::blocks`, `G` from [`gradient_constant`]).
+fn age_gradient_sup(model: &Etas, from: f64, span: f64) -> f64 {
+    let p = &model.params;
+    let (c, tau, om) = (p.c(), p.tau(), p.omega);
     let f = |s: f64| (-s / tau).exp() * (s + c).powf(-(1.0 + om));
-    let f_t = f(window);
-    if !(f_t > 0.0) {
-        return g;
-    }
-    let end = span.max(window);
     let mut sup = 0.0f64;
-    let mut lo = window;
-    // at most log(end / window) / log(1.02) + 1 cells
-    while lo < end {
-        let hi = (lo * 1.02).min(end).max(lo + f64::EPSILON * lo.abs().max(1.0));
-        let fl = f(lo);
+    let mut lo = from;
+    // at most log(span / from) / log(1.02) + 1 cells
+    while lo < span {
+        let hi = (lo * 1.02).min(span).max(lo + f64::EPSILON * lo.abs().max(1.0));
         let t3 = LN_10 * c * (1.0 + om).abs() / (lo + c);
         let t4 = (lo + c).ln().abs().max((hi + c).ln().abs());
         let t5 = LN_10 * hi / tau;
-        sup = sup.max(fl * t3.max(t4).max(t5));
+        sup = sup.max(f(lo) * t3.max(t4).max(t5));
         lo = hi;
     }
-    g + sup / f_t
+    sup
 }
 
-/// One target's window, the bound on what the events before it add to its intensity, and the
-/// gradient factor of those events ([`pair_gradient_bound`]).
+/// The smallest `k < n` for which `fits(k)` is `Some`, with its value, assuming that it fits from
+/// some `k` on (the bounds fall as the window grows; where they do not quite, any fitting `k` is
+/// still valid): gallops from `guess` by doubling steps, then bisects; `None` when `n − 1` does
+/// not fit. At most about `4 log2 n` calls.
+fn shortest_fitting<T>(n: usize, guess: usize, fits: impl Fn(usize) -> Option<T>) -> Option<(usize, T)> {
+    let last = n.checked_sub(1)?;
+    let guess = guess.min(last);
+    // (lo, hi]: hi fits (with its value), lo − 1 does not (or lo = 0)
+    let (mut lo, mut hi, mut val);
+    match fits(guess) {
+        Some(v) => {
+            let (mut step, mut h, mut hv) = (1usize, guess, v);
+            loop {
+                if h == 0 {
+                    return Some((0, hv));
+                }
+                let probe = h.saturating_sub(step);
+                match fits(probe) {
+                    Some(v) => {
+                        h = probe;
+                        hv = v;
+                        step *= 2;
+                    }
+                    None => {
+                        lo = probe + 1;
+                        break;
+                    }
+                }
+            }
+            hi = h;
+            val = hv;
+        }
+        None => {
+            let (mut step, mut l) = (1usize, guess);
+            loop {
+                if l == last {
+                    return None;
+                }
+                let probe = (l + step).min(last);
+                match fits(probe) {
+                    Some(v) => {
+                        hi = probe;
+                        val = v;
+                        lo = l + 1;
+                        break;
+                    }
+                    None => {
+                        l = probe;
+                        step *= 2;
+                    }
+                }
+            }
+        }
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match fits(mid) {
+            Some(v) => {
+                hi = mid;
+                val = v;
+            }
+            None => lo = mid + 1,
+        }
+    }
+    Some((hi, val))
+}
+
+/// One target's window and the bounds on what the events before it add to its intensity
+/// (`omitted`) and, but for the `|∂ ln λ̃_i|` factor, to its gradient terms (`omitted_grad`).
 #[derive(Clone, Copy)]
 struct Cut {
     window: f64,
     omitted: f64,
-    g_pair: f64,
+    omitted_grad: f64,
 }
 
-fn pass(model: &Etas, pr: &Prepared, targets: &[usize], cuts: &[Cut], with_grad: bool) -> Result<Pass> {
+fn pass(model: &Etas, pr: &Sources, targets: &[usize], cuts: &[Cut], with_grad: bool) -> Result<Pass> {
     let p = &model.params;
     let (mu, c, tau, om) = (p.mu(), p.c(), p.tau(), p.omega);
+    let simd = Simd::detected();
     let items: Vec<(usize, Cut)> = targets.iter().copied().zip(cuts.iter().copied()).collect();
     let chunks: Vec<Pass> = items
         .par_chunks(CHUNK)
         .map(|idx| {
             let (mut ll, mut grad, mut bound, mut gb, mut pairs) = (0.0, [0.0; NPAR], 0.0, 0.0, 0u64);
+            let mut abs_grad = [0.0; NPAR];
             let mut lams = Vec::with_capacity(idx.len());
             let mut largests = Vec::with_capacity(idx.len());
             for &(i, cut) in idx {
-                let tg = target(model, pr, i, cut.window, with_grad);
+                let tg = target(model, pr, simd, i, cut.window, with_grad);
                 if !(tg.lam > 0.0 && tg.lam.is_finite()) {
                     return Err(Error::Data(format!("intensity {} at target event {i}", tg.lam)));
                 }
@@ -265,13 +255,14 @@ fn pass(model: &Etas, pr: &Prepared, targets: &[usize], cuts: &[Cut], with_grad:
                     }
                     for k in 0..NPAR {
                         grad[k] += t[k];
+                        abs_grad[k] += t[k].abs();
                         largest = largest.max(t[k].abs());
                     }
-                    gb += cut.omitted / tg.lam * (cut.g_pair + largest);
+                    gb += (cut.omitted_grad + cut.omitted * largest) / tg.lam;
                 }
                 largests.push(largest);
             }
-            Ok(Pass { ll, grad, bound, largest: largests, grad_bound: gb, pairs, lam: lams })
+            Ok(Pass { ll, grad, bound, largest: largests, grad_bound: gb, abs_grad, pairs, lam: lams })
         })
         .collect::<Result<_>>()?;
     let mut out = Pass {
@@ -280,6 +271,7 @@ fn pass(model: &Etas, pr: &Prepared, targets: &[usize], cuts: &[Cut], with_grad:
         bound: 0.0,
         largest: Vec::with_capacity(targets.len()),
         grad_bound: 0.0,
+        abs_grad: [0.0; NPAR],
         pairs: 0,
         lam: Vec::with_capacity(targets.len()),
     };
@@ -292,6 +284,7 @@ fn pass(model: &Etas, pr: &Prepared, targets: &[usize], cuts: &[Cut], with_grad:
         out.largest.extend(c.largest);
         for k in 0..NPAR {
             out.grad[k] += c.grad[k];
+            out.abs_grad[k] += c.abs_grad[k];
         }
     }
     Ok(out)
@@ -314,7 +307,7 @@ pub fn log_likelihood_truncated(
         return Err(invalid("rel_tol", rel_tol, "must lie in (0, 1)"));
     }
     super::likelihood::check(model, cat)?;
-    let pr = prepare(model, cat);
+    let pr = Sources::new(model, cat);
     let p = &model.params;
     let (c, tau, om) = (p.c(), p.tau(), p.omega);
     let ev = cat.events();
@@ -322,57 +315,80 @@ pub fn log_likelihood_truncated(
     let span = pr.t.last().copied().unwrap_or(0.0) - pr.t.first().copied().unwrap_or(0.0);
     // compensator: exact, one term per source
     let (comp_sum, comp_grad) = compensator(model, cat, with_grad);
-    let f = |w: f64| (-w / tau).exp() * (w + c).powf(-(1.0 + om));
+    // f(age), by the branch-free exp and ln (within a few ulp), rounded up by a relative 1e-12
+    let f = |w: f64| exp::<Separate>(-w / tau - (1.0 + om) * ln::<Separate>(w + c)) * (1.0 + 1e-12);
     let targets: Vec<usize> = (first..ev.len()).collect();
     let n_targets = targets.len().max(1) as f64;
     let cells = CellBound::new(model, ev);
     // pass 1: a short window gives intensities that bound those of every longer window below
     let short = span.min(tau.min(1.0).max(c)).max(f64::MIN_POSITIVE);
-    let none = Cut { window: short, omitted: 0.0, g_pair: 0.0 };
+    let none = Cut { window: short, omitted: 0.0, omitted_grad: 0.0 };
     let first_pass = pass(model, &pr, &targets, &vec![none; targets.len()], with_grad)?;
     let ll_lo = first_pass.ll - comp_sum;
-    let g_scale = first_pass.grad.iter().zip(&comp_grad).map(|(a, b)| (a - b).abs()).fold(1.0, f64::max);
-    // a ladder of windows (ratio 2^¼) up to the span, with f and the gradient factor of each
+    // the gradient's tolerance is relative to the size of its terms; the first pass's are close
+    // to the final ones (a longer window only adds triggering terms)
+    let g_scale = first_pass.grad_scale(&comp_grad);
+    // a ladder of windows (ratio 2^(1/16)) up to the span, with f and the gradient factor of each
     let mut ladder = vec![short];
-    while *ladder.last().expect("non-empty") < span && ladder.len() < 4 * MAX_DOUBLINGS {
-        let w = ladder.last().expect("non-empty") * 2f64.powf(0.25);
+    while *ladder.last().expect("non-empty") < span && ladder.len() < 16 * MAX_DOUBLINGS {
+        let w = ladder.last().expect("non-empty") * 2f64.powf(1.0 / 16.0);
         ladder.push(w);
     }
-    let f_l: Vec<f64> = ladder.iter().map(|&w| f(w)).collect();
-    let g_l: Vec<f64> = ladder
-        .iter()
-        .map(|&w| if with_grad { pair_gradient_bound(model, &pr, w, span) } else { 0.0 })
-        .collect();
+    // U(σ) at each rung; for an age between rungs the rung below bounds it (U falls)
+    let u_l: Vec<f64> =
+        ladder.iter().map(|&w| if with_grad { age_gradient_sup(model, w, span) } else { 0.0 }).collect();
+    let g_const = if with_grad { gradient_constant(model, &pr) } else { 0.0 };
+    let u_at = |age: f64| u_l[ladder.partition_point(|&w| w <= age).max(1) - 1];
     // each target's window: the shortest rung whose bound meets its share of the tolerance
-    // (shares shrink fourfold whenever the check after the pass fails)
-    let mut share = 0.5;
+    // (shares shrink fourfold whenever the check after the pass fails); the first pass's
+    // intensities bound the final ones from below, so the shares hold at the first try unless a
+    // target's largest gradient term grows with its window
+    let mut share = 1.0;
     for _ in 0..8 {
         let budget_ll = share * rel_tol * ll_lo.abs() / n_targets;
         let budget_g = share * rel_tol * g_scale / n_targets;
-        let cuts: Vec<Cut> = targets
-            .par_iter()
-            .enumerate()
-            .map(|(n, &i)| {
-                let row = cells.row(ev[i].lon, ev[i].lat);
-                let omitted = |k: usize| f_l[k] * cells.omitted(&row, pr.t[i] - ladder[k]);
-                let fits = |k: usize| {
-                    let x = omitted(k) / first_pass.lam[n];
-                    x <= budget_ll && (!with_grad || x * (g_l[k] + first_pass.largest[n]) <= budget_g)
-                };
-                // the bound falls as the window grows: bisect the ladder
-                let (mut lo, mut hi) = (0usize, ladder.len() - 1);
-                if !fits(hi) {
-                    return Cut { window: f64::INFINITY, omitted: 0.0, g_pair: 0.0 };
-                }
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    if fits(mid) {
-                        hi = mid;
-                    } else {
-                        lo = mid + 1;
-                    }
-                }
-                Cut { window: ladder[lo], omitted: omitted(lo), g_pair: g_l[lo] }
+        let idx: Vec<usize> = (0..targets.len()).collect();
+        let cuts: Vec<Cut> = idx
+            .par_chunks(CHUNK)
+            .flat_map_iter(|chunk| {
+                // consecutive targets tend to need similar windows: each search starts at the
+                // rung of the one before and gallops from there
+                let mut prev = ladder.len() / 2;
+                chunk
+                    .iter()
+                    .map(|&n| {
+                        let i = targets[n];
+                        let row = cells.row(ev[i].lon, ev[i].lat);
+                        let bound = |k: usize| {
+                            let (mut e, mut eg) = (0.0, 0.0);
+                            for (age, w) in cells.blocks(&row, pr.t[i], ladder[k], tau) {
+                                let fa = f(age);
+                                e += w * fa;
+                                if with_grad {
+                                    eg += w * (fa * g_const + u_at(age));
+                                }
+                            }
+                            Cut { window: ladder[k], omitted: e, omitted_grad: eg }
+                        };
+                        let lam = first_pass.lam[n];
+                        let fits = |k: usize| {
+                            let cut = bound(k);
+                            let ok = cut.omitted / lam <= budget_ll
+                                && (!with_grad
+                                    || (cut.omitted_grad + cut.omitted * first_pass.largest[n]) / lam
+                                        <= budget_g);
+                            ok.then_some(cut)
+                        };
+                        let found = shortest_fitting(ladder.len(), prev, fits);
+                        match found {
+                            Some((k, cut)) => {
+                                prev = k;
+                                cut
+                            }
+                            None => Cut { window: f64::INFINITY, omitted: 0.0, omitted_grad: 0.0 },
+                        }
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
         let ps = pass(model, &pr, &targets, &cuts, with_grad)?;
@@ -381,11 +397,11 @@ pub fn log_likelihood_truncated(
         for k in 0..NPAR {
             grad[k] -= comp_grad[k];
         }
-        let g_norm = grad.iter().fold(1.0f64, |a, x| a.max(x.abs()));
+        let g_scale = ps.grad_scale(&comp_grad);
         // the log-likelihood is exact − δ with 0 ≤ δ ≤ bound: the tolerance holds against the
         // smaller of the two magnitudes it can have
         let ll_ok = ps.bound <= rel_tol * ll.abs().min((ll + ps.bound).abs());
-        let grad_ok = !with_grad || ps.grad_bound <= rel_tol * (g_norm - ps.grad_bound).max(1.0);
+        let grad_ok = !with_grad || ps.grad_bound <= rel_tol * g_scale;
         if ll_ok && grad_ok {
             let widest = cuts.iter().map(|c| c.window).fold(0.0, f64::max);
             return Ok(TruncatedLikelihood {
@@ -393,6 +409,7 @@ pub fn log_likelihood_truncated(
                 grad: with_grad.then_some(grad),
                 bound: ps.bound,
                 grad_bound: if with_grad { ps.grad_bound } else { 0.0 },
+                grad_scale: if with_grad { g_scale } else { 0.0 },
                 window: widest.min(span),
                 pairs: ps.pairs,
             });
@@ -407,12 +424,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_arc_series_matches_asin() {
-        for x in [0.0, 1e-6, 1e-3, 0.01, 0.0499, 0.05, 0.2, 0.9, 1.0] {
-            let (ours, exact) = (half_chord_arc(x * x), f64::asin(x));
-            assert!((ours - exact).abs() <= 4e-15 * exact, "{x}: {ours} vs {exact}");
+    fn the_search_finds_the_first_fitting_rung_from_any_guess() {
+        for n in 0..40usize {
+            for first in 0..=n {
+                for guess in 0..n + 2 {
+                    let calls = std::cell::Cell::new(0);
+                    let got = shortest_fitting(n, guess, |k| {
+                        calls.set(calls.get() + 1);
+                        (k >= first).then_some(k * 10)
+                    });
+                    let want = (first < n).then_some((first, first * 10));
+                    assert_eq!(got, want, "n {n} first {first} guess {guess}");
+                    assert!(
+                        calls.get() <= 4 * (n.max(2) as f64).log2().ceil() as usize + 2,
+                        "{}",
+                        calls.get()
+                    );
+                }
+            }
         }
     }
+
     use crate::data::Region;
     use crate::etas::{log_likelihood_with_grad, presets, simulate};
 
@@ -437,7 +469,8 @@ mod tests {
                 assert!(err.abs() <= tol * exact.abs() + 1e-9 * exact.abs(), "{spatial} {tol}: {err}");
                 assert!(t.window < 3000.0, "window {}", t.window);
                 let g = t.grad.unwrap();
-                let scale = g_exact.iter().fold(1.0f64, |a, x| a.max(x.abs()));
+                let scale = t.grad_scale;
+                assert!(scale >= g_exact.iter().fold(0.0f64, |a, x| a.max(x.abs())), "{scale}");
                 for k in 0..NPAR {
                     let e = (g[k] - g_exact[k]).abs();
                     assert!(
