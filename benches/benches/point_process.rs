@@ -92,13 +92,17 @@ fn etas_benches(c: &mut Criterion) {
             .expect("simulation");
         let probe = etas::log_likelihood_truncated(&truth, &cat, true, 1e-6).expect("likelihood");
         eprintln!(
-            "etas/loglik_grad_{name}: {} events, window {:.1} days, {} pairs, bound {:.2e} on log L = {:.1}, {:.2e} on each gradient component",
+            "etas/loglik_grad_{name}: {} events, window {:.1} days, {} pairs, bound {:.2e} on log L = {:.1} \
+             ({:.1e} relative), {:.2e} on each gradient component ({:.1e} of their scale {:.3e})",
             cat.len(),
             probe.window,
             probe.pairs,
             probe.bound,
             probe.log_likelihood,
-            probe.grad_bound
+            probe.bound / probe.log_likelihood.abs(),
+            probe.grad_bound,
+            probe.grad_bound / probe.grad_scale,
+            probe.grad_scale
         );
         g.throughput(Throughput::Elements(cat.len() as u64));
         if cat.len() < 20_000 {

@@ -11,6 +11,7 @@ pub mod presets;
 pub mod simulate;
 pub mod truncated;
 mod truncation_bound;
+mod windows;
 
 pub use fit::{fit, standard_errors, EtasFit, EtasFitConfig};
 pub use forecast::{forecast, forecast_catalogues, Forecast, NTest};

@@ -4,9 +4,12 @@
 
 use super::likelihood::{area, dlog_g, log_likelihood_with_grad, r2, source_compensator, NPAR};
 use super::model::{Etas, EtasParams};
+use super::pair_sum::{pair_sums, pair_values, Shape, Sources};
+use super::windows::WindowSearch;
 use crate::data::Catalogue;
 use crate::error::{Error, Result};
 use crate::optim::Lbfgs;
+use crate::simd::Simd;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
@@ -139,43 +142,78 @@ fn loglik(
     }
 }
 
-/// A window `T` beyond which the earlier events of every target together carry less than
-/// `min_prob` of its triggering probability: `f(T) Σ_j K_j D_j^{−(1+ρ)} ≤ min_prob · μ` (the
-/// kernel's bound at `r = 0`, the intensity's bound `λ ≥ μ`); the whole span when none shorter
-/// does.
-fn e_step_window(model: &Etas, cat: &Catalogue, min_prob: f64) -> f64 {
-    let ev = cat.events();
-    let span = ev.last().map_or(0.0, |q| q.time) - ev.first().map_or(0.0, |q| q.time);
-    let p = &model.params;
-    let total: f64 = ev
-        .iter()
-        .map(|q| {
-            let k = model.productivity(q.mag);
-            if model.spatial {
-                k * model.spatial_scale(q.mag).powf(-(1.0 + p.rho))
-            } else {
-                k
-            }
-        })
-        .sum();
-    let f = |w: f64| (-w / p.tau()).exp() * (w + p.c()).powf(-(1.0 + p.omega));
-    let mut w = p.c().max(1e-9);
-    // at most log2(span / c) + 1 doublings
-    while w < span && !(f(w) * total <= min_prob * p.mu()) {
-        w *= 2.0;
-    }
-    if w >= span {
-        f64::INFINITY
-    } else {
-        w
-    }
-}
-
 struct Pair {
     j: usize,
     dt: f64,
     r2: f64,
     p: f64,
+}
+
+/// One target's background probability and its triggering pairs above the threshold.
+type Row = (f64, Vec<Pair>);
+
+/// E-step over all earlier events of each target, pair by pair with [`Etas::triggering`].
+fn e_step_all_pairs(model: &Etas, cat: &Catalogue, min_prob: f64) -> Vec<Row> {
+    let ev = cat.events();
+    (cat.first_target()..ev.len())
+        .into_par_iter()
+        .map(|i| {
+            let mu = model.params.mu();
+            let mut gs = Vec::with_capacity(i);
+            let mut lam = mu;
+            for j in 0..i {
+                let dt = ev[i].time - ev[j].time;
+                let rr = if model.spatial { r2(&ev[i], &ev[j]) } else { 0.0 };
+                let g = model.triggering(dt, rr, ev[j].mag);
+                lam += g;
+                gs.push(Pair { j, dt, r2: rr, p: g });
+            }
+            gs.retain_mut(|q| {
+                q.p /= lam;
+                q.p > min_prob
+            });
+            gs.shrink_to_fit();
+            (mu / lam, gs)
+        })
+        .collect()
+}
+
+/// E-step over per-target windows: each target's window is the shortest whose proved bound on
+/// the intensity of the events before it is at most `min_prob` times a lower bound of the
+/// target's intensity (from a short window), so the pairs skipped carry less than `min_prob` of
+/// its triggering probability in total; the kernels inside go through the vectorised pair loop.
+fn e_step_windowed(model: &Etas, cat: &Catalogue, min_prob: f64) -> Vec<Row> {
+    let ev = cat.events();
+    let src = Sources::new(model, cat);
+    let sh = Shape::of(model);
+    let simd = Simd::detected();
+    let mu = model.params.mu();
+    let search = WindowSearch::new(model, &src, ev, false);
+    let targets: Vec<usize> = (cat.first_target()..ev.len()).collect();
+    let start_of = |i: usize, window: f64| src.t[..i].partition_point(|&t| t < src.t[i] - window);
+    let lam_lo: Vec<f64> = targets
+        .par_iter()
+        .map(|&i| mu + pair_sums(simd, &src, &sh, i, start_of(i, search.shortest()), false).trig)
+        .collect();
+    let cuts = search.cuts(&targets, |n, cut| cut.omitted <= min_prob * lam_lo[n]);
+    targets
+        .par_iter()
+        .zip(cuts)
+        .map(|(&i, cut)| {
+            let start = start_of(i, cut.window);
+            let mut g = Vec::with_capacity(i - start);
+            let lam = mu + pair_values(simd, &src, &sh, i, start, &mut g);
+            let gs = (start..i)
+                .zip(g)
+                .filter(|&(_, g)| g / lam > min_prob)
+                .map(|(j, g)| {
+                    let rr = if model.spatial { r2(&ev[i], &ev[j]) } else { 0.0 };
+                    Pair { j, dt: ev[i].time - ev[j].time, r2: rr, p: g / lam }
+                })
+                .collect();
+            (mu / lam, gs)
+        })
+        .collect()
 }
 
 /// Fits ETAS to `cat` starting from `init` (whose `mc`, `b_value` and `spatial` flag are kept).
@@ -193,33 +231,12 @@ pub fn fit(cat: &Catalogue, init: &Etas, cfg: &EtasFitConfig) -> Result<EtasFit>
     let mut converged = false;
     while em_it < cfg.max_em_iter {
         // E-step: background and triggering probabilities of every target (for a large
-        // catalogue, over a window whose earlier pairs carry less than min_prob in total)
-        let window = if cat.len() > cfg.truncate_above {
-            e_step_window(&model, cat, cfg.min_prob)
+        // catalogue, over windows whose earlier pairs carry less than min_prob in total)
+        let rows = if cat.len() > cfg.truncate_above {
+            e_step_windowed(&model, cat, cfg.min_prob)
         } else {
-            f64::INFINITY
+            e_step_all_pairs(&model, cat, cfg.min_prob)
         };
-        let rows: Vec<(f64, Vec<Pair>)> = (first..ev.len())
-            .into_par_iter()
-            .map(|i| {
-                let mu = model.params.mu();
-                let start = ev[..i].partition_point(|q| q.time < ev[i].time - window);
-                let mut gs = Vec::with_capacity(i - start);
-                let mut lam = mu;
-                for j in start..i {
-                    let dt = ev[i].time - ev[j].time;
-                    let rr = if model.spatial { r2(&ev[i], &ev[j]) } else { 0.0 };
-                    let g = model.triggering(dt, rr, ev[j].mag);
-                    lam += g;
-                    gs.push(Pair { j, dt, r2: rr, p: g });
-                }
-                gs.retain_mut(|q| {
-                    q.p /= lam;
-                    q.p > cfg.min_prob
-                });
-                (mu / lam, gs)
-            })
-            .collect();
         let n_bg: f64 = rows.iter().map(|r| r.0).sum();
         let pairs: Vec<Pair> = rows.into_iter().flat_map(|r| r.1).collect();
         // M-step: μ in closed form, triggering parameters by L-BFGS on the expected complete-data

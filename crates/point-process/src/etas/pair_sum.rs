@@ -50,6 +50,13 @@ pub(super) struct Shape {
     pub(super) spatial: bool,
 }
 
+impl Shape {
+    pub(super) fn of(model: &Etas) -> Self {
+        let p = &model.params;
+        Shape { c: p.c(), tau: p.tau(), omega: p.omega, rho: p.rho, spatial: model.spatial }
+    }
+}
+
 /// One target's sums over its window: `trig = Σ_j g_j` and, with a gradient, `acc[1] = Σ g`,
 /// `acc[2] = Σ g (m_j − Mc)`, `acc[3] = Σ g / (Δt + c)`, `acc[4] = −Σ g ln(Δt + c)`,
 /// `acc[5] = Σ g Δt`, and for spatial models `acc[6] = Σ g D/(r² + D)`, `acc[7] = Σ g (m_j − Mc)
@@ -99,6 +106,7 @@ fn block<F: MulAdd, const S: bool, const G: bool>(
     dm: &Lanes,
     d: &Lanes,
     out: &mut Acc,
+    values: &mut Lanes,
 ) {
     let (c, inv_tau, om1, rho1) = (sh.c, 1.0 / sh.tau, 1.0 + sh.omega, 1.0 + sh.rho);
     let mut r2 = [0.0; LANES];
@@ -134,6 +142,7 @@ fn block<F: MulAdd, const S: bool, const G: bool>(
             e = F::mul_add(-rho1, ls, e);
         }
         let g = exp::<F>(e);
+        values[l] = g;
         out.trig[l] += g;
         if G {
             let gdm = g * dm[l];
@@ -159,7 +168,9 @@ fn sums_with<F: MulAdd, const S: bool, const G: bool>(
     sh: &Shape,
     i: usize,
     start: usize,
+    mut keep: Option<&mut Vec<f64>>,
 ) -> Sums {
+    let mut values = [0.0; LANES];
     let ti = src.t[i];
     let ui = [src.u[0][i], src.u[1][i], src.u[2][i]];
     let mut out = Acc { trig: [0.0; LANES], acc: [[0.0; LANES]; NPAR] };
@@ -177,7 +188,11 @@ fn sums_with<F: MulAdd, const S: bool, const G: bool>(
             &full(&src.dm, j),
             &full(&src.d, j),
             &mut out,
+            &mut values,
         );
+        if let Some(v) = keep.as_deref_mut() {
+            v.extend_from_slice(&values);
+        }
         j += LANES;
     }
     if j < i {
@@ -195,31 +210,36 @@ fn sums_with<F: MulAdd, const S: bool, const G: bool>(
             &padded(&src.dm, 0.0),
             &padded(&src.d, 1.0),
             &mut out,
+            &mut values,
         );
+        if let Some(v) = keep {
+            v.extend_from_slice(&values[..i - j]);
+        }
     }
     // lanes added in a fixed order
     let fold = |v: &Lanes| v.iter().sum::<f64>();
     Sums { trig: fold(&out.trig), acc: std::array::from_fn(|k| fold(&out.acc[k])) }
 }
 
-struct Target<'a> {
+struct Target<'a, 'v> {
     src: &'a Sources,
     sh: &'a Shape,
     i: usize,
     start: usize,
     grad: bool,
+    keep: Option<&'v mut Vec<f64>>,
 }
 
-impl Kernel for Target<'_> {
+impl Kernel for Target<'_, '_> {
     type Output = Sums;
     #[inline(always)]
     fn run<F: MulAdd>(self) -> Sums {
-        let Target { src, sh, i, start, grad } = self;
+        let Target { src, sh, i, start, grad, keep } = self;
         match (sh.spatial, grad) {
-            (true, true) => sums_with::<F, true, true>(src, sh, i, start),
-            (true, false) => sums_with::<F, true, false>(src, sh, i, start),
-            (false, true) => sums_with::<F, false, true>(src, sh, i, start),
-            (false, false) => sums_with::<F, false, false>(src, sh, i, start),
+            (true, true) => sums_with::<F, true, true>(src, sh, i, start, keep),
+            (true, false) => sums_with::<F, true, false>(src, sh, i, start, keep),
+            (false, true) => sums_with::<F, false, true>(src, sh, i, start, keep),
+            (false, false) => sums_with::<F, false, false>(src, sh, i, start, keep),
         }
     }
 }
@@ -227,7 +247,20 @@ impl Kernel for Target<'_> {
 /// The sums of target `i` over the sources `start..i` (`start ≤ i`), compiled for `simd` when the
 /// processor has it (the baseline otherwise).
 pub(super) fn pair_sums(simd: Simd, src: &Sources, sh: &Shape, i: usize, start: usize, grad: bool) -> Sums {
-    dispatch(simd, Target { src, sh, i, start, grad })
+    dispatch(simd, Target { src, sh, i, start, grad, keep: None })
+}
+
+/// The kernel `g_ij` of each source `j` in `start..i`, appended to `values` in that order, and
+/// their sum (as [`Sums::trig`]).
+pub(super) fn pair_values(
+    simd: Simd,
+    src: &Sources,
+    sh: &Shape,
+    i: usize,
+    start: usize,
+    values: &mut Vec<f64>,
+) -> f64 {
+    dispatch(simd, Target { src, sh, i, start, grad: false, keep: Some(values) }).trig
 }
 
 #[cfg(test)]
@@ -271,6 +304,13 @@ mod tests {
                 }
                 assert!((base.trig - want).abs() <= 1e-12 * want.max(1e-300), "{i}: {} vs {want}", base.trig);
                 assert_eq!(base.trig, pair_sums(Simd::Baseline, &src, &sh, i, 0, false).trig);
+                let mut vals = vec![];
+                let sum = pair_values(Simd::detected(), &src, &sh, i, 0, &mut vals);
+                assert_eq!(vals.len(), i);
+                assert!(
+                    (vals.iter().sum::<f64>() - want).abs() <= 1e-12 * want.max(1e-300)
+                        && (sum - want).abs() <= 1e-12 * want.max(1e-300)
+                );
                 for simd in Simd::available() {
                     let s = pair_sums(simd, &src, &sh, i, 0, true);
                     assert!((s.trig - base.trig).abs() <= 1e-13 * base.trig.max(1e-300), "{simd:?}");
