@@ -4,7 +4,8 @@
 //! Rust (f64, nalgebra, rayon): Poisson processes, multivariate Hawkes processes with exponential,
 //! sum-of-exponential and power-law kernels (simulation by thinning and by branching, exact
 //! likelihood and gradient by recursion, maximum-likelihood and EM fitting, goodness of fit) and
-//! ETAS for earthquake catalogues. The [`neural`] module holds the neural temporal point
+//! ETAS for earthquake catalogues ([`etas`]; with [`csep`] for the CSEP consistency tests, and
+//! [`simd`] for the vectorised pair loop of its catalogue-scale likelihood). The [`neural`] module holds the neural temporal point
 //! processes on libtorch (RMTPP, NHP, SAHP, THP, AttNHP, FullyNN, IntensityFree as encoder ×
 //! decoder combinations), their likelihoods, samplers, metrics, training and the forecasting
 //! benchmark.
