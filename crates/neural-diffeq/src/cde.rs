@@ -26,6 +26,10 @@ pub enum Interpolation {
     /// Rectilinear (Morrill et al. 2021): time advances with the values held, then the values jump
     /// at the new time; the path is parameterised by `s ∈ [0, 2(T − 1)]` and is causal.
     Rectilinear,
+    /// Natural cubic spline (Kidger et al. 2020): C², second derivative 0 at both ends. Each
+    /// piece's slopes solve one tridiagonal system over the whole grid, so the path at `t` depends
+    /// on later observations too (not causal: for offline classification and regression).
+    NaturalCubic,
 }
 
 /// The control path `X(t)` of a batch, `[B, C]` at any `t` in the grid's span.
@@ -58,6 +62,46 @@ fn forward_fill(x: &Tensor) -> Tensor {
         out.push(last.shallow_clone());
     }
     Tensor::stack(&out, 1)
+}
+
+/// Knot slopes `m_i` (`[B, T, C]`) of the natural cubic spline through knots at `times` with
+/// interval slopes `delta` (`[B, T − 1, C]`, `δ_i = (x_{i+1} − x_i)/h_i`): the spline in Hermite
+/// form is C² when, at interior knots,
+/// `h_i m_{i−1} + 2(h_{i−1} + h_i) m_i + h_{i−1} m_{i+1} = 3(h_i δ_{i−1} + h_{i−1} δ_i)`, and has zero
+/// second derivative at the ends when `2m_0 + m_1 = 3δ_0` and `m_{n−1} + 2m_n = 3δ_{n−1}`. The
+/// system is diagonally dominant; it is solved by the Thomas algorithm (scalar coefficients,
+/// tensor right-hand sides), `O(T)` tensor operations.
+fn natural_slopes(times: &[f64], delta: &Tensor) -> Tensor {
+    let n = times.len() - 1;
+    let h: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let d = |i: usize| delta.select(1, i as i64);
+    // row i: a_i m_{i−1} + b_i m_i + c_i m_{i+1} = r_i
+    let row = |i: usize| -> (f64, f64, f64, Tensor) {
+        if i == 0 {
+            (0.0, 2.0, 1.0, d(0) * 3.0)
+        } else if i == n {
+            (1.0, 2.0, 0.0, d(n - 1) * 3.0)
+        } else {
+            (h[i], 2.0 * (h[i - 1] + h[i]), h[i - 1], (d(i - 1) * h[i] + d(i) * h[i - 1]) * 3.0)
+        }
+    };
+    let mut cp = Vec::with_capacity(n + 1);
+    let mut rp: Vec<Tensor> = Vec::with_capacity(n + 1);
+    for i in 0..=n {
+        let (a, b, c, r) = row(i);
+        let (den, r) = if i == 0 { (b, r) } else { (b - a * cp[i - 1], r - &rp[i - 1] * a) };
+        cp.push(c / den);
+        rp.push(r / den);
+    }
+    // back substitution, from the last knot down
+    let mut m: Vec<Tensor> = Vec::with_capacity(n + 1);
+    m.push(rp[n].shallow_clone());
+    for i in (0..n).rev() {
+        let next = &rp[i] - m.last().expect("non-empty") * cp[i];
+        m.push(next);
+    }
+    m.reverse();
+    Tensor::stack(&m, 1)
 }
 
 impl ControlPath {
@@ -116,7 +160,11 @@ impl ControlPath {
             .to(obs.device())
             .view([1, t - 1, 1]);
         let diff = (values.narrow(1, 1, t - 1) - values.narrow(1, 0, t - 1)) / dt;
-        let slopes = Tensor::cat(&[diff.narrow(1, 0, 1), diff], 1);
+        let slopes = if interp == Interpolation::NaturalCubic {
+            natural_slopes(times, &diff)
+        } else {
+            Tensor::cat(&[diff.narrow(1, 0, 1), diff], 1)
+        };
         if interp == Interpolation::Rectilinear {
             // knot 2i = X_i; knot 2i + 1 = (t_{i+1}, values of X_i)
             let c = values.size()[2];
@@ -169,7 +217,7 @@ impl ControlPath {
         let (x0, x1) = (self.values.select(1, i as i64), self.values.select(1, i as i64 + 1));
         match self.interp {
             Interpolation::Linear | Interpolation::Rectilinear => &x0 + (&x1 - &x0) * th,
-            Interpolation::HermiteBackward => {
+            Interpolation::HermiteBackward | Interpolation::NaturalCubic => {
                 let (m0, m1) = (self.slopes.select(1, i as i64), self.slopes.select(1, i as i64 + 1));
                 let (t2, t3) = (th * th, th * th * th);
                 x0 * (2.0 * t3 - 3.0 * t2 + 1.0)
@@ -185,7 +233,7 @@ impl ControlPath {
         let (x0, x1) = (self.values.select(1, i as i64), self.values.select(1, i as i64 + 1));
         match self.interp {
             Interpolation::Linear | Interpolation::Rectilinear => (x1 - x0) / h,
-            Interpolation::HermiteBackward => {
+            Interpolation::HermiteBackward | Interpolation::NaturalCubic => {
                 let (m0, m1) = (self.slopes.select(1, i as i64), self.slopes.select(1, i as i64 + 1));
                 let t2 = th * th;
                 (x0 * (6.0 * t2 - 6.0 * th) + x1 * (-6.0 * t2 + 6.0 * th)) / h
@@ -308,6 +356,87 @@ mod tests {
         assert!(e.contains("obs") && e.contains("NaN"), "{e}");
     }
 
+    /// The natural cubic spline through `(t_i, y_i)` at `t`, from its moments `M_i = S''(t_i)`
+    /// (`M_0 = M_n = 0`, `h_{i−1} M_{i−1} + 2(h_{i−1} + h_i) M_i + h_i M_{i+1} = 6(δ_i − δ_{i−1})`),
+    /// solved densely: a second, independent construction of the spline.
+    fn spline_by_moments(ts: &[f64], ys: &[f64], t: f64) -> f64 {
+        let n = ts.len() - 1;
+        let h: Vec<f64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut a = vec![vec![0.0; n + 1]; n + 1];
+        let mut r = vec![0.0; n + 1];
+        a[0][0] = 1.0;
+        a[n][n] = 1.0;
+        for i in 1..n {
+            a[i][i - 1] = h[i - 1];
+            a[i][i] = 2.0 * (h[i - 1] + h[i]);
+            a[i][i + 1] = h[i];
+            r[i] = 6.0 * ((ys[i + 1] - ys[i]) / h[i] - (ys[i] - ys[i - 1]) / h[i - 1]);
+        }
+        // Gaussian elimination (the matrix is diagonally dominant)
+        for k in 0..=n {
+            for i in k + 1..=n {
+                let f = a[i][k] / a[k][k];
+                for j in k..=n {
+                    a[i][j] -= f * a[k][j];
+                }
+                r[i] -= f * r[k];
+            }
+        }
+        let mut m = vec![0.0; n + 1];
+        for k in (0..=n).rev() {
+            let s: f64 = (k + 1..=n).map(|j| a[k][j] * m[j]).sum();
+            m[k] = (r[k] - s) / a[k][k];
+        }
+        let i = ts.partition_point(|&s| s <= t).clamp(1, n) - 1;
+        let (hi, u, v) = (h[i], ts[i + 1] - t, t - ts[i]);
+        m[i] * u.powi(3) / (6.0 * hi)
+            + m[i + 1] * v.powi(3) / (6.0 * hi)
+            + (ys[i] / hi - m[i] * hi / 6.0) * u
+            + (ys[i + 1] / hi - m[i + 1] * hi / 6.0) * v
+    }
+
+    #[test]
+    fn natural_cubic_path_is_the_natural_spline() {
+        let times = [0.0, 0.4, 1.0, 1.5, 2.7, 3.0];
+        let ys = [1.0, -0.5, 2.0, 0.3, 0.8, -1.2];
+        let obs = Tensor::from_slice(&ys).view([1, 6, 1]);
+        let p = ControlPath::without_counts(&times, &obs, Interpolation::NaturalCubic).unwrap();
+        for k in 0..=300 {
+            let t = 3.0 * k as f64 / 300.0;
+            let x = p.evaluate(t);
+            assert!((x.double_value(&[0, 0]) - t).abs() < 1e-12, "the time channel stays linear");
+            let want = spline_by_moments(&times, &ys, t);
+            assert!(
+                (x.double_value(&[0, 1]) - want).abs() < 1e-12,
+                "{t}: {} vs {want}",
+                x.double_value(&[0, 1])
+            );
+            // the analytic derivative against central differences
+            let e = 1e-6;
+            if t > e && t < 3.0 - e && times.iter().all(|&s| (s - t).abs() > 2.0 * e) {
+                let fd = (p.evaluate(t + e) - p.evaluate(t - e)) / (2.0 * e);
+                assert!(fd.allclose(&p.derivative(t), 1e-6, 1e-6, false), "{t}");
+            }
+        }
+        // C² at the interior knots, zero curvature at both ends (one-sided second differences)
+        let d2 = |t: f64, e: f64| (p.derivative(t + e) - p.derivative(t)).double_value(&[0, 1]) / e;
+        for &t in &times[1..5] {
+            let (left, right) = (d2(t - 1e-5, 1e-6), d2(t + 1e-5, 1e-6));
+            assert!((left - right).abs() < 1e-3, "{t}: {left} vs {right}");
+        }
+        assert!(d2(0.0, 1e-6).abs() < 1e-4 && d2(3.0 - 1e-6, 1e-6).abs() < 1e-4);
+        // a straight line comes back exactly, and two knots give the segment
+        let line = Tensor::from_slice(&times.map(|t| 2.0 * t - 1.0)).view([1, 6, 1]);
+        let pl = ControlPath::without_counts(&times, &line, Interpolation::NaturalCubic).unwrap();
+        for t in [0.1, 0.77, 2.2, 2.95] {
+            assert!((pl.evaluate(t).double_value(&[0, 1]) - (2.0 * t - 1.0)).abs() < 1e-12);
+            assert!((pl.derivative(t).double_value(&[0, 1]) - 2.0).abs() < 1e-12);
+        }
+        let two = Tensor::from_slice(&[1.0, 3.0]).view([1, 2, 1]);
+        let p2 = ControlPath::without_counts(&[0.0, 2.0], &two, Interpolation::NaturalCubic).unwrap();
+        assert!((p2.evaluate(0.5).double_value(&[0, 1]) - 1.5).abs() < 1e-12);
+    }
+
     #[test]
     fn path_interpolates_fills_and_counts() {
         let nan = f64::NAN;
@@ -362,6 +491,12 @@ mod tests {
         assert!(stats.nfe > 0);
         y.sum(Kind::Float).backward();
         assert!(vs.trainable_variables().iter().all(|v| v.grad().defined()));
+        // the same model over a natural cubic path (f32, with NaN-free counts)
+        let pn =
+            ControlPath::new(&[0.0, 0.3, 0.5, 1.0, 1.2, 2.0], &obs, Interpolation::NaturalCubic).unwrap();
+        let (yn, _) = m.forward(&pn, &StepControl::adaptive(1e-4, 1e-4)).unwrap();
+        assert_eq!(yn.size(), vec![5, 2]);
+        assert!(yn.isfinite().all().int64_value(&[]) == 1);
         let obs2 = Tensor::randn([5, 6, 2], (Kind::Float, Device::Cpu));
         let p2 = ControlPath::new(&[0.0, 0.3, 0.5, 1.0, 1.2, 2.0], &obs2, Interpolation::Linear).unwrap();
         assert!(m.forward(&p2, &StepControl::adaptive(1e-4, 1e-4)).is_err());
