@@ -19,5 +19,5 @@ pub use reversible_heun::{
     reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, ReversibleHeunState,
 };
 pub use solve::{sdeint, sdeint_on_grid};
-pub use solver::{EulerHeun, EulerMaruyama, Heun, Milstein, SdeMethod, SdeSolver, Sra1, StepInput};
+pub use solver::{EulerHeun, EulerMaruyama, Heun, Milstein, SdeMethod, SdeSolver, Sra1, Sriw1, StepInput};
 pub use term::{FnSde, Noise, SdeTerm};

@@ -90,6 +90,13 @@ fn strong_orders() {
     // Heun on scalar (commutative) noise: order 1 for the Stratonovich solution
     let heun = strong_order(&Heun, true);
     assert!((heun - 1.0).abs() <= 0.2, "Heun strong order {heun}");
+    // SRIW1: order 1.5 for the Itô solution, with multiplicative noise
+    let sri = strong_order(&Sriw1, false);
+    assert!((sri - 1.5).abs() <= 0.25, "SRIW1 strong order {sri}");
+    assert!(sri > mil + 0.3, "SRIW1 {sri} vs Milstein {mil}");
+    eprintln!(
+        "strong orders on GBM: EM {em:.3}, Milstein {mil:.3}, Heun (Stratonovich) {heun:.3}, SRIW1 {sri:.3}"
+    );
 }
 
 #[test]
@@ -141,6 +148,11 @@ fn general_noise_and_errors() {
     assert!(Milstein::default()
         .step(&sde, 0.0, &y0, 0.1, &path.increment(0).unwrap(), &path.levy_area(0).unwrap())
         .is_err());
+    let e = Sriw1
+        .step(&sde, 0.0, &y0, 0.1, &path.increment(0).unwrap(), &path.levy_area(0).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("noise") && e.contains("SRIW1"), "{e}");
     // steps beyond the path are an error naming k, not an index panic
     assert!(path.increment(path.steps()).unwrap_err().to_string().contains("`k`"));
     assert!(path.levy_area(usize::MAX).is_err());

@@ -1,4 +1,4 @@
-//! One-step SDE methods: Euler–Maruyama, Milstein, Heun, Euler–Heun and SRA1, each advancing from
+//! One-step SDE methods: Euler–Maruyama, Milstein, Heun, Euler–Heun, SRA1 and SRIW1, each advancing from
 //! an already evaluated drift and diffusion; [`sdeint`](super::sdeint) runs them.
 
 use super::term::{Noise, SdeTerm};
@@ -211,5 +211,60 @@ impl SdeSolver for Sra1 {
         let f2 = term.drift(t + 0.75 * h, &h2)?;
         // β⁽¹⁾ pairs with ΔW, β⁽²⁾ with ΔZ/h; stage 1 uses g(t + c₁₁h) = g(t + h), stage 2 g(t)
         Ok(y + (f1 * (1.0 / 3.0) + f2 * (2.0 / 3.0)) * h + &g_th * (dw - &zeta) + g_t * zeta)
+    }
+}
+
+/// Rößler's SRIW1 (Rößler 2010, "Runge–Kutta methods for the strong approximation of solutions of
+/// stochastic differential equations", SIAM J. Numer. Anal. 48), strong order 1.5 for Itô SDEs
+/// with scalar noise, and with diagonal noise whose `k`-th diffusion depends on the state through
+/// `y_k` (the stages then act component by component); additive noise is a special case. Four
+/// diffusion stages and two drift evaluations per step, tableau
+/// `c⁽⁰⁾ = (0, ¾, 0, 0)`, `c⁽¹⁾ = (0, ¼, 1, ¼)`, `A⁽⁰⁾₂₁ = ¾`, `B⁽⁰⁾₂₁ = 3/2`,
+/// `A⁽¹⁾₂₁ = ¼`, `A⁽¹⁾₃₁ = 1`, `A⁽¹⁾₄₃ = ¼`, `B⁽¹⁾₂₁ = ½`, `B⁽¹⁾₃₁ = −1`, `B⁽¹⁾₄ = (−5, 3, ½)`,
+/// `α = (⅓, ⅔, 0, 0)`, `β⁽¹⁾ = (−1, 4/3, 2/3, 0)`, `β⁽²⁾ = (−1, 4/3, −1/3, 0)`,
+/// `β⁽³⁾ = (2, −4/3, −2/3, 0)`, `β⁽⁴⁾ = (−2, 5/3, −2/3, 1)`, which weight `ΔW`, `I₍₁,₁₎/√h =
+/// (ΔW² − h)/(2√h)`, `I₍₁,₀₎/h = ΔW/2 + H` (`H` the space-time Lévy area) and
+/// `I₍₁,₁,₁₎/h = (ΔW³ − 3hΔW)/(6h)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sriw1;
+
+impl SdeSolver for Sriw1 {
+    fn method(&self) -> SdeMethod {
+        SdeMethod { name: "sriw1", strong_order: 1.5, stratonovich: false }
+    }
+    fn check_noise(&self, noise: Noise) -> Result<()> {
+        if let Noise::General { .. } = noise {
+            return Err(invalid(
+                "noise",
+                format!("{noise:?}"),
+                "SRIW1 needs scalar, diagonal or additive noise (its iterated integrals are per component)",
+            ));
+        }
+        Ok(())
+    }
+    fn advance(&self, s: StepInput<'_>, f: Tensor, g: Tensor) -> Result<Tensor> {
+        let StepInput { term, t, y, h, dw, levy } = s;
+        let sq = h.sqrt();
+        let (f1, g1) = (f, g);
+        let i10 = dw * 0.5 + levy; // I₍₁,₀₎ / h
+        let i11 = (dw * dw - h) / (2.0 * sq); // I₍₁,₁₎ / √h
+        let i111 = (dw * dw * dw - dw * (3.0 * h)) / (6.0 * h); // I₍₁,₁,₁₎ / h
+                                                                // drift stage 2; drift stages 3 and 4 are f(t, y) = f1 (c⁽⁰⁾ = 0, no A⁽⁰⁾ entries)
+        let h0_2 = y + &f1 * (0.75 * h) + &g1 * &i10 * 1.5;
+        let f2 = term.drift(t + 0.75 * h, &h0_2)?;
+        // diffusion stages
+        let h1_2 = y + &f1 * (0.25 * h) + &g1 * (0.5 * sq);
+        let g2 = term.diffusion(t + 0.25 * h, &h1_2)?;
+        let h1_3 = y + &f1 * h - &g1 * sq;
+        let g3 = term.diffusion(t + h, &h1_3)?;
+        let h1_4 = y + &f1 * (0.25 * h) + (&g1 * -5.0 + &g2 * 3.0 + &g3 * 0.5) * sq;
+        let g4 = term.diffusion(t + 0.25 * h, &h1_4)?;
+        // Σ_i (β⁽¹⁾_i ΔW + β⁽²⁾_i I₁₁/√h + β⁽³⁾_i I₁₀/h + β⁽⁴⁾_i I₁₁₁/h) g_i
+        let w = |b1: f64, b2: f64, b3: f64, b4: f64| dw * b1 + &i11 * b2 + &i10 * b3 + &i111 * b4;
+        let noise = g1 * w(-1.0, -1.0, 2.0, -2.0)
+            + g2 * w(4.0 / 3.0, 4.0 / 3.0, -4.0 / 3.0, 5.0 / 3.0)
+            + g3 * w(2.0 / 3.0, -1.0 / 3.0, -2.0 / 3.0, -2.0 / 3.0)
+            + g4 * w(0.0, 0.0, 0.0, 1.0);
+        Ok(y + (f1 * (1.0 / 3.0) + f2 * (2.0 / 3.0)) * h + noise)
     }
 }
