@@ -7,6 +7,7 @@
 
 pub mod adjoint;
 pub mod brownian;
+pub mod brownian_interval;
 pub mod fbm;
 pub mod reversible_heun;
 pub mod solve;
@@ -15,6 +16,7 @@ pub mod term;
 
 pub use adjoint::stochastic_adjoint;
 pub use brownian::{BrownianMotion, BrownianPath, VirtualBrownianTree};
+pub use brownian_interval::BrownianInterval;
 pub use reversible_heun::{
     reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, ReversibleHeunState,
 };

@@ -379,3 +379,24 @@ fn wrong_vector_field_outputs_are_named() {
     });
     assert!(e.contains("diffusion output"), "{e}");
 }
+
+#[test]
+fn adaptive_sriw1_converges_on_the_brownian_interval() {
+    // the interval is sampled exactly at every time the controller tries, rejected steps included
+    let b = 400;
+    let bi = BrownianInterval::new(0.0, 1.0, 1e-2, &[b, 1], 23, Kind::Double, Device::Cpu).unwrap();
+    let y0 = Tensor::ones([b, 1], (Kind::Double, Device::Cpu));
+    let exact = (bi.increment(0.0, 1.0).unwrap() * SIGMA + (MU - 0.5 * SIGMA * SIGMA)).exp();
+    let mut last = f64::INFINITY;
+    for tol in [1e-2, 1e-3, 1e-4] {
+        let sol = sdeint(&gbm(), &Sriw1, (0.0, 1.0), &y0, &bi, &adaptive(tol), &SaveAt::t1()).unwrap();
+        let err = (sol.ys.last().unwrap() - &exact).abs().mean(Kind::Double).double_value(&[]);
+        assert!(err < 0.7 * last, "tol {tol}: error {err} (previous {last})");
+        eprintln!(
+            "SRIW1 on the interval, tol {tol:e}: {} accepted steps, {} rejected, mean |error| {err:.3e}",
+            sol.stats.accepted, sol.stats.rejected
+        );
+        last = err;
+    }
+    assert!(last < 1e-3, "strong error {last} at tol 1e-4");
+}
