@@ -6,6 +6,17 @@ use core_tensor::seed::{derive_seed, rng};
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
+/// A span `t0 < t1` (finite) and a positive leaf width `tol`, or the error naming them.
+pub(crate) fn check_span_and_tol(t0: f64, t1: f64, tol: f64) -> Result<()> {
+    if !(t0 < t1 && t0.is_finite() && t1.is_finite()) {
+        return Err(invalid("t0, t1", format!("{t0}, {t1}"), "need finite t0 < t1"));
+    }
+    if !(tol > 0.0) {
+        return Err(invalid("tol", tol, "must be > 0"));
+    }
+    Ok(())
+}
+
 /// `shape` standard normals from `seed`.
 pub(crate) fn normals(seed: u64, shape: &[i64], kind: Kind, device: Device) -> Tensor {
     let n: i64 = shape.iter().product();
@@ -285,12 +296,7 @@ impl VirtualBrownianTree {
         kind: Kind,
         device: Device,
     ) -> Result<Self> {
-        if !(t0 < t1 && t0.is_finite() && t1.is_finite()) {
-            return Err(invalid("t0, t1", format!("{t0}, {t1}"), "need finite t0 < t1"));
-        }
-        if !(tol > 0.0) {
-            return Err(invalid("tol", tol, "must be > 0"));
-        }
+        check_span_and_tol(t0, t1, tol)?;
         Ok(VirtualBrownianTree { t0, t1, tol, seed, shape: shape.to_vec(), kind, device })
     }
 

@@ -1,7 +1,7 @@
 //! The Brownian interval: exact increments and space-time Lévy areas over any intervals, from a
 //! seed, with every sampled piece kept.
 
-use super::brownian::{normals, BrownianMotion};
+use super::brownian::{check_span_and_tol, normals, BrownianMotion};
 use crate::error::{invalid, Result};
 use core_tensor::seed::derive_seed;
 use std::sync::Mutex;
@@ -66,12 +66,7 @@ impl BrownianInterval {
         kind: Kind,
         device: Device,
     ) -> Result<Self> {
-        if !(t0 < t1 && t0.is_finite() && t1.is_finite()) {
-            return Err(invalid("t0, t1", format!("{t0}, {t1}"), "need finite t0 < t1"));
-        }
-        if !(tol > 0.0) {
-            return Err(invalid("tol", tol, "must be > 0"));
-        }
+        check_span_and_tol(t0, t1, tol)?;
         let h = t1 - t0;
         let root = Piece {
             a: t0,
