@@ -1,9 +1,11 @@
 //! Gradients through solves of tensor ODEs: backpropagation through the solver steps, recomputation
-//! from per-step checkpoints, and the continuous adjoint (backsolve) with the seminorm option.
+//! from per-step checkpoints, binomial checkpointing with a bounded number of stored states, and
+//! the continuous adjoint (backsolve) with the seminorm option.
 //!
-//! All three return `∂L/∂y0` and accumulate `∂L/∂θ` into the parameters' `.grad`, given the
+//! All four return `∂L/∂y0` and accumulate `∂L/∂θ` into the parameters' `.grad`, given the
 //! cotangent `∂L/∂y(t1)`, so they can replace `loss.backward()` in a training step.
 
+use crate::checkpoint::{self, Action};
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
 use crate::solve::{solve, SaveAt, Solution};
@@ -21,6 +23,13 @@ pub enum Gradient {
     /// a time with a graph (memory of one step; the gradient of the discrete solve, equal to
     /// `Backprop`).
     Recompute,
+    /// Binomial checkpointing ([`crate::checkpoint`]): the forward solve keeps only the step
+    /// sizes; the backward pass holds at most `checkpoints` intermediate states and recomputes the
+    /// fewest steps that allows (the gradient of the discrete solve, equal to `Backprop`).
+    Checkpointed {
+        /// Intermediate states held at most.
+        checkpoints: usize,
+    },
     /// Continuous adjoint (Chen et al. 2018): solve `a' = −aᵀ∂f/∂y`, `g' = −aᵀ∂f/∂θ` backwards
     /// together with `y`. With `seminorm` the parameter-gradient channels are left out of the error
     /// norm (Kidger et al. 2021).
@@ -143,16 +152,46 @@ pub fn solve_backward(
                 y_start.push(s.step.y1.shallow_clone());
             }
             for (i, s) in sol.steps.iter().enumerate().rev() {
-                let yi = y_start[i].detach().set_requires_grad(true);
-                let st = tch::with_grad(|| solver.step(term, s.t, &yi, None, s.h, false, &mut back))?;
-                back.steps += 1;
-                let mut inputs: Vec<&Tensor> = vec![&yi];
-                inputs.extend(params.iter());
-                let g = Tensor::f_run_backward(&[(&st.y1 * &cot).sum(Kind::Double)], &inputs, false, false)?;
-                cot = g[0].shallow_clone();
-                for (acc, gi) in param_grads.iter_mut().zip(&g[1..]) {
-                    if gi.defined() {
-                        *acc = &*acc + gi;
+                cot =
+                    replay(term, solver, params, (s.t, s.h), &y_start[i], &cot, &mut back, &mut param_grads)?;
+            }
+            accumulate(params, &param_grads);
+            Ok((y1, cot, sol.stats, back))
+        }
+        Gradient::Checkpointed { checkpoints } => {
+            let sol: Solution<Tensor> =
+                tch::no_grad(|| solve(term, solver, span, y0, control, &SaveAt::t1().with_step_sizes()))?;
+            let y1 = sol.ys.last().expect("t1 saved").shallow_clone();
+            let mut cot = grad_y1(&y1)?;
+            let steps = &sol.step_sizes;
+            let mut back = Stats::default();
+            let mut param_grads: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
+            // the stored states, the start at the bottom
+            let mut stack: Vec<Tensor> = vec![y0.detach()];
+            let advance = |from: usize, to: usize, y: &Tensor, back: &mut Stats| -> Result<Tensor> {
+                let mut y = y.shallow_clone();
+                for &(t, h) in &steps[from..to] {
+                    y = tch::no_grad(|| solver.step(term, t, &y, None, h, false, back))?.y1;
+                    back.steps += 1;
+                }
+                Ok(y)
+            };
+            for action in checkpoint::schedule(steps.len(), *checkpoints) {
+                let top = stack
+                    .last()
+                    .ok_or_else(|| invalid("schedule", "empty stack", "a checkpoint was freed twice"))?;
+                match action {
+                    Action::Store { from, to } => {
+                        let y = advance(from, to, top, &mut back)?;
+                        stack.push(y);
+                    }
+                    Action::Free => {
+                        stack.pop();
+                    }
+                    Action::Reverse { from, step } => {
+                        let y = advance(from, step, top, &mut back)?;
+                        cot =
+                            replay(term, solver, params, steps[step], &y, &cot, &mut back, &mut param_grads)?;
                     }
                 }
             }
@@ -198,6 +237,32 @@ pub fn solve_backward(
             Ok((y1, fin.parts[1].shallow_clone(), sol.stats, back.stats))
         }
     }
+}
+
+/// Replays the step `(t, h)` from `y` with a graph and pulls `cot` back through it: returns the
+/// cotangent at the step's start and adds the parameters' share to `param_grads`.
+fn replay(
+    term: &dyn OdeTerm<Tensor>,
+    solver: &dyn Solver<Tensor>,
+    params: &[Tensor],
+    (t, h): (f64, f64),
+    y: &Tensor,
+    cot: &Tensor,
+    back: &mut Stats,
+    param_grads: &mut [Tensor],
+) -> Result<Tensor> {
+    let yi = y.detach().set_requires_grad(true);
+    let st = tch::with_grad(|| solver.step(term, t, &yi, None, h, false, back))?;
+    back.steps += 1;
+    let mut inputs: Vec<&Tensor> = vec![&yi];
+    inputs.extend(params.iter());
+    let g = Tensor::f_run_backward(&[(&st.y1 * cot).sum(Kind::Double)], &inputs, false, false)?;
+    for (acc, gi) in param_grads.iter_mut().zip(&g[1..]) {
+        if gi.defined() {
+            *acc = &*acc + gi;
+        }
+    }
+    Ok(g[0].shallow_clone())
 }
 
 /// The adjoint solve uses the same explicit tableau on the tuple state.

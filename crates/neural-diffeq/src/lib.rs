@@ -25,6 +25,7 @@
 
 pub mod adjoint;
 pub mod cde;
+pub mod checkpoint;
 pub mod controller;
 pub mod dense;
 pub mod error;

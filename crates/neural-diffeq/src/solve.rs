@@ -28,6 +28,9 @@ pub struct SaveAt {
     /// Keep every accepted step (time, step size, local error estimate, stage data) for
     /// regularisers.
     pub steps: bool,
+    /// Keep the start time and size of every accepted step (two numbers a step: what a replay
+    /// needs, as checkpointed gradients do).
+    pub step_sizes: bool,
 }
 
 impl SaveAt {
@@ -50,6 +53,12 @@ impl SaveAt {
     /// Also keep the accepted steps.
     pub fn with_steps(mut self) -> Self {
         self.steps = true;
+        self
+    }
+
+    /// Also keep `(t, h)` of every accepted step.
+    pub fn with_step_sizes(mut self) -> Self {
+        self.step_sizes = true;
         self
     }
 }
@@ -84,6 +93,8 @@ pub struct Solution<S> {
     pub event_t: Option<f64>,
     /// Accepted steps, when asked.
     pub steps: Vec<AcceptedStep<S>>,
+    /// `(t, h)` of each accepted step, when asked.
+    pub step_sizes: Vec<(f64, f64)>,
 }
 
 impl<S: State> Solution<S> {

@@ -38,6 +38,9 @@ fn backprop_recompute_and_adjoint_agree() {
         Gradient::Recompute,
         Gradient::Adjoint { rtol: 1e-10, atol: 1e-10, seminorm: false },
         Gradient::Adjoint { rtol: 1e-10, atol: 1e-10, seminorm: true },
+        Gradient::Checkpointed { checkpoints: 0 },
+        Gradient::Checkpointed { checkpoints: 2 },
+        Gradient::Checkpointed { checkpoints: 5 },
     ] {
         zero(&vs);
         let (y1, gy0, fwd, back) =
@@ -55,12 +58,22 @@ fn backprop_recompute_and_adjoint_agree() {
     let (_, y_ref, gy_ref, gp_ref, _, _) = &results[0];
     for (g, y1, gy0, gp, _, back) in &results[1..] {
         assert!(rel(y1, y_ref) < 1e-12, "{g:?}: y1 differs");
-        let tol = if matches!(g, Gradient::Recompute) { 1e-10 } else { 1e-6 };
+        let exact = matches!(g, Gradient::Recompute | Gradient::Checkpointed { .. });
+        let tol = if exact { 1e-10 } else { 1e-6 };
         assert!(rel(gy0, gy_ref) < tol, "{g:?}: dL/dy0 relative error {}", rel(gy0, gy_ref));
         for (a, b) in gp.iter().zip(gp_ref) {
             assert!(rel(a, b) < tol, "{g:?}: dL/dθ relative error {}", rel(a, b));
         }
         assert!(back.nfe > 0 || matches!(g, Gradient::Backprop));
+    }
+    // binomial checkpointing replays every step once and recomputes the fewest steps its
+    // checkpoints allow
+    for (g, _, _, _, fwd, back) in &results[4..] {
+        let Gradient::Checkpointed { checkpoints } = g else { unreachable!() };
+        let n = fwd.accepted;
+        let want = n + neural_diffeq::checkpoint::min_recomputations(n, *checkpoints);
+        assert_eq!(back.steps, want, "{g:?}: {n} steps");
+        eprintln!("{g:?}: {n} steps, {} step evaluations backwards", back.steps);
     }
     // the seminorm saves work on the backward solve
     let full = results[2].5.nfe;

@@ -158,7 +158,15 @@ impl<'a> Saved<'a> {
             let (t, y) = (self.last.0, self.last.1.shallow_clone());
             self.push(t, &y);
         }
-        Solution { ts: self.ts, ys: self.ys, stats, dense: None, event_t: None, steps: vec![] }
+        Solution {
+            ts: self.ts,
+            ys: self.ys,
+            stats,
+            dense: None,
+            event_t: None,
+            steps: vec![],
+            step_sizes: vec![],
+        }
     }
 }
 

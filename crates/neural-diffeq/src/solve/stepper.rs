@@ -69,7 +69,15 @@ impl<'a, S: State> Stepper<'a, S> {
             StepControl::Constant { .. } => None,
         };
         let mut stats = Stats::default();
-        let mut sol = Solution { ts: vec![], ys: vec![], stats, dense: None, event_t: None, steps: vec![] };
+        let mut sol = Solution {
+            ts: vec![],
+            ys: vec![],
+            stats,
+            dense: None,
+            event_t: None,
+            steps: vec![],
+            step_sizes: vec![],
+        };
         if saveat.t0 || saveat.every_step {
             sol.ts.push(t0);
             sol.ys.push(y0.dup());
@@ -322,6 +330,9 @@ impl<'a, S: State> Stepper<'a, S> {
         }
         if self.saveat.steps {
             self.sol.steps.push(AcceptedStep { t, h: h_eval, step: step.dup() });
+        }
+        if self.saveat.step_sizes {
+            self.sol.step_sizes.push((t, h_eval));
         }
         if self.saveat.dense {
             self.segments.push(seg.expect("dense"));
