@@ -128,83 +128,166 @@ pub fn solve_backward(
     gradient: &Gradient,
     grad_y1: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<(Tensor, Tensor, Stats, Stats)> {
+    let (mut ys, gy0, fwd, back) =
+        solve_backward_at(term, params, solver, span, y0, control, gradient, &[span.1], |ys| {
+            Ok(vec![grad_y1(&ys[0])?])
+        })?;
+    Ok((ys.pop().expect("one save time"), gy0, fwd, back))
+}
+
+/// [`solve_backward`] for a loss of the states at several times: solves over `span`, saves
+/// `y(t_k)` at `ts` (strictly monotone along the span, the last one `t1`), and backpropagates the
+/// cotangents `grad_ys(y(t_1), …, y(t_K)) = (∂L/∂y(t_1), …)` with the chosen strategy, as
+/// torchdiffeq's `odeint_adjoint` over a time grid or diffrax's `SaveAt(ts=…)`. The discrete
+/// strategies (`Recompute`, `Checkpointed`) make the solver step onto every `t_k` (with a constant
+/// step, the `t_k` must lie on its grid) and add each cotangent where the backward sweep passes
+/// it; the continuous adjoint solves backwards from one save time to the one before, adding the
+/// cotangent there and restarting from the forward state. Returns the saved states (detached),
+/// `∂L/∂y0` and the counters.
+///
+/// # Errors
+/// `ts` empty, unsorted, outside the span or not ending at `t1`; off the constant-step grid for
+/// the discrete strategies; `grad_ys` returning the wrong number of cotangents; and every error of
+/// the solves.
+pub fn solve_backward_at(
+    term: &dyn OdeTerm<Tensor>,
+    params: &[Tensor],
+    solver: &dyn Solver<Tensor>,
+    span: (f64, f64),
+    y0: &Tensor,
+    control: &StepControl,
+    gradient: &Gradient,
+    ts: &[f64],
+    grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
+) -> Result<(Vec<Tensor>, Tensor, Stats, Stats)> {
+    check_save_times(span, ts)?;
+    let cotangents = |ys: &[Tensor]| -> Result<Vec<Tensor>> {
+        let c = grad_ys(ys)?;
+        if c.len() != ys.len() {
+            return Err(invalid(
+                "grad_ys",
+                format!("{} cotangents", c.len()),
+                &format!("need one per save time ({})", ys.len()),
+            ));
+        }
+        Ok(c)
+    };
+    let saveat = SaveAt { ts: ts.to_vec(), ..Default::default() };
     match gradient {
         Gradient::Backprop => {
             let y0r = y0.detach().set_requires_grad(true);
-            let sol = tch::with_grad(|| solve(term, solver, span, &y0r, control, &SaveAt::t1()))?;
-            let y1 = sol.ys.last().expect("t1 saved").shallow_clone();
-            let cot = grad_y1(&y1.detach())?;
+            let sol = tch::with_grad(|| solve(term, solver, span, &y0r, control, &saveat))?;
+            let detached: Vec<Tensor> = sol.ys.iter().map(Tensor::detach).collect();
+            let cots = cotangents(&detached)?;
+            let total = sol
+                .ys
+                .iter()
+                .zip(&cots)
+                .map(|(y, c)| (y * c).sum(Kind::Double))
+                .reduce(|a, b| a + b)
+                .expect("at least one save time");
             let mut inputs: Vec<&Tensor> = vec![&y0r];
             inputs.extend(params.iter());
-            let grads = Tensor::f_run_backward(&[(&y1 * &cot).sum(Kind::Double)], &inputs, false, false)?;
+            let grads = Tensor::f_run_backward(&[total], &inputs, false, false)?;
             accumulate(params, &grads[1..]);
-            Ok((y1.detach(), grads[0].shallow_clone(), sol.stats, Stats::default()))
+            Ok((detached, grads[0].shallow_clone(), sol.stats, Stats::default()))
         }
-        Gradient::Recompute => {
+        Gradient::Recompute | Gradient::Checkpointed { .. } => {
+            let onto = stepping_onto(control, span, ts)?;
+            let recompute = matches!(gradient, Gradient::Recompute);
+            let saveat = if recompute { saveat.with_steps() } else { saveat };
             let sol: Solution<Tensor> =
-                tch::no_grad(|| solve(term, solver, span, y0, control, &SaveAt::t1().with_steps()))?;
-            let y1 = sol.ys.last().expect("t1 saved").shallow_clone();
-            let mut cot = grad_y1(&y1)?;
-            let mut back = Stats::default();
-            let mut param_grads: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-            let mut y_start: Vec<Tensor> = vec![y0.shallow_clone()];
-            for s in &sol.steps {
-                y_start.push(s.step.y1.shallow_clone());
-            }
-            for (i, s) in sol.steps.iter().enumerate().rev() {
-                cot =
-                    replay(term, solver, params, (s.t, s.h), &y_start[i], &cot, &mut back, &mut param_grads)?;
-            }
-            accumulate(params, &param_grads);
-            Ok((y1, cot, sol.stats, back))
-        }
-        Gradient::Checkpointed { checkpoints } => {
-            let sol: Solution<Tensor> =
-                tch::no_grad(|| solve(term, solver, span, y0, control, &SaveAt::t1().with_step_sizes()))?;
-            let y1 = sol.ys.last().expect("t1 saved").shallow_clone();
-            let mut cot = grad_y1(&y1)?;
+                tch::no_grad(|| solve(term, solver, span, y0, &onto, &saveat.with_step_sizes()))?;
+            let cots = cotangents(&sol.ys)?;
             let steps = &sol.step_sizes;
+            // the cotangent each step's end receives (the last one starts the sweep)
+            let mut at_end: Vec<Option<Tensor>> = (0..steps.len()).map(|_| None).collect();
+            for (k, &t) in ts.iter().enumerate().take(ts.len() - 1) {
+                let j = steps
+                    .iter()
+                    .position(|&(s, h)| ((s + h) - t).abs() <= 1e-9 * (1.0 + t.abs()))
+                    .ok_or_else(|| invalid("ts", t, "the solve did not step onto this save time"))?;
+                at_end[j] = Some(match at_end[j].take() {
+                    None => cots[k].shallow_clone(),
+                    Some(c) => c + &cots[k],
+                });
+            }
+            let mut cot = cots.last().expect("at least one save time").shallow_clone();
             let mut back = Stats::default();
             let mut param_grads: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-            // the stored states, the start at the bottom
-            let mut stack: Vec<Tensor> = vec![y0.detach()];
-            let advance = |from: usize, to: usize, y: &Tensor, back: &mut Stats| -> Result<Tensor> {
-                let mut y = y.shallow_clone();
-                for &(t, h) in &steps[from..to] {
-                    y = tch::no_grad(|| solver.step(term, t, &y, None, h, false, back))?.y1;
-                    back.steps += 1;
+            if recompute {
+                let mut y_start: Vec<Tensor> = vec![y0.shallow_clone()];
+                for s in &sol.steps {
+                    y_start.push(s.step.y1.shallow_clone());
                 }
-                Ok(y)
-            };
-            for action in checkpoint::schedule(steps.len(), *checkpoints) {
-                let top = stack
-                    .last()
-                    .ok_or_else(|| invalid("schedule", "empty stack", "a checkpoint was freed twice"))?;
-                match action {
-                    Action::Store { from, to } => {
-                        let y = advance(from, to, top, &mut back)?;
-                        stack.push(y);
+                for i in (0..steps.len()).rev() {
+                    if let Some(c) = &at_end[i] {
+                        // a new tensor: `cot` may share storage with the caller's cotangents
+                        let sum = &cot + c;
+                        cot = sum;
                     }
-                    Action::Free => {
-                        stack.pop();
+                    cot = replay(
+                        term,
+                        solver,
+                        params,
+                        steps[i],
+                        &y_start[i],
+                        &cot,
+                        &mut back,
+                        &mut param_grads,
+                    )?;
+                }
+            } else {
+                let Gradient::Checkpointed { checkpoints } = gradient else { unreachable!("matched above") };
+                // the stored states, the start at the bottom
+                let mut stack: Vec<Tensor> = vec![y0.detach()];
+                let advance = |from: usize, to: usize, y: &Tensor, back: &mut Stats| -> Result<Tensor> {
+                    let mut y = y.shallow_clone();
+                    for &(t, h) in &steps[from..to] {
+                        y = tch::no_grad(|| solver.step(term, t, &y, None, h, false, back))?.y1;
+                        back.steps += 1;
                     }
-                    Action::Reverse { from, step } => {
-                        let y = advance(from, step, top, &mut back)?;
-                        cot =
-                            replay(term, solver, params, steps[step], &y, &cot, &mut back, &mut param_grads)?;
+                    Ok(y)
+                };
+                for action in checkpoint::schedule(steps.len(), *checkpoints) {
+                    let top = stack
+                        .last()
+                        .ok_or_else(|| invalid("schedule", "empty stack", "a checkpoint was freed twice"))?;
+                    match action {
+                        Action::Store { from, to } => {
+                            let y = advance(from, to, top, &mut back)?;
+                            stack.push(y);
+                        }
+                        Action::Free => {
+                            stack.pop();
+                        }
+                        Action::Reverse { from, step } => {
+                            let y = advance(from, step, top, &mut back)?;
+                            if let Some(c) = &at_end[step] {
+                                let sum = &cot + c;
+                                cot = sum;
+                            }
+                            cot = replay(
+                                term,
+                                solver,
+                                params,
+                                steps[step],
+                                &y,
+                                &cot,
+                                &mut back,
+                                &mut param_grads,
+                            )?;
+                        }
                     }
                 }
             }
             accumulate(params, &param_grads);
-            Ok((y1, cot, sol.stats, back))
+            Ok((sol.ys, cot, sol.stats, back))
         }
         Gradient::Adjoint { rtol, atol, seminorm } => {
-            let sol = tch::no_grad(|| solve(term, solver, span, y0, control, &SaveAt::t1()))?;
-            let y1 = sol.ys.last().expect("t1 saved").shallow_clone();
-            let a1 = grad_y1(&y1)?;
-            let mut parts = vec![y1.shallow_clone(), a1];
-            parts.extend(params.iter().map(|p| p.zeros_like()));
-            let state = TensorTuple { parts, norm_parts: if *seminorm { 2 } else { 2 + params.len() } };
+            let sol = tch::no_grad(|| solve(term, solver, span, y0, control, &saveat))?;
+            let cots = cotangents(&sol.ys)?;
+            let norm_parts = if *seminorm { 2 } else { 2 + params.len() };
             let aug = |t: f64, s: &TensorTuple| -> Result<TensorTuple> {
                 let y = s.parts[0].detach().set_requires_grad(true);
                 let f = tch::with_grad(|| term.vf(t, &y))?;
@@ -230,11 +313,62 @@ pub fn solve_backward(
                 StepControl::Constant { dt } => StepControl::Constant { dt: -dt },
             };
             let erk = solver_as_tuple(solver)?;
-            let back =
-                tch::no_grad(|| solve(&aug, &erk, (span.1, span.0), &state, &back_control, &SaveAt::t1()))?;
-            let fin = back.ys.last().expect("t0 saved");
-            accumulate(params, &fin.parts[2..]);
-            Ok((y1, fin.parts[1].shallow_clone(), sol.stats, back.stats))
+            // backwards from each save time to the one before (t0 last), the adjoint picking up
+            // that time's cotangent and the state restarting from the forward solution
+            let mut a = y0.zeros_like();
+            let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
+            let mut back = Stats::default();
+            for k in (0..ts.len()).rev() {
+                let picked = &a + &cots[k];
+                a = picked;
+                let to = if k > 0 { ts[k - 1] } else { span.0 };
+                let mut parts = vec![sol.ys[k].shallow_clone(), a.shallow_clone()];
+                parts.extend(acc.iter().map(Tensor::shallow_clone));
+                let state = TensorTuple { parts, norm_parts };
+                let piece =
+                    tch::no_grad(|| solve(&aug, &erk, (ts[k], to), &state, &back_control, &SaveAt::t1()))?;
+                back.merge(&piece.stats);
+                let fin = piece.ys.last().expect("end saved");
+                a = fin.parts[1].shallow_clone();
+                acc = fin.parts[2..].iter().map(Tensor::shallow_clone).collect();
+            }
+            accumulate(params, &acc);
+            Ok((sol.ys, a, sol.stats, back))
+        }
+    }
+}
+
+/// `ts` non-empty, strictly monotone along `span`, inside it and ending at `t1`.
+fn check_save_times(span: (f64, f64), ts: &[f64]) -> Result<()> {
+    let dir = (span.1 - span.0).signum();
+    let Some(&last) = ts.last() else { return Err(invalid("ts", "[]", "need at least one save time")) };
+    if last != span.1 {
+        return Err(invalid("ts", last, &format!("the last save time must be t1 = {}", span.1)));
+    }
+    let inside = |t: f64| (t - span.0) * dir > 0.0 && (span.1 - t) * dir >= 0.0;
+    if ts.iter().any(|&t| !inside(t)) || ts.windows(2).any(|w| !((w[1] - w[0]) * dir > 0.0)) {
+        return Err(invalid("ts", format!("{ts:?}"), "need strictly monotone times inside (t0, t1]"));
+    }
+    Ok(())
+}
+
+/// The control with every save time a point the solver steps onto: added to an adaptive
+/// controller's jump times, checked against a constant step's grid.
+fn stepping_onto(control: &StepControl, span: (f64, f64), ts: &[f64]) -> Result<StepControl> {
+    match control {
+        StepControl::Adaptive(p) => {
+            let mut p = p.clone();
+            p.jump_ts.extend(ts.iter().copied().filter(|&t| t != span.1));
+            Ok(StepControl::Adaptive(p))
+        }
+        StepControl::Constant { dt } => {
+            for &t in ts {
+                let k = (t - span.0) / dt;
+                if (k - k.round()).abs() > 1e-9 * k.abs().max(1.0) {
+                    return Err(invalid("ts", t, &format!("not on the constant-step grid t0 + k·{dt}")));
+                }
+            }
+            Ok(control.clone())
         }
     }
 }

@@ -28,6 +28,16 @@ pub struct Stats {
     pub rejected: usize,
 }
 
+impl Stats {
+    /// Adds `other`'s counters to these.
+    pub fn merge(&mut self, other: &Stats) {
+        self.nfe += other.nfe;
+        self.steps += other.steps;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+    }
+}
+
 /// The result of one step from `(t, y)` to `t + h`.
 #[derive(Debug)]
 pub struct Step<S> {

@@ -103,3 +103,117 @@ fn forward_saves_requested_times_and_validates() {
         .is_err());
     assert!(ode.forward(&x0, &[0.0], &ExplicitRk::dopri5(), &StepControl::adaptive(1e-5, 1e-5)).is_err());
 }
+
+/// `L = ½ Σ_k |y(t_k)|²` over ten save times, for each strategy.
+fn multi_time_gradients(
+    ode: &NeuralOde,
+    vs: &nn::VarStore,
+    x0: &Tensor,
+    solver: &ExplicitRk,
+    control: &StepControl,
+    g: &Gradient,
+) -> (Tensor, Vec<Tensor>, neural_diffeq::solver::Stats) {
+    use neural_diffeq::adjoint::solve_backward_at;
+    zero(vs);
+    let params: Vec<Tensor> =
+        core_tensor::train::optim::trainable_named(vs).into_iter().map(|(_, t)| t).collect();
+    let ts: Vec<f64> = (1..=10).map(|k| k as f64 / 10.0).collect();
+    let (_, gy0, _, back) = solve_backward_at(ode, &params, solver, (0.0, 1.0), x0, control, g, &ts, |ys| {
+        Ok(ys.iter().map(Tensor::shallow_clone).collect())
+    })
+    .unwrap();
+    (gy0, grads(vs), back)
+}
+
+#[test]
+fn losses_at_many_save_times_agree_across_strategies_and_with_finite_differences() {
+    core_tensor::seed::seed_torch(3);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let cfg =
+        NeuralOdeConfig { dim: 2, hidden: vec![16], time_input: true, augment: 0, ..Default::default() };
+    let ode = NeuralOde::new(&vs.root(), cfg).unwrap();
+    vs.double();
+    let x0 = Tensor::randn([4, 2], (Kind::Double, Device::Cpu));
+    let strategies = [
+        Gradient::Backprop,
+        Gradient::Recompute,
+        Gradient::Checkpointed { checkpoints: 3 },
+        Gradient::Adjoint { rtol: 1e-12, atol: 1e-12, seminorm: false },
+    ];
+    // constant steps of 0.025 (the save times on the grid): every strategy against central
+    // differences of the discrete loss in one weight and in one initial value
+    let control = StepControl::Constant { dt: 0.025 };
+    let loss = |x0: &Tensor| -> f64 {
+        let ts: Vec<f64> = (1..=10).map(|k| k as f64 / 10.0).collect();
+        let ys =
+            tch::no_grad(|| ode.forward(x0, &[&[0.0][..], &ts[..]].concat(), &ExplicitRk::rk4(), &control))
+                .unwrap()
+                .0;
+        0.5 * ys.narrow(0, 1, 10).square().sum(Kind::Double).double_value(&[])
+    };
+    let (wi, w) = core_tensor::train::optim::trainable_named(&vs)
+        .into_iter()
+        .map(|(_, t)| t)
+        .enumerate()
+        .find(|(_, t)| t.dim() == 2)
+        .unwrap();
+    let eps = 1e-5;
+    let bump = |d: f64| tch::no_grad(|| w.get(0).get(0).f_add_scalar_(d).map(|_| ()).unwrap());
+    bump(eps);
+    let up = loss(&x0);
+    bump(-2.0 * eps);
+    let down = loss(&x0);
+    bump(eps);
+    let fd_w = (up - down) / (2.0 * eps);
+    let e0 = Tensor::zeros_like(&x0);
+    let _ = e0.get(1).get(0).fill_(eps);
+    let fd_x = (loss(&(&x0 + &e0)) - loss(&(&x0 - &e0))) / (2.0 * eps);
+    for g in &strategies {
+        let (gy0, gp, back) = multi_time_gradients(&ode, &vs, &x0, &ExplicitRk::rk4(), &control, g);
+        let (gw, gx) = (gp[wi].double_value(&[0, 0]), gy0.double_value(&[1, 0]));
+        // the adjoint integrates its own backward solve: 1e-5 of the discrete gradient
+        assert!((gw - fd_w).abs() <= 1e-5 * fd_w.abs().max(1e-3), "{g:?}: dL/dw {gw} vs fd {fd_w}");
+        assert!((gx - fd_x).abs() <= 1e-5 * fd_x.abs().max(1e-3), "{g:?}: dL/dy0 {gx} vs fd {fd_x}");
+        eprintln!(
+            "{g:?}: dL/dw rel. error {:.1e}, dL/dy0 rel. error {:.1e}, backward steps {}",
+            (gw - fd_w).abs() / fd_w.abs(),
+            (gx - fd_x).abs() / fd_x.abs(),
+            back.steps
+        );
+    }
+    // adaptive steps: the discrete strategies equal backprop to 1e-10, the adjoint to 1e-6
+    let control = StepControl::adaptive(1e-10, 1e-10);
+    let dopri5 = ExplicitRk::dopri5();
+    let (gy_ref, gp_ref, _) = multi_time_gradients(&ode, &vs, &x0, &dopri5, &control, &Gradient::Backprop);
+    for g in &strategies[1..] {
+        let (gy0, gp, _) = multi_time_gradients(&ode, &vs, &x0, &dopri5, &control, g);
+        let tol = if matches!(g, Gradient::Adjoint { .. }) { 1e-6 } else { 1e-10 };
+        assert!(rel(&gy0, &gy_ref) < tol, "{g:?}: dL/dy0 {}", rel(&gy0, &gy_ref));
+        for (a, b) in gp.iter().zip(&gp_ref) {
+            assert!(rel(a, b) < tol, "{g:?}: dL/dθ {}", rel(a, b));
+        }
+    }
+    // save times that are unsorted, miss t1 or lie off the constant grid are errors
+    use neural_diffeq::adjoint::solve_backward_at;
+    let params: Vec<Tensor> =
+        core_tensor::train::optim::trainable_named(&vs).into_iter().map(|(_, t)| t).collect();
+    let run = |ts: &[f64], g: &Gradient| {
+        solve_backward_at(
+            &ode,
+            &params,
+            &ExplicitRk::rk4(),
+            (0.0, 1.0),
+            &x0,
+            &StepControl::Constant { dt: 0.025 },
+            g,
+            ts,
+            |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    };
+    assert!(run(&[0.5, 0.3, 1.0], &Gradient::Backprop).contains("ts"));
+    assert!(run(&[0.5], &Gradient::Backprop).contains("t1"));
+    assert!(run(&[0.51, 1.0], &Gradient::Recompute).contains("grid"));
+}
