@@ -14,7 +14,7 @@ pub mod solve;
 pub mod solver;
 pub mod term;
 
-pub use adjoint::stochastic_adjoint;
+pub use adjoint::{stochastic_adjoint, stochastic_adjoint_at};
 pub use brownian::{BrownianMotion, BrownianPath, VirtualBrownianTree};
 pub use brownian_interval::BrownianInterval;
 pub use reversible_heun::{

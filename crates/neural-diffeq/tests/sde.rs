@@ -205,16 +205,27 @@ fn sra1_has_strong_order_one_and_a_half_for_additive_noise() {
 
 /// The continuous stochastic adjoint converges to backprop through the (Stratonovich Heun) solve
 /// as the step shrinks.
-#[test]
-fn stochastic_adjoint_converges_to_backprop() {
-    core_tensor::seed::seed_torch(3);
+/// A 2-D neural SDE (f64) seeded with `seed`, its parameters, a batch of 4 initial states and a
+/// Brownian path of 1024 steps on [0, 1] seeded with `path_seed`.
+fn neural_sde_fixture(
+    seed: u64,
+    path_seed: u64,
+) -> (nn::VarStore, NeuralSde, Vec<Tensor>, Tensor, BrownianPath) {
+    core_tensor::seed::seed_torch(seed);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let sde = NeuralSde::new(&vs.root(), 2, &[8]).unwrap();
     vs.double();
     let params: Vec<Tensor> =
         core_tensor::train::optim::trainable_named(&vs).into_iter().map(|(_, t)| t).collect();
     let y0 = Tensor::randn([4, 2], (Kind::Double, Device::Cpu));
-    let fine = BrownianPath::new(0.0, 1.0 / 1024.0, 1024, &[4, 2], 4, Kind::Double, Device::Cpu).unwrap();
+    let fine =
+        BrownianPath::new(0.0, 1.0 / 1024.0, 1024, &[4, 2], path_seed, Kind::Double, Device::Cpu).unwrap();
+    (vs, sde, params, y0, fine)
+}
+
+#[test]
+fn stochastic_adjoint_converges_to_backprop() {
+    let (_vs, sde, params, y0, fine) = neural_sde_fixture(3, 4);
     let rel = |a: &Tensor, b: &Tensor| (a - b).norm().double_value(&[]) / b.norm().double_value(&[]);
     let mut errs = Vec::new();
     for k in [16usize, 4, 1] {
@@ -399,4 +410,55 @@ fn adaptive_sriw1_converges_on_the_brownian_interval() {
         last = err;
     }
     assert!(last < 1e-3, "strong error {last} at tol 1e-4");
+}
+
+#[test]
+fn stochastic_adjoint_over_sixteen_save_points_converges_to_backprop() {
+    let (_vs, sde, params, y0, fine) = neural_sde_fixture(5, 6);
+    let rel = |a: &Tensor, b: &Tensor| (a - b).norm().double_value(&[]) / b.norm().double_value(&[]);
+    let mut errs = Vec::new();
+    for k in [16usize, 4, 1] {
+        let path = fine.coarsen(k).unwrap();
+        let n = path.steps();
+        let saves: Vec<usize> = (1..=16).map(|q| q * n / 16).collect();
+        // backprop through Heun of L = ½ Σ_q |y(t_q)|²
+        let y0r = y0.detach().set_requires_grad(true);
+        let every = sdeint_on_grid(&sde, &Heun, &y0r, &path, &SaveAt::every_step()).unwrap().ys;
+        let loss = saves
+            .iter()
+            .map(|&s| (&every[s] * &every[s]).sum(Kind::Double) * 0.5)
+            .reduce(|a, b| a + b)
+            .unwrap();
+        let mut inputs: Vec<&Tensor> = vec![&y0r];
+        inputs.extend(params.iter());
+        let g = Tensor::run_backward(&[loss], &inputs, false, false);
+        for p in &params {
+            let mut gr = p.grad();
+            if gr.defined() {
+                let _ = gr.zero_();
+            }
+        }
+        let (ys, gy0) = stochastic_adjoint_at(&sde, &params, &y0, &path, &saves, |ys| {
+            Ok(ys.iter().map(Tensor::shallow_clone).collect())
+        })
+        .unwrap();
+        assert_eq!(ys.len(), 16);
+        let mut e = rel(&gy0, &g[0]);
+        for (p, gb) in params.iter().zip(&g[1..]) {
+            e = e.max(rel(&p.grad(), gb));
+        }
+        errs.push(e);
+    }
+    eprintln!(
+        "multi-time stochastic adjoint vs backprop, relative error at h = 1/64, 1/256, 1/1024: {errs:?}"
+    );
+    assert!(errs[2] < 1e-2 && errs[2] < errs[0], "{errs:?}");
+    let path = fine.coarsen(16).unwrap();
+    let bad = |s: &[usize]| {
+        stochastic_adjoint_at(&sde, &params, &y0, &path, s, |ys| {
+            Ok(ys.iter().map(Tensor::shallow_clone).collect())
+        })
+        .is_err()
+    };
+    assert!(bad(&[]) && bad(&[8, 4, 64]) && bad(&[0, 64]) && bad(&[8, 32]));
 }

@@ -12,7 +12,7 @@ use super::brownian::BrownianPath;
 use super::solve::sdeint_on_grid;
 use super::solver::Heun;
 use super::term::SdeTerm;
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::solve::SaveAt;
 use tch::{Kind, Tensor};
 
@@ -52,13 +52,59 @@ pub fn stochastic_adjoint(
     path: &BrownianPath,
     grad_y: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<(Tensor, Tensor)> {
-    let y_t =
-        tch::no_grad(|| sdeint_on_grid(term, &Heun, y0, path, &SaveAt::t1()))?.ys.pop().expect("solved");
-    let mut a = grad_y(&y_t)?;
-    let mut y = y_t.shallow_clone();
+    let (mut ys, gy0) =
+        stochastic_adjoint_at(term, params, y0, path, &[path.steps()], |ys| Ok(vec![grad_y(&ys[0])?]))?;
+    Ok((ys.pop().expect("one save point"), gy0))
+}
+
+/// [`stochastic_adjoint`] for a loss of the states at several grid points: `save_steps` are step
+/// indices of the path's grid (strictly increasing, the last one `path.steps()`), `grad_ys` maps
+/// the states there to their cotangents. The backward sweep adds each cotangent to the adjoint
+/// when it reaches that grid point, and restarts the reconstructed state from the forward one
+/// there. Returns the saved states and `∂L/∂y0`.
+///
+/// # Errors
+/// `save_steps` empty, unsorted, beyond the grid or not ending at its last point; `grad_ys`
+/// returning the wrong number of cotangents; and every error of the solves.
+pub fn stochastic_adjoint_at(
+    term: &dyn SdeTerm,
+    params: &[Tensor],
+    y0: &Tensor,
+    path: &BrownianPath,
+    save_steps: &[usize],
+    grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
+) -> Result<(Vec<Tensor>, Tensor)> {
+    let n = path.steps();
+    if save_steps.last() != Some(&n) || save_steps.windows(2).any(|w| w[0] >= w[1]) || save_steps[0] == 0 {
+        return Err(invalid(
+            "save_steps",
+            format!("{save_steps:?}"),
+            &format!("need strictly increasing grid points in 1..={n}, ending at {n}"),
+        ));
+    }
+    let every = tch::no_grad(|| sdeint_on_grid(term, &Heun, y0, path, &SaveAt::every_step()))?.ys;
+    let saved: Vec<Tensor> = save_steps.iter().map(|&k| every[k].shallow_clone()).collect();
+    let cots = grad_ys(&saved)?;
+    if cots.len() != saved.len() {
+        return Err(invalid(
+            "grad_ys",
+            format!("{} cotangents", cots.len()),
+            &format!("need one per save point ({})", saved.len()),
+        ));
+    }
+    let mut a = y0.zeros_like();
+    let mut y = every[n].shallow_clone();
     let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
     let h = path.h();
-    for k in (0..path.steps()).rev() {
+    let mut next_save = save_steps.len();
+    for k in (0..n).rev() {
+        // grid point k + 1: pick up its cotangent and restart from the forward state
+        if next_save > 0 && save_steps[next_save - 1] == k + 1 {
+            next_save -= 1;
+            let picked = &a + &cots[next_save];
+            a = picked;
+            y = every[k + 1].shallow_clone();
+        }
         let t1 = path.t0() + (k + 1) as f64 * h;
         let dw = path.increment(k)?;
         // reverse-time Heun: step of −h with increment −dW from (t1, y, a)
@@ -73,5 +119,5 @@ pub fn stochastic_adjoint(
         }
     }
     crate::adjoint::accumulate(params, &acc);
-    Ok((y_t, a))
+    Ok((saved, a))
 }
