@@ -217,3 +217,63 @@ fn losses_at_many_save_times_agree_across_strategies_and_with_finite_differences
     assert!(run(&[0.5], &Gradient::Backprop).contains("t1"));
     assert!(run(&[0.51, 1.0], &Gradient::Recompute).contains("grid"));
 }
+
+/// `dy/dt = −k (y − cos(w t)) − y³`: stiff for k = 1000.
+fn stiff_term(k: Tensor, w: Tensor) -> impl Fn(f64, &Tensor) -> neural_diffeq::Result<Tensor> {
+    move |t: f64, y: &Tensor| Ok(-(&k * (y - (&w * t).cos())) - y * y * y)
+}
+
+#[test]
+fn implicit_solvers_backpropagate_through_newton_on_a_stiff_problem() {
+    use neural_diffeq::adjoint::solve_backward_at;
+    let (k0, w0) = (1000.0f64, 2.0f64);
+    let y0 = Tensor::from_slice(&[0.5f64, 1.5]).view([2, 1]);
+    let ts: Vec<f64> = (1..=10).map(|q| q as f64 / 10.0).collect();
+    let control = StepControl::Constant { dt: 0.02 };
+    for solver in [Esdirk::<Tensor>::kvaerno3(1e-10, 1e-10), Esdirk::<Tensor>::kvaerno5(1e-10, 1e-10)] {
+        // the loss with fresh parameter tensors (no in-place shifts of leaves)
+        let loss = |k: f64, w: f64, y0: &Tensor| -> f64 {
+            let term = stiff_term(Tensor::from_slice(&[k]), Tensor::from_slice(&[w]));
+            let saveat = SaveAt { ts: ts.clone(), ..Default::default() };
+            let sol = tch::no_grad(|| solve(&term, &solver, (0.0, 1.0), y0, &control, &saveat)).unwrap();
+            sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
+        };
+        let fd_k = (loss(k0 + 1e-3, w0, &y0) - loss(k0 - 1e-3, w0, &y0)) / 2e-3;
+        let fd_w = (loss(k0, w0 + 1e-6, &y0) - loss(k0, w0 - 1e-6, &y0)) / 2e-6;
+        // dL/dy0 is small (the stiff decay forgets y0): a wider step keeps rounding out of it
+        let e = Tensor::from_slice(&[0.0f64, 1e-4]).view([2, 1]);
+        let fd_y = (loss(k0, w0, &(&y0 + &e)) - loss(k0, w0, &(&y0 - &e))) / 2e-4;
+        for g in [Gradient::Backprop, Gradient::Recompute, Gradient::Checkpointed { checkpoints: 2 }] {
+            let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
+            let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
+            let term = stiff_term(k.shallow_clone(), w.shallow_clone());
+            let (_, gy0, _, _) = solve_backward_at(
+                &term,
+                &[k.shallow_clone(), w.shallow_clone()],
+                &solver,
+                (0.0, 1.0),
+                &y0,
+                &control,
+                &g,
+                &ts,
+                |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
+            )
+            .unwrap();
+            let (gk, gw, gy) =
+                (k.grad().double_value(&[0]), w.grad().double_value(&[0]), gy0.double_value(&[1, 0]));
+            let name = solver.tableau.name;
+            for (got, want, what) in [(gk, fd_k, "k"), (gw, fd_w, "w"), (gy, fd_y, "y0")] {
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs(),
+                    "{name} {g:?} dL/d{what}: {got} vs fd {want}"
+                );
+            }
+            eprintln!(
+                "{name} {g:?}: dL/dk {gk:.6e} (fd rel. {:.1e}), dL/dw {gw:.6e} ({:.1e}), dL/dy0 {gy:.6e} ({:.1e})",
+                (gk - fd_k).abs() / fd_k.abs(),
+                (gw - fd_w).abs() / fd_w.abs(),
+                (gy - fd_y).abs() / fd_y.abs()
+            );
+        }
+    }
+}

@@ -92,7 +92,11 @@ impl NewtonState for Tensor {
         stats.nfe += 1;
         let mut rows = Vec::with_capacity(d as usize);
         for k in 0..d {
-            let g = Tensor::f_run_backward(&[fy.select(1, k).sum(fy.kind())], &[&yr], true, false)?;
+            // the sum must be built with grad mode on as well: under an outer no_grad it would
+            // have no graph, and libtorch's backward does not survive that
+            let g = tch::with_grad(|| {
+                Tensor::f_run_backward(&[fy.select(1, k).sum(fy.kind())], &[&yr], true, false)
+            })?;
             rows.push(g[0].shallow_clone()); // [B, D] = ∂f_k/∂y per sample
         }
         let j = Tensor::stack(&rows, 1); // [B, D(out), D(in)]
