@@ -179,16 +179,13 @@ pub fn solve_backward_at(
             let sol = tch::with_grad(|| solve(term, solver, span, &y0r, control, &saveat))?;
             let detached: Vec<Tensor> = sol.ys.iter().map(Tensor::detach).collect();
             let cots = cotangents(&detached)?;
-            let total = sol
-                .ys
-                .iter()
-                .zip(&cots)
-                .map(|(y, c)| (y * c).sum(Kind::Double))
-                .reduce(|a, b| a + b)
-                .expect("at least one save time");
+            let total = tch::with_grad(|| {
+                sol.ys.iter().zip(&cots).map(|(y, c)| (y * c).sum(Kind::Double)).reduce(|a, b| a + b)
+            })
+            .expect("at least one save time");
             let mut inputs: Vec<&Tensor> = vec![&y0r];
             inputs.extend(params.iter());
-            let grads = Tensor::f_run_backward(&[total], &inputs, false, false)?;
+            let grads = tch::with_grad(|| Tensor::f_run_backward(&[total], &inputs, false, false))?;
             accumulate(params, &grads[1..]);
             Ok((detached, grads[0].shallow_clone(), sol.stats, Stats::default()))
         }
@@ -390,7 +387,10 @@ fn replay(
     back.steps += 1;
     let mut inputs: Vec<&Tensor> = vec![&yi];
     inputs.extend(params.iter());
-    let g = Tensor::f_run_backward(&[(&st.y1 * cot).sum(Kind::Double)], &inputs, false, false)?;
+    // the objective is built in grad mode too: under a caller's no_grad it would have no graph
+    let g = tch::with_grad(|| {
+        Tensor::f_run_backward(&[(&st.y1 * cot).sum(Kind::Double)], &inputs, false, false)
+    })?;
     for (acc, gi) in param_grads.iter_mut().zip(&g[1..]) {
         if gi.defined() {
             *acc = &*acc + gi;

@@ -277,3 +277,32 @@ fn implicit_solvers_backpropagate_through_newton_on_a_stiff_problem() {
         }
     }
 }
+
+#[test]
+fn strategies_work_under_a_callers_no_grad() {
+    // a training loop may call the solve inside no_grad: the strategies switch grad mode on where
+    // they need it (before, the implicit solvers' Newton matrix crashed libtorch there)
+    let (k0, w0) = (1000.0f64, 2.0f64);
+    let y0 = Tensor::from_slice(&[0.5f64, 1.5]).view([2, 1]);
+    let control = StepControl::Constant { dt: 0.05 };
+    for g in [Gradient::Backprop, Gradient::Recompute, Gradient::Checkpointed { checkpoints: 1 }] {
+        let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
+        let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
+        let term = stiff_term(k.shallow_clone(), w.shallow_clone());
+        let solver = Esdirk::<Tensor>::kvaerno3(1e-8, 1e-8);
+        let out = tch::no_grad(|| {
+            solve_backward(
+                &term,
+                &[k.shallow_clone(), w.shallow_clone()],
+                &solver,
+                (0.0, 1.0),
+                &y0,
+                &control,
+                &g,
+                |y| Ok(y.shallow_clone()),
+            )
+        });
+        assert!(out.is_ok(), "{g:?}: {:?}", out.err());
+        assert!(w.grad().defined() && w.grad().double_value(&[0]).is_finite(), "{g:?}");
+    }
+}

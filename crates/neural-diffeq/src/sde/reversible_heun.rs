@@ -145,8 +145,11 @@ pub fn reversible_heun_backward(
         })?;
         let mut inputs: Vec<&Tensor> = vec![&yk, &zk];
         inputs.extend(params.iter());
-        let obj = (&out.y * &ay).sum(Kind::Double) + (&out.z * &az).sum(Kind::Double);
-        let g = Tensor::f_run_backward(&[obj], &inputs, false, false)?;
+        // the objective and its backward in grad mode, whatever the caller's mode
+        let g = tch::with_grad(|| {
+            let obj = (&out.y * &ay).sum(Kind::Double) + (&out.z * &az).sum(Kind::Double);
+            Tensor::f_run_backward(&[obj], &inputs, false, false)
+        })?;
         ay = g[0].shallow_clone();
         az = g[1].shallow_clone();
         for (acc, gi) in pg.iter_mut().zip(&g[2..]) {
