@@ -7,14 +7,14 @@ use super::*;
 /// orders; and Monte-Carlo moments of GBM against the closed forms.
 pub const SDE_STRONG_ORDER: Task = Task::new(
     "sde_strong_order",
-    "strong error vs step on GBM for Euler–Maruyama, Milstein (Itô/Stratonovich), Heun, Euler–Heun, reversible Heun",
+    "strong error vs step on GBM for Euler–Maruyama, Milstein (Itô/Stratonovich), Heun, Euler–Heun, SRIW1, reversible Heun",
     sde_strong_order,
 );
 
 fn sde_strong_order(cfg: &SuiteConfig) -> TaskResult {
     use crate::sde::{
         reversible_heun, sdeint_on_grid, BrownianPath, EulerHeun, EulerMaruyama, FnSde, Heun, Milstein,
-        Noise, SdeSolver,
+        Noise, SdeSolver, Sriw1,
     };
     let (mu, sigma) = (0.5, 0.3);
     let gbm = FnSde {
@@ -34,6 +34,7 @@ fn sde_strong_order(cfg: &SuiteConfig) -> TaskResult {
         (Box::new(Milstein { stratonovich: true }), 1.0),
         (Box::new(Heun), 1.0),
         (Box::new(EulerHeun), 1.0),
+        (Box::new(Sriw1), 1.5),
     ];
     let mut r = TaskReport::new();
     let mut plot =
