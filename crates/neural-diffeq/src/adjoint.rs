@@ -175,8 +175,14 @@ pub fn solve_backward_at(
     let saveat = SaveAt { ts: ts.to_vec(), ..Default::default() };
     match gradient {
         Gradient::Backprop => {
+            // adaptive steps land on the save times, as in the discrete strategies, so that all
+            // of them differentiate the same discrete solution
+            let ctl = match control {
+                StepControl::Adaptive(_) => stepping_onto(control, span, ts)?,
+                StepControl::Constant { .. } => control.clone(),
+            };
             let y0r = y0.detach().set_requires_grad(true);
-            let sol = tch::with_grad(|| solve(term, solver, span, &y0r, control, &saveat))?;
+            let sol = tch::with_grad(|| solve(term, solver, span, &y0r, &ctl, &saveat))?;
             let detached: Vec<Tensor> = sol.ys.iter().map(Tensor::detach).collect();
             let cots = cotangents(&detached)?;
             let total = tch::with_grad(|| {
@@ -192,18 +198,34 @@ pub fn solve_backward_at(
         Gradient::Recompute | Gradient::Checkpointed { .. } => {
             let onto = stepping_onto(control, span, ts)?;
             let recompute = matches!(gradient, Gradient::Recompute);
-            let saveat = if recompute { saveat.with_steps() } else { saveat };
-            let sol: Solution<Tensor> =
+            // Recompute keeps the state at every step end (not the steps' stage data), checkpointing
+            // only the states at the save times
+            let saveat = if recompute { SaveAt { every_step: true, ..Default::default() } } else { saveat };
+            let mut sol: Solution<Tensor> =
                 tch::no_grad(|| solve(term, solver, span, y0, &onto, &saveat.with_step_sizes()))?;
-            let cots = cotangents(&sol.ys)?;
-            let steps = &sol.step_sizes;
+            let steps = std::mem::take(&mut sol.step_sizes);
+            if recompute && sol.ys.len() != steps.len() + 1 {
+                return Err(invalid("saveat", sol.ys.len(), "expected the state at every step end"));
+            }
+            // the step each save time ends
+            let ends: Vec<usize> = ts
+                .iter()
+                .map(|&t| {
+                    steps
+                        .iter()
+                        .position(|&(s, h)| ((s + h) - t).abs() <= 1e-9 * (1.0 + t.abs()))
+                        .ok_or_else(|| invalid("ts", t, "the solve did not step onto this save time"))
+                })
+                .collect::<Result<_>>()?;
+            let saved: Vec<Tensor> = if recompute {
+                ends.iter().map(|&j| sol.ys[j + 1].shallow_clone()).collect()
+            } else {
+                std::mem::take(&mut sol.ys)
+            };
+            let cots = cotangents(&saved)?;
             // the cotangent each step's end receives (the last one starts the sweep)
             let mut at_end: Vec<Option<Tensor>> = (0..steps.len()).map(|_| None).collect();
-            for (k, &t) in ts.iter().enumerate().take(ts.len() - 1) {
-                let j = steps
-                    .iter()
-                    .position(|&(s, h)| ((s + h) - t).abs() <= 1e-9 * (1.0 + t.abs()))
-                    .ok_or_else(|| invalid("ts", t, "the solve did not step onto this save time"))?;
+            for (k, &j) in ends.iter().enumerate().take(ts.len() - 1) {
                 at_end[j] = Some(match at_end[j].take() {
                     None => cots[k].shallow_clone(),
                     Some(c) => c + &cots[k],
@@ -213,10 +235,7 @@ pub fn solve_backward_at(
             let mut back = Stats::default();
             let mut param_grads: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
             if recompute {
-                let mut y_start: Vec<Tensor> = vec![y0.shallow_clone()];
-                for s in &sol.steps {
-                    y_start.push(s.step.y1.shallow_clone());
-                }
+                let y_start = &sol.ys;
                 for i in (0..steps.len()).rev() {
                     if let Some(c) = &at_end[i] {
                         // a new tensor: `cot` may share storage with the caller's cotangents
@@ -279,7 +298,7 @@ pub fn solve_backward_at(
                 }
             }
             accumulate(params, &param_grads);
-            Ok((sol.ys, cot, sol.stats, back))
+            Ok((saved, cot, sol.stats, back))
         }
         Gradient::Adjoint { rtol, atol, seminorm } => {
             let sol = tch::no_grad(|| solve(term, solver, span, y0, control, &saveat))?;

@@ -32,10 +32,12 @@ pub fn tasks() -> TaskGroup {
         LATENT_SDE_OU,
         FBM_HURST_RECOVERY,
         LANGEVIN_FLOW_DOUBLE_WELL,
+        GRADIENT_STRATEGIES,
     ])
 }
 
 mod cde;
+mod gradients;
 mod ie;
 mod latent;
 mod ode;
@@ -43,6 +45,7 @@ mod regularised;
 mod sde;
 
 pub use cde::*;
+pub use gradients::*;
 pub use ie::*;
 pub use latent::*;
 pub use ode::*;
