@@ -137,7 +137,8 @@ impl LangevinFlow {
             ));
         }
         let d = self.dim;
-        let dt = (ts[1] - ts[0]) / substeps as f64;
+        // evenly spaced times only: the grid below steps through them at one fixed step
+        let dt = super::even_grid_step(ts, substeps)?;
         let tt = Tensor::from_slice(ts)
             .to_kind(xs.kind())
             .to(xs.device())
@@ -194,6 +195,11 @@ mod tests {
         let xs = Tensor::randn([3, 5, 1], (Kind::Float, Device::Cpu));
         let (elbo, recon) = m.elbo(&ts, &xs, 2, 0).unwrap();
         assert!(elbo.double_value(&[]).is_finite());
+        // irregular or unsorted times are refused, not put on the first interval's grid
+        let irregular = [0.0, 0.25, 0.6, 0.75, 1.0];
+        let e = m.elbo(&irregular, &xs, 2, 0).unwrap_err().to_string();
+        assert!(e.contains("ts") && e.contains("evenly spaced"), "{e}");
+        assert!(m.elbo(&[0.0, 0.5, 0.25, 0.75, 1.0], &xs, 2, 0).is_err());
         assert_eq!(recon.size(), vec![3, 5, 1]);
         (-elbo).backward();
         // the potential's weights receive gradients through ∇U (second-order autograd); its output

@@ -148,14 +148,7 @@ impl LatentSde {
                 &format!("need [B, {}, {}] and substeps > 0", ts.len(), self.cfg.obs_dim),
             ));
         }
-        let dt0 = (ts[1] - ts[0]) / substeps as f64;
-        if ts.windows(2).any(|w| ((w[1] - w[0]) / substeps as f64 - dt0).abs() > 1e-9 * dt0.abs().max(1.0)) {
-            return Err(invalid(
-                "ts",
-                "irregular",
-                "observation times must be evenly spaced for the fixed-step solver",
-            ));
-        }
+        let dt0 = super::even_grid_step(ts, substeps)?;
         let l = self.cfg.latent_dim;
         // context from the reversed sequence (with times)
         let tt = Tensor::from_slice(ts)
