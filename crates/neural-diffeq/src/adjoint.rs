@@ -224,12 +224,10 @@ pub fn solve_backward_at(
             };
             let cots = cotangents(&saved)?;
             // the cotangent each step's end receives (the last one starts the sweep)
-            let mut at_end: Vec<Option<Tensor>> = (0..steps.len()).map(|_| None).collect();
+            // (distinct save times end distinct steps: the solver stepped onto each of them)
+            let mut at_end: Vec<Option<&Tensor>> = vec![None; steps.len()];
             for (k, &j) in ends.iter().enumerate().take(ts.len() - 1) {
-                at_end[j] = Some(match at_end[j].take() {
-                    None => cots[k].shallow_clone(),
-                    Some(c) => c + &cots[k],
-                });
+                at_end[j] = Some(&cots[k]);
             }
             let mut cot = cots.last().expect("at least one save time").shallow_clone();
             let mut back = Stats::default();
@@ -237,18 +235,13 @@ pub fn solve_backward_at(
             if recompute {
                 let y_start = &sol.ys;
                 for i in (0..steps.len()).rev() {
-                    if let Some(c) = &at_end[i] {
-                        // a new tensor: `cot` may share storage with the caller's cotangents
-                        let sum = &cot + c;
-                        cot = sum;
-                    }
                     cot = replay(
                         term,
                         solver,
                         params,
                         steps[i],
                         &y_start[i],
-                        &cot,
+                        (&cot, at_end[i]),
                         &mut back,
                         &mut param_grads,
                     )?;
@@ -279,17 +272,13 @@ pub fn solve_backward_at(
                         }
                         Action::Reverse { from, step } => {
                             let y = advance(from, step, top, &mut back)?;
-                            if let Some(c) = &at_end[step] {
-                                let sum = &cot + c;
-                                cot = sum;
-                            }
                             cot = replay(
                                 term,
                                 solver,
                                 params,
                                 steps[step],
                                 &y,
-                                &cot,
+                                (&cot, at_end[step]),
                                 &mut back,
                                 &mut param_grads,
                             )?;
@@ -389,18 +378,24 @@ fn stepping_onto(control: &StepControl, span: (f64, f64), ts: &[f64]) -> Result<
     }
 }
 
-/// Replays the step `(t, h)` from `y` with a graph and pulls `cot` back through it: returns the
-/// cotangent at the step's start and adds the parameters' share to `param_grads`.
+/// Replays the step `(t, h)` from `y` with a graph and pulls back the cotangent at its end — the
+/// one carried from later steps plus, where a save time ends the step, that time's own: returns
+/// the cotangent at the step's start and adds the parameters' share to `param_grads`.
 fn replay(
     term: &dyn OdeTerm<Tensor>,
     solver: &dyn Solver<Tensor>,
     params: &[Tensor],
     (t, h): (f64, f64),
     y: &Tensor,
-    cot: &Tensor,
+    (carried, saved): (&Tensor, Option<&Tensor>),
     back: &mut Stats,
     param_grads: &mut [Tensor],
 ) -> Result<Tensor> {
+    // a new tensor: the carried cotangent may share storage with the caller's cotangents
+    let cot = match saved {
+        Some(c) => carried + c,
+        None => carried.shallow_clone(),
+    };
     let yi = y.detach().set_requires_grad(true);
     let st = tch::with_grad(|| solver.step(term, t, &yi, None, h, false, back))?;
     back.steps += 1;
