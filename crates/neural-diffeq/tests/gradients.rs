@@ -8,12 +8,8 @@ fn grads(vs: &nn::VarStore) -> Vec<Tensor> {
 }
 
 fn zero(vs: &nn::VarStore) {
-    for (_, t) in core_tensor::train::optim::trainable_named(vs) {
-        let mut g = t.grad();
-        if g.defined() {
-            let _ = g.zero_();
-        }
-    }
+    let params: Vec<Tensor> = core_tensor::train::trainable_named(vs).into_iter().map(|(_, t)| t).collect();
+    core_tensor::train::zero_grads(&params);
 }
 
 fn rel(a: &Tensor, b: &Tensor) -> f64 {

@@ -236,12 +236,7 @@ fn stochastic_adjoint_converges_to_backprop() {
         let mut inputs: Vec<&Tensor> = vec![&y0r];
         inputs.extend(params.iter());
         let g = Tensor::run_backward(&[(&yt * &yt).sum(Kind::Double) * 0.5], &inputs, false, false);
-        for p in &params {
-            let mut gr = p.grad();
-            if gr.defined() {
-                let _ = gr.zero_();
-            }
-        }
+        core_tensor::train::zero_grads(&params);
         let (_, gy0) = stochastic_adjoint(&sde, &params, &y0, &path, |y| Ok(y.shallow_clone())).unwrap();
         let mut e = rel(&gy0, &g[0]);
         for (p, gb) in params.iter().zip(&g[1..]) {
@@ -432,12 +427,7 @@ fn stochastic_adjoint_over_sixteen_save_points_converges_to_backprop() {
         let mut inputs: Vec<&Tensor> = vec![&y0r];
         inputs.extend(params.iter());
         let g = Tensor::run_backward(&[loss], &inputs, false, false);
-        for p in &params {
-            let mut gr = p.grad();
-            if gr.defined() {
-                let _ = gr.zero_();
-            }
-        }
+        core_tensor::train::zero_grads(&params);
         let (ys, gy0) = stochastic_adjoint_at(&sde, &params, &y0, &path, &saves, |ys| {
             Ok(ys.iter().map(Tensor::shallow_clone).collect())
         })

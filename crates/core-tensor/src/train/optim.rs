@@ -184,12 +184,7 @@ impl Optimizer {
 
     /// Zeroes every parameter's gradient.
     pub fn zero_grad(&mut self) {
-        for p in self.params.iter_mut() {
-            let mut g = p.grad();
-            if g.defined() {
-                let _ = g.detach_().zero_();
-            }
-        }
+        zero_grads(&self.params);
     }
 
     /// Global L2 norm of the current gradients.
@@ -345,6 +340,16 @@ fn copy_checked(name: &str, dst: &mut Tensor, src: &Tensor) -> Result<()> {
     }
     dst.f_copy_(src)?;
     Ok(())
+}
+
+/// Zeroes the gradient of each of `params` that has one (detached from any graph first).
+pub fn zero_grads(params: &[Tensor]) {
+    for p in params {
+        let mut g = p.grad();
+        if g.defined() {
+            let _ = g.detach_().zero_();
+        }
+    }
 }
 
 /// Trainable variables of a var store, sorted by name (a deterministic order).

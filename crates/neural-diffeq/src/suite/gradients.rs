@@ -59,14 +59,6 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
     let down = loss(&x0)?;
     tch::no_grad(|| w.get(0).get(0).f_add_scalar_(eps).map(|_| ()))?;
     let fd = (up - down) / (2.0 * eps);
-    let zero = |ps: &[Tensor]| {
-        for p in ps {
-            let mut g = p.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
-    };
     let strategies = [
         Gradient::Backprop,
         Gradient::Recompute,
@@ -74,7 +66,7 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
         Gradient::Adjoint { rtol: 1e-12, atol: 1e-12, seminorm: false },
     ];
     for g in &strategies {
-        zero(&params);
+        core_tensor::train::zero_grads(&params);
         let (_, _, _, back) =
             solve_backward_at(&ode, &params, &rk4, (0.0, 1.0), &x0, &constant, g, &ts, cot)?;
         let got = params[wi].grad().double_value(&[0, 0]);
@@ -94,7 +86,7 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
     let dopri5 = ExplicitRk::dopri5();
     let mut reference: Option<Vec<Tensor>> = None;
     for g in &strategies {
-        zero(&params);
+        core_tensor::train::zero_grads(&params);
         let (_, _, _, back) =
             solve_backward_at(&ode, &params, &dopri5, (0.0, 1.0), &x0, &adaptive, g, &ts, cot)?;
         let grads: Vec<Tensor> = params.iter().map(|p| p.grad().copy()).collect();
@@ -161,7 +153,7 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
         let mut inputs: Vec<&Tensor> = vec![&y0r];
         inputs.extend(params.iter());
         let g = Tensor::f_run_backward(&[total], &inputs, false, false)?;
-        zero(&params);
+        core_tensor::train::zero_grads(&params);
         let (_, gy0) = stochastic_adjoint_at(&sde, &params, &y0, &path, &saves, cot)?;
         let mut e = rel(&gy0, &g[0]);
         for (p, gb) in params.iter().zip(&g[1..]) {
