@@ -199,12 +199,13 @@ fn e_step_windowed(model: &Etas, cat: &Catalogue, min_prob: f64) -> Vec<Row> {
     targets
         .par_iter()
         .zip(cuts)
-        .map(|(&i, cut)| {
+        .map_init(Vec::new, |g, (&i, cut)| {
+            // one buffer of kernels per worker, reused from target to target
             let start = start_of(i, cut.window);
-            let mut g = Vec::with_capacity(i - start);
-            let lam = mu + pair_values(simd, &src, &sh, i, start, &mut g);
+            g.clear();
+            let lam = mu + pair_values(simd, &src, &sh, i, start, g);
             let gs = (start..i)
-                .zip(g)
+                .zip(g.iter().copied())
                 .filter(|&(_, g)| g / lam > min_prob)
                 .map(|(j, g)| {
                     let rr = if model.spatial { r2(&ev[i], &ev[j]) } else { 0.0 };

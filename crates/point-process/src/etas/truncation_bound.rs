@@ -132,8 +132,9 @@ impl CellBound {
     /// Per cell, the weights of `Σ K D^{−(1+ρ)}` and of `Σ K` in the bound for a target at
     /// `(lon, lat)`: `(1, 0)` when the cell's lower distance bound is 0, else
     /// `(0, (d_c² + min D)^{−(1+ρ)})`.
-    pub(crate) fn row(&self, lon: f64, lat: f64) -> Row {
-        dispatch(Simd::detected(), RowKernel { b: self, lon, lat })
+    /// Writes it into `row` (reused across targets: no allocation once it has its size).
+    pub(crate) fn row_into(&self, lon: f64, lat: f64, row: &mut Row) {
+        dispatch(Simd::detected(), RowKernel { b: self, lon, lat, row })
     }
 
     /// The events before `t_i − T` in [`BLOCKS`] blocks by age, for the target of `row`: block
@@ -212,7 +213,8 @@ impl Kernel for BlockKernel<'_> {
     }
 }
 
-/// One target's weights of the cells' cumulative sums ([`CellBound::row`]).
+/// One target's weights of the cells' cumulative sums ([`CellBound::row_into`]).
+#[derive(Default)]
 pub(crate) struct Row {
     /// The weight of `Σ K` per cell (0 for the cells in `near`).
     k: Vec<f64>,
@@ -224,20 +226,22 @@ struct RowKernel<'a> {
     b: &'a CellBound,
     lon: f64,
     lat: f64,
+    row: &'a mut Row,
 }
 
 impl Kernel for RowKernel<'_> {
-    type Output = Row;
+    type Output = ();
     #[inline(always)]
-    fn run<F: MulAdd>(self) -> Row {
-        let RowKernel { b, lon, lat } = self;
+    fn run<F: MulAdd>(self) {
+        let RowKernel { b, lon, lat, row } = self;
         let n = b.n_cells();
-        let mut row = Row { k: vec![0.0; n], near: vec![] };
+        row.k.clear();
+        row.k.resize(n, 0.0);
+        row.near.clear();
         if !b.spatial {
             row.near.push(0);
-            return row;
+            return;
         }
-        let mut is_near = vec![0.0; n];
         let cos_lat = lat.abs().min(90.0).to_radians().cos();
         // east–west gaps to each column (radians), and the ∆λ factor of the bound
         let dlam: [f64; CELLS] = std::array::from_fn(|ix| {
@@ -250,8 +254,7 @@ impl Kernel for RowKernel<'_> {
             let dphi = EARTH_RADIUS_KM * (la0 - lat).max(lat - la1).max(0.0).to_radians();
             // cos of the largest |latitude| of target and cell: cos falls with |φ|
             let cos_max = cos_lat.min(b.cos_edge[iy]).min(b.cos_edge[iy + 1]);
-            let (k, kd) =
-                (&mut row.k[iy * CELLS..(iy + 1) * CELLS], &mut is_near[iy * CELLS..(iy + 1) * CELLS]);
+            let k = &mut row.k[iy * CELLS..(iy + 1) * CELLS];
             let d_min = &b.d_min[iy * CELLS..(iy + 1) * CELLS];
             // branch-free over the columns, so that the loop vectorises
             for ix in 0..CELLS {
@@ -259,12 +262,16 @@ impl Kernel for RowKernel<'_> {
                 // (d² + min D)^{−(1+ρ)}, rounded up by a relative 1e-12 (the exp and ln are
                 // within a few ulp); an empty cell (min D = ∞) has weight 0 and sums 0
                 let w = exp::<F>(-b.rho1 * ln::<F>(F::mul_add(d, d, d_min[ix]))) * (1.0 + 1e-12);
-                let near = d == 0.0;
-                k[ix] = if near { 0.0 } else { w };
-                kd[ix] = if near { 1.0 } else { 0.0 };
+                k[ix] = if d == 0.0 { 0.0 } else { w };
+            }
+            // the cells at distance bound 0 (the same test, `d == 0`), a few at most
+            if dphi == 0.0 {
+                for ix in 0..CELLS {
+                    if !(cos_max * dlam[ix] > 0.0) {
+                        row.near.push(iy * CELLS + ix);
+                    }
+                }
             }
         }
-        row.near = (0..n).filter(|&c| is_near[c] != 0.0).collect();
-        row
     }
 }

@@ -10,7 +10,7 @@
 
 use super::model::Etas;
 use super::pair_sum::Sources;
-use super::truncation_bound::CellBound;
+use super::truncation_bound::{CellBound, Row};
 use crate::data::catalogue::EARTH_RADIUS_KM;
 use crate::data::Quake;
 use crate::simd::{exp, ln, Separate};
@@ -92,11 +92,12 @@ impl<'a> WindowSearch<'a> {
                 // consecutive targets tend to need similar windows: each search starts at the
                 // rung of the one before and gallops from there
                 let mut prev = ladder.len() / 2;
+                let mut row = Row::default();
                 chunk
                     .iter()
                     .map(|&n| {
                         let i = targets[n];
-                        let row = self.cells.row(self.events[i].lon, self.events[i].lat);
+                        self.cells.row_into(self.events[i].lon, self.events[i].lat, &mut row);
                         let bound = |k: usize| {
                             let (mut e, mut eg) = (0.0, 0.0);
                             for (age, w) in self.cells.blocks(&row, self.src.t[i], ladder[k], tau) {
