@@ -33,7 +33,7 @@ pub(crate) struct CellBound {
     t0: f64,
     hb: f64,
     /// `Σ K_j` over the events of a cell in bins `≤ b`, at `b · cells + cell` (one bin's cells
-    /// side by side, as [`CellBound::omitted`] reads them).
+    /// side by side, as [`CellBound::blocks`] reads them).
     cum_k: Vec<f64>,
     /// `Σ K_j D_j^{−(1+ρ)}` likewise (`Σ K_j` for temporal ETAS).
     cum_kd: Vec<f64>,
