@@ -82,8 +82,16 @@ pub fn stochastic_adjoint_at(
             &format!("need strictly increasing grid points in 1..={n}, ending at {n}"),
         ));
     }
-    let every = tch::no_grad(|| sdeint_on_grid(term, &Heun, y0, path, &SaveAt::every_step()))?.ys;
-    let saved: Vec<Tensor> = save_steps.iter().map(|&k| every[k].shallow_clone()).collect();
+    // the states at the save points only (grid times, stepped onto), so that memory does not grow
+    // with the number of steps
+    let h = path.h();
+    let times: Vec<f64> =
+        save_steps.iter().map(|&k| if k == n { path.t1() } else { path.t0() + k as f64 * h }).collect();
+    let saveat = SaveAt { ts: times, ..Default::default() };
+    let saved = tch::no_grad(|| sdeint_on_grid(term, &Heun, y0, path, &saveat))?.ys;
+    if saved.len() != save_steps.len() {
+        return Err(invalid("save_steps", saved.len(), "the solve did not stop at every save point"));
+    }
     let cots = grad_ys(&saved)?;
     if cots.len() != saved.len() {
         return Err(invalid(
@@ -93,9 +101,8 @@ pub fn stochastic_adjoint_at(
         ));
     }
     let mut a = y0.zeros_like();
-    let mut y = every[n].shallow_clone();
+    let mut y = saved[saved.len() - 1].shallow_clone();
     let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-    let h = path.h();
     let mut next_save = save_steps.len();
     for k in (0..n).rev() {
         // grid point k + 1: pick up its cotangent and restart from the forward state
@@ -103,7 +110,7 @@ pub fn stochastic_adjoint_at(
             next_save -= 1;
             let picked = &a + &cots[next_save];
             a = picked;
-            y = every[k + 1].shallow_clone();
+            y = saved[next_save].shallow_clone();
         }
         let t1 = path.t0() + (k + 1) as f64 * h;
         let dw = path.increment(k)?;
