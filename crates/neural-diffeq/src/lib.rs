@@ -28,6 +28,7 @@ pub mod cde;
 pub mod checkpoint;
 pub mod controller;
 pub mod dense;
+pub mod density;
 pub mod error;
 pub mod ie;
 pub mod models;

@@ -23,6 +23,10 @@ pub enum StepOutput {
     /// The value of a loss whose update the closure already applied (it stepped
     /// [`StepContext::optimizer`] or optimizers of its own).
     Stepped(f64),
+    /// The value of a loss whose gradients the closure already accumulated into the parameters'
+    /// `.grad` (a continuous adjoint, checkpointed replay or another backward of its own): the
+    /// trainer clips and steps as for [`StepOutput::Loss`].
+    Gradients(f64),
 }
 
 /// What the step closure sees.
@@ -162,16 +166,11 @@ impl Trainer {
                     let v = loss_value(&loss)?;
                     check_step_loss(v, step)?;
                     loss.backward();
-                    let norm = match cfg.clip {
-                        Some(GradClip::Norm { max_norm }) => Some(opt.clip_grad_norm(max_norm)),
-                        Some(GradClip::Value { max }) => {
-                            opt.clip_grad_value(max);
-                            None
-                        }
-                        None => None,
-                    };
-                    opt.step()?;
-                    (v, norm)
+                    (v, clip_and_step(&mut opt, cfg.clip)?)
+                }
+                StepOutput::Gradients(v) => {
+                    check_step_loss(v, step)?;
+                    (v, clip_and_step(&mut opt, cfg.clip)?)
                 }
                 StepOutput::Stepped(v) => {
                     check_step_loss(v, step)?;
@@ -236,6 +235,26 @@ mod tests {
         assert_eq!(h.losses()[0], 9.0);
     }
 
+    /// Gradients the closure accumulated itself are clipped and stepped like a returned loss's:
+    /// the gradient 2(x − 3) = −6 at x = 0, clipped to norm 1, moves x by η = 0.1 to 0.1.
+    #[test]
+    fn gradients_accumulated_by_the_closure_are_clipped_and_stepped() {
+        let p = param(0.0);
+        let x = p[0].1.shallow_clone();
+        let mut t =
+            Trainer::builder().optimizer(OptimizerConfig::sgd(0.1, 0.0)).clip_norm(1.0).build().unwrap();
+        let h = t
+            .run_steps(p, 1, |_| {
+                let loss = (&x - 3.0).square().sum(Kind::Double);
+                loss.backward();
+                Ok(StepOutput::Gradients(loss.double_value(&[])))
+            })
+            .unwrap();
+        assert!((x.double_value(&[0]) - 0.1).abs() < 1e-7); // the clip divides by norm + 1e-6
+        assert_eq!(h.steps[0].grad_norm, Some(6.0));
+        assert_eq!(h.losses(), vec![9.0]);
+    }
+
     /// Epochs of three batches: the schedule moves per epoch, the closure sees (epoch, batch),
     /// and each epoch's loss is the weighted mean `Σ w·loss / Σ w` of its batches.
     #[test]
@@ -297,4 +316,19 @@ mod tests {
         assert_eq!(h.steps.len(), 2);
         assert!(h.interrupted);
     }
+}
+
+/// Clips the accumulated gradients as configured and steps; the norm before clipping when
+/// clipping by norm.
+fn clip_and_step(opt: &mut Optimizer, clip: Option<GradClip>) -> Result<Option<f64>> {
+    let norm = match clip {
+        Some(GradClip::Norm { max_norm }) => Some(opt.clip_grad_norm(max_norm)),
+        Some(GradClip::Value { max }) => {
+            opt.clip_grad_value(max);
+            None
+        }
+        None => None,
+    };
+    opt.step()?;
+    Ok(norm)
 }

@@ -1,6 +1,9 @@
 //! Continuous normalising flows (Chen et al. 2018; FFJORD, Grathwohl et al. 2019):
 //! `dz/dt = f(t, z)`, `d log p/dt = −tr(∂f/∂z)`, with Hutchinson's estimator
 //! `tr(A) ≈ εᵀ A ε` (ε Rademacher, fixed along a solve) or the exact trace for small dimensions.
+//!
+//! Training by maximum likelihood, with the kinetic-energy and Jacobian-norm regularisers of
+//! RNODE (Finlay et al. 2020) and any gradient strategy, is in [`ffjord`].
 
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
@@ -9,6 +12,10 @@ use crate::solver::{Solver, Stats};
 use crate::term::OdeTerm;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, Kind, Tensor};
+
+pub mod ffjord;
+
+pub use ffjord::{CnfStep, Rnode};
 
 /// How the divergence is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +35,22 @@ pub struct Cnf {
     noise: std::cell::RefCell<Option<Tensor>>,
 }
 
-/// The augmented state `[z, log-density change]` packed as `[B, D + 1]`.
-struct CnfTerm<'a>(&'a Cnf);
+/// The divergence of the dynamics and, when asked, the squared Frobenius norm of its Jacobian.
+struct Divergence {
+    /// `f(t, z)`, `[B, D]`.
+    f: Tensor,
+    /// `tr(∂f/∂z)` (exact or Hutchinson), `[B]`.
+    trace: Tensor,
+    /// `‖∂f/∂z‖²_F` (exact) or its Hutchinson estimate `‖εᵀ ∂f/∂z‖²`, `[B]`.
+    frobenius: Option<Tensor>,
+}
+
+/// The augmented state `[z, ∫ tr]` packed as `[B, D + 1]`, or with `regularise`
+/// `[z, ∫ tr, ∫ ‖f‖², ∫ ‖∂f/∂z‖²_F]` as `[B, D + 3]`.
+struct CnfTerm<'a> {
+    cnf: &'a Cnf,
+    regularise: bool,
+}
 
 impl Cnf {
     /// A CNF on `dim` dimensions with the given hidden widths (softplus, smooth divergence).
@@ -48,6 +69,21 @@ impl Cnf {
         })
     }
 
+    /// The data dimension `D`.
+    pub fn dim(&self) -> i64 {
+        self.dim
+    }
+
+    /// How the divergence is computed.
+    pub fn trace(&self) -> Trace {
+        self.trace
+    }
+
+    /// The same flow with another divergence (evaluate a Hutchinson-trained flow exactly, say).
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = trace;
+    }
+
     /// `f(t, z)`.
     pub fn velocity(&self, t: f64, z: &Tensor) -> Tensor {
         let tt = Tensor::full([z.size()[0], 1], t, (z.kind(), z.device()));
@@ -56,43 +92,46 @@ impl Cnf {
 
     /// `(f(t, z), −tr(∂f/∂z))` with a graph (create_graph) so training can backpropagate.
     pub fn dynamics(&self, t: f64, z: &Tensor) -> Result<(Tensor, Tensor)> {
-        let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
-        let f = tch::with_grad(|| self.velocity(t, &z));
-        let div =
-            match self.trace {
-                Trace::Exact => {
-                    let mut tr = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
-                    for k in 0..self.dim {
-                        let g = tch::with_grad(|| {
-                            Tensor::f_run_backward(&[f.select(1, k).sum(Kind::Float)], &[&z], true, true)
-                        })?;
-                        tr += g[0].select(1, k);
-                    }
-                    tr
-                }
-                Trace::Hutchinson => {
-                    let eps =
-                        self.noise.borrow().as_ref().map(|e| e.shallow_clone()).ok_or_else(|| {
-                            invalid("noise", "unset", "call log_prob, which draws the probe")
-                        })?;
-                    let g = tch::with_grad(|| {
-                        Tensor::f_run_backward(&[(&f * &eps).sum(Kind::Float)], &[&z], true, true)
-                    })?;
-                    (g[0].shallow_clone() * &eps).sum_dim_intlist([1].as_slice(), false, Kind::Float)
-                }
-            };
-        Ok((f, -div))
+        let d = self.divergence(t, z, false)?;
+        Ok((d.f, -d.trace))
     }
 
-    /// Log-density of `x [B, D]`: the flow carries `x` at `t = 0` to `z(1)` under a standard normal
-    /// base, and `log p(x) = log N(z(1)) + ∫_0^1 tr(∂f/∂z) dt` (instantaneous change of variables).
-    /// Returns `[B]` log-densities and the solver counters.
-    pub fn log_prob(
-        &self,
-        x: &Tensor,
-        solver: &dyn Solver<Tensor>,
-        control: &StepControl,
-    ) -> Result<(Tensor, Stats)> {
+    fn divergence(&self, t: f64, z: &Tensor, frobenius: bool) -> Result<Divergence> {
+        let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
+        let f = tch::with_grad(|| self.velocity(t, &z));
+        let sum1 = |x: Tensor| x.sum_dim_intlist([1].as_slice(), false, x.kind());
+        let (trace, frob) = match self.trace {
+            Trace::Exact => {
+                let mut tr = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
+                let mut fr = frobenius.then(|| Tensor::zeros([z.size()[0]], (z.kind(), z.device())));
+                for k in 0..self.dim {
+                    let g = tch::with_grad(|| {
+                        Tensor::f_run_backward(&[f.select(1, k).sum(f.kind())], &[&z], true, true)
+                    })?;
+                    tr += g[0].select(1, k);
+                    if let Some(fr) = fr.as_mut() {
+                        *fr += sum1(g[0].square());
+                    }
+                }
+                (tr, fr)
+            }
+            Trace::Hutchinson => {
+                let eps = self.noise.borrow().as_ref().map(|e| e.shallow_clone()).ok_or_else(|| {
+                    invalid("noise", "unset", "call log_prob or a training step, which draw the probe")
+                })?;
+                let g = tch::with_grad(|| {
+                    Tensor::f_run_backward(&[(&f * &eps).sum(f.kind())], &[&z], true, true)
+                })?;
+                let g = g[0].shallow_clone();
+                let fr = frobenius.then(|| sum1(g.square()));
+                (sum1(g * &eps), fr)
+            }
+        };
+        Ok(Divergence { f, trace, frobenius: frob })
+    }
+
+    /// Checks `x [B, D]` and draws the Hutchinson probe for a solve of it.
+    fn prepare(&self, x: &Tensor) -> Result<(i64, i64)> {
         let (b, d) =
             x.size2().map_err(|_| invalid("x", format!("{:?}", x.size()), "expected [batch, dim]"))?;
         if d != self.dim {
@@ -106,25 +145,66 @@ impl Cnf {
             let e = Tensor::randint(2, [b, d], (x.kind(), x.device())) * 2.0 - 1.0;
             *self.noise.borrow_mut() = Some(e);
         }
-        let y0 = Tensor::cat(&[x.shallow_clone(), Tensor::zeros([b, 1], (x.kind(), x.device()))], 1);
-        let sol = solve(&CnfTerm(self), solver, (0.0, 1.0), &y0, control, &SaveAt::t1())?;
-        let y1 = sol.ys.last().expect("t1 saved");
-        let z1 = y1.narrow(1, 0, d);
-        let int_trace = y1.select(1, d);
-        let base = (z1.square().sum_dim_intlist([1].as_slice(), false, Kind::Float)
-            + d as f64 * (2.0 * std::f64::consts::PI).ln())
-            * -0.5;
-        Ok((base + int_trace, sol.stats))
+        Ok((b, d))
     }
+
+    /// Log-density of `x [B, D]`: the flow carries `x` at `t = 0` to `z(1)` under a standard normal
+    /// base, and `log p(x) = log N(z(1)) + ∫_0^1 tr(∂f/∂z) dt` (instantaneous change of variables).
+    /// Returns `[B]` log-densities and the solver counters.
+    pub fn log_prob(
+        &self,
+        x: &Tensor,
+        solver: &dyn Solver<Tensor>,
+        control: &StepControl,
+    ) -> Result<(Tensor, Stats)> {
+        let (b, d) = self.prepare(x)?;
+        let y0 = Tensor::cat(&[x.shallow_clone(), Tensor::zeros([b, 1], (x.kind(), x.device()))], 1);
+        let term = CnfTerm { cnf: self, regularise: false };
+        let sol = solve(&term, solver, (0.0, 1.0), &y0, control, &SaveAt::t1())?;
+        let y1 = sol.ys.last().expect("t1 saved");
+        Ok((standard_normal_log_density(&y1.narrow(1, 0, d)) + y1.select(1, d), sol.stats))
+    }
+
+    /// `n` samples: `z ~ N(0, I)` carried from `t = 1` back to `t = 0` by the velocity alone.
+    /// Returns `[n, D]` (no graph) and the solver counters.
+    pub fn sample(
+        &self,
+        n: i64,
+        solver: &dyn Solver<Tensor>,
+        control: &StepControl,
+        options: (Kind, tch::Device),
+    ) -> Result<(Tensor, Stats)> {
+        if n <= 0 {
+            return Err(invalid("n", n, "must be > 0"));
+        }
+        let z = Tensor::randn([n, self.dim], options);
+        let term = |t: f64, z: &Tensor| Ok(self.velocity(t, z));
+        let sol = tch::no_grad(|| solve(&term, solver, (1.0, 0.0), &z, control, &SaveAt::t1()))?;
+        Ok((sol.ys.last().expect("t0 saved").shallow_clone(), sol.stats))
+    }
+}
+
+/// `log N(z; 0, I)` per row of `z [B, D]`.
+fn standard_normal_log_density(z: &Tensor) -> Tensor {
+    let d = z.size()[1] as f64;
+    (z.square().sum_dim_intlist([1].as_slice(), false, z.kind()) + d * (2.0 * std::f64::consts::PI).ln())
+        * -0.5
 }
 
 impl OdeTerm<Tensor> for CnfTerm<'_> {
     fn vf(&self, t: f64, y: &Tensor) -> Result<Tensor> {
-        let d = self.0.dim;
+        let d = self.cnf.dim;
         let z = y.narrow(1, 0, d);
-        let (f, neg_div) = self.0.dynamics(t, &z)?;
-        // the last channel accumulates ∫ tr(∂f/∂z) dt
-        Ok(Tensor::cat(&[f, -neg_div.unsqueeze(1)], 1))
+        let div = self.cnf.divergence(t, &z, self.regularise)?;
+        // the channel after z accumulates ∫ tr(∂f/∂z) dt
+        let mut parts = vec![div.trace.unsqueeze(1)];
+        if let Some(frob) = div.frobenius {
+            let kinetic = div.f.square().sum_dim_intlist([1].as_slice(), true, div.f.kind());
+            parts.push(kinetic);
+            parts.push(frob.unsqueeze(1));
+        }
+        parts.insert(0, div.f);
+        Ok(Tensor::cat(&parts, 1))
     }
 }
 
