@@ -206,6 +206,21 @@ fn check_step_loss(v: f64, step: usize) -> Result<()> {
     }
 }
 
+/// Clips the accumulated gradients as configured and steps; the norm before clipping when
+/// clipping by norm.
+fn clip_and_step(opt: &mut Optimizer, clip: Option<GradClip>) -> Result<Option<f64>> {
+    let norm = match clip {
+        Some(GradClip::Norm { max_norm }) => Some(opt.clip_grad_norm(max_norm)),
+        Some(GradClip::Value { max }) => {
+            opt.clip_grad_value(max);
+            None
+        }
+        None => None,
+    };
+    opt.step()?;
+    Ok(norm)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,19 +331,4 @@ mod tests {
         assert_eq!(h.steps.len(), 2);
         assert!(h.interrupted);
     }
-}
-
-/// Clips the accumulated gradients as configured and steps; the norm before clipping when
-/// clipping by norm.
-fn clip_and_step(opt: &mut Optimizer, clip: Option<GradClip>) -> Result<Option<f64>> {
-    let norm = match clip {
-        Some(GradClip::Norm { max_norm }) => Some(opt.clip_grad_norm(max_norm)),
-        Some(GradClip::Value { max }) => {
-            opt.clip_grad_value(max);
-            None
-        }
-        None => None,
-    };
-    opt.step()?;
-    Ok(norm)
 }

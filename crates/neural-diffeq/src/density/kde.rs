@@ -63,11 +63,8 @@ impl GaussianKde {
             let kde = GaussianKde::new(train, h)?;
             tried.push((h, kde.mean_nll(valid)?));
         }
-        let (bandwidth, _) = tried
-            .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("non-empty grid");
+        let (bandwidth, _) =
+            tried.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).expect("non-empty grid");
         Ok((GaussianKde::new(train, bandwidth)?, BandwidthSearch { tried, bandwidth }))
     }
 
@@ -150,7 +147,8 @@ mod tests {
     fn the_chosen_bandwidth_is_sensible() {
         core_tensor::seed::seed_torch(3);
         let o = (Kind::Double, Device::Cpu);
-        let (tr, va, te) = (Tensor::randn([2000, 1], o), Tensor::randn([2000, 1], o), Tensor::randn([4000, 1], o));
+        let (tr, va, te) =
+            (Tensor::randn([2000, 1], o), Tensor::randn([2000, 1], o), Tensor::randn([4000, 1], o));
         let grid: Vec<f64> = (0..30).map(|i| 0.05 * 1.12f64.powi(i)).collect();
         let (kde, search) = GaussianKde::fit(&tr, &va, &grid).unwrap();
         let silverman = 1.06 * 2000f64.powf(-0.2);

@@ -111,7 +111,9 @@ impl Toy2d {
                         terms.push(f64::ln(w) - d2 / (2.0 * MOON_SIGMA * MOON_SIGMA));
                     }
                 }
-                log_sum_exp(&terms) + (h / 3.0).ln() - (2.0 * PI).ln() - (2.0 * PI * MOON_SIGMA * MOON_SIGMA).ln()
+                log_sum_exp(&terms) + (h / 3.0).ln()
+                    - (2.0 * PI).ln()
+                    - (2.0 * PI * MOON_SIGMA * MOON_SIGMA).ln()
             }
             Toy2d::EightGaussians => {
                 let s2 = 0.125; // (0.5 / √2)²
@@ -226,10 +228,12 @@ mod tests {
             // the standard error of the mean −log p is below 0.01 nats for these 20 000 draws
             assert!((nll - entropy).abs() < 0.03, "{}: sample NLL {nll} vs entropy {entropy}", d.name());
         }
-        assert!((Toy2d::Checkerboard.mean_nll(&to_tensor(&[[1.0, 1.0]], Kind::Double, Device::Cpu)).unwrap()
-            - 32f64.ln())
-        .abs()
-            < 1e-12);
+        assert!(
+            (Toy2d::Checkerboard.mean_nll(&to_tensor(&[[1.0, 1.0]], Kind::Double, Device::Cpu)).unwrap()
+                - 32f64.ln())
+            .abs()
+                < 1e-12
+        );
     }
 
     /// Names round-trip; unknown names and wrong shapes are errors.

@@ -46,7 +46,7 @@ struct Divergence {
 }
 
 /// The augmented state `[z, ∫ tr]` packed as `[B, D + 1]`, or with `regularise`
-/// `[z, ∫ tr, ∫ ‖f‖², ∫ ‖∂f/∂z‖²_F]` as `[B, D + 3]`.
+/// `[z, ∫ tr, s ∫ ‖f‖², s ∫ ‖∂f/∂z‖²_F]` as `[B, D + 3]` with `s = PENALTY_SCALE`.
 struct CnfTerm<'a> {
     cnf: &'a Cnf,
     regularise: bool,
@@ -191,6 +191,12 @@ fn standard_normal_log_density(z: &Tensor) -> Tensor {
         * -0.5
 }
 
+/// The penalty channels carry `s·K` and `s·J`: at `s = 1e-6` they are far below the absolute
+/// tolerance, so the step-size control follows the flow and its log-density alone (the penalties
+/// need no accuracy of their own, as the adjoint's parameter channels under the seminorm), while
+/// floating point keeps their relative precision.
+pub(crate) const PENALTY_SCALE: f64 = 1e-6;
+
 impl OdeTerm<Tensor> for CnfTerm<'_> {
     fn vf(&self, t: f64, y: &Tensor) -> Result<Tensor> {
         let d = self.cnf.dim;
@@ -200,8 +206,8 @@ impl OdeTerm<Tensor> for CnfTerm<'_> {
         let mut parts = vec![div.trace.unsqueeze(1)];
         if let Some(frob) = div.frobenius {
             let kinetic = div.f.square().sum_dim_intlist([1].as_slice(), true, div.f.kind());
-            parts.push(kinetic);
-            parts.push(frob.unsqueeze(1));
+            parts.push(kinetic * PENALTY_SCALE);
+            parts.push(frob.unsqueeze(1) * PENALTY_SCALE);
         }
         parts.insert(0, div.f);
         Ok(Tensor::cat(&parts, 1))

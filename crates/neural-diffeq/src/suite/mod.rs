@@ -27,26 +27,29 @@ pub fn tasks() -> TaskGroup {
         REGULARISED_TRAINING,
         REGULARISED_CLASSIFICATION,
         SDE_STRONG_ORDER,
-        CDE_CLASSIFICATION,
+        IRREGULAR_CLASSIFICATION,
         INTEGRAL_EQUATION_LEARNING,
         LATENT_SDE_OU,
         FBM_HURST_RECOVERY,
         LANGEVIN_FLOW_DOUBLE_WELL,
         GRADIENT_STRATEGIES,
+        FFJORD_TOY,
     ])
 }
 
-mod cde;
+mod cnf;
 mod gradients;
 mod ie;
+mod irregular;
 mod latent;
 mod ode;
 mod regularised;
 mod sde;
 
-pub use cde::*;
+pub use cnf::*;
 pub use gradients::*;
 pub use ie::*;
+pub use irregular::*;
 pub use latent::*;
 pub use ode::*;
 pub use regularised::*;

@@ -11,7 +11,7 @@
 //! Penalising kinetic energy favours straight, constant-speed paths, which adaptive solvers
 //! integrate in fewer steps.
 
-use super::{standard_normal_log_density, Cnf, CnfTerm};
+use super::{standard_normal_log_density, Cnf, CnfTerm, PENALTY_SCALE};
 use crate::adjoint::{solve_backward, Gradient};
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
@@ -92,15 +92,19 @@ impl Cnf {
                 // L = mean(½‖z‖² − ∫tr) + λ_K mean(K) + λ_J mean(J) + const
                 let mut cot = vec![y1.narrow(1, 0, d) / bf, Tensor::full([b, 1], -1.0 / bf, opts)];
                 if reg {
-                    cot.push(Tensor::full([b, 1], rnode.kinetic / bf, opts));
-                    cot.push(Tensor::full([b, 1], rnode.jacobian / bf, opts));
+                    cot.push(Tensor::full([b, 1], rnode.kinetic / (bf * PENALTY_SCALE), opts));
+                    cot.push(Tensor::full([b, 1], rnode.jacobian / (bf * PENALTY_SCALE), opts));
                 }
                 Ok(Tensor::cat(&cot, 1))
             })?;
         let mean = |t: Tensor| t.mean(tch::Kind::Double).double_value(&[]);
         let nll = -mean(standard_normal_log_density(&y1.narrow(1, 0, d)) + y1.select(1, d));
-        let (kinetic, jacobian) =
-            if reg { (Some(mean(y1.select(1, d + 1))), Some(mean(y1.select(1, d + 2)))) } else { (None, None) };
+        let (kinetic, jacobian) = if reg {
+            let unscaled = |k: i64| Some(mean(y1.select(1, k)) / PENALTY_SCALE);
+            (unscaled(d + 1), unscaled(d + 2))
+        } else {
+            (None, None)
+        };
         let loss = nll + rnode.kinetic * kinetic.unwrap_or(0.0) + rnode.jacobian * jacobian.unwrap_or(0.0);
         Ok(CnfStep { loss, nll, kinetic, jacobian, forward, backward })
     }
@@ -182,7 +186,12 @@ mod tests {
             let cases: [(&str, Vec<f64>, &Vec<f64>, f64); 4] = [
                 ("backprop", grad_of(&rk, &rk4, &Gradient::Backprop), &fd_rk, 1e-6),
                 ("recompute", grad_of(&rk, &rk4, &Gradient::Recompute), &fd_rk, 1e-6),
-                ("checkpointed", grad_of(&rk, &rk4, &Gradient::Checkpointed { checkpoints: 2 }), &fd_rk, 1e-6),
+                (
+                    "checkpointed",
+                    grad_of(&rk, &rk4, &Gradient::Checkpointed { checkpoints: 2 }),
+                    &fd_rk,
+                    1e-6,
+                ),
                 (
                     "adjoint",
                     grad_of(&dp, &tight, &Gradient::Adjoint { rtol: 1e-11, atol: 1e-11, seminorm: false }),
@@ -223,7 +232,9 @@ mod tests {
             let f = tch::with_grad(|| cnf.velocity(t, &zr));
             k_int += w * dt * f.square().sum(Kind::Double).double_value(&[]);
             for k in 0..2 {
-                let g = tch::with_grad(|| Tensor::run_backward(&[f.select(1, k).sum(Kind::Double)], &[&zr], true, false));
+                let g = tch::with_grad(|| {
+                    Tensor::run_backward(&[f.select(1, k).sum(Kind::Double)], &[&zr], true, false)
+                });
                 j_int += w * dt * g[0].square().sum(Kind::Double).double_value(&[]);
             }
             if i < n {
@@ -242,7 +253,9 @@ mod tests {
         assert!((j - j_int).abs() < 1e-5 * j_int.max(1.0), "jacobian {j} vs {j_int}");
         assert!((s.loss - (s.nll + k + j)).abs() < 1e-12);
         for bad in [Rnode { kinetic: -1.0, jacobian: 0.0 }, Rnode { kinetic: 0.0, jacobian: f64::NAN }] {
-            assert!(cnf.train_step(&x, &params, &ExplicitRk::dopri5(), &c, &Gradient::Backprop, bad).is_err());
+            assert!(cnf
+                .train_step(&x, &params, &ExplicitRk::dopri5(), &c, &Gradient::Backprop, bad)
+                .is_err());
         }
     }
 }
