@@ -1,11 +1,12 @@
 //! Langevin-flow latent model: a latent SDE whose prior is underdamped Langevin dynamics in a
 //! learned potential, `dq = p dt`, `dp = (−∇U_θ(q) − κ p) dt + √(2κ) dW` (unit temperature and
 //! mass), with a posterior that adds a control `u_φ(t, q, p, c(t))` to the momentum equation.
-//! The path KL is `∫ ½ ‖u / √(2κ)‖² dt` (Girsanov); observations are decoded from `q`.
+//! The path KL is `∫ ½ ‖u / √(2κ)‖² dt` (Girsanov); observations are decoded from `q`. Observations
+//! may sit at irregular times with NaN for missing values, as for the latent SDE.
 
+use super::observations::{states_at, Observed};
 use crate::error::{invalid, Result};
-use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, Noise, SdeTerm};
-use crate::solve::SaveAt;
+use crate::sde::{Noise, SdeTerm};
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 
@@ -13,6 +14,7 @@ use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 #[derive(Debug)]
 pub struct LangevinFlow {
     dim: i64,
+    obs_dim: i64,
     obs_std: f64,
     friction: Tensor,
     potential: Mlp,
@@ -48,6 +50,7 @@ impl LangevinFlow {
         }
         Ok(LangevinFlow {
             dim,
+            obs_dim,
             obs_std,
             friction: path.var("log_friction", &[1], nn::Init::Const(0.0)),
             potential: Mlp::new(
@@ -55,7 +58,7 @@ impl LangevinFlow {
                 &[dim, hidden, hidden, 1],
                 MlpConfig::default().activation(Activation::Softplus),
             )?,
-            encoder: nn::gru(path / "encoder", obs_dim + 1, context, Default::default()),
+            encoder: nn::gru(path / "encoder", 2 * obs_dim + 1, context, Default::default()),
             qz0: nn::linear(path / "qz0", context, 4 * dim, Default::default()),
             control: Mlp::new(
                 &(path / "control"),
@@ -124,59 +127,35 @@ impl SdeTerm for Posterior<'_> {
 }
 
 impl LangevinFlow {
-    /// ELBO (mean per sequence, with graph) of `xs [B, T, obs_dim]` on the evenly spaced `ts`, with
-    /// `substeps` Euler–Maruyama steps per interval; also returns the decoded means.
+    /// ELBO (mean per sequence, with graph) of `xs [B, T, obs_dim]` at the times `ts` (strictly
+    /// increasing, any spacing; NaN marks a missing value), with Euler–Maruyama in constant steps
+    /// of `(t_T − t_0) / ((T − 1) · substeps)` that also stop on every `t_k`; also returns the
+    /// decoded means `[B, T, obs_dim]`.
+    ///
+    /// # Errors
+    /// As [`LatentSde::elbo`](super::LatentSde::elbo).
     pub fn elbo(&self, ts: &[f64], xs: &Tensor, substeps: usize, seed: u64) -> Result<(Tensor, Tensor)> {
-        let (b, t, od) =
-            xs.size3().map_err(|_| invalid("xs", format!("{:?}", xs.size()), "expected [B, T, obs_dim]"))?;
-        if t as usize != ts.len() || t < 2 || substeps == 0 {
-            return Err(invalid(
-                "ts",
-                format!("{} times", ts.len()),
-                &format!("need the {t} observation times and substeps > 0"),
-            ));
-        }
+        let obs = Observed::new(ts, xs, self.obs_dim)?;
+        let b = xs.size()[0];
         let d = self.dim;
-        // evenly spaced times only: the grid below steps through them at one fixed step
-        let dt = super::even_grid_step(ts, substeps)?;
-        let tt = Tensor::from_slice(ts)
-            .to_kind(xs.kind())
-            .to(xs.device())
-            .view([1, t, 1])
-            .expand([b, t, 1], false);
-        let (out, _) = self.encoder.seq(&Tensor::cat(&[xs.shallow_clone(), tt], 2).flip([1]));
+        let (out, _) = self.encoder.seq(&obs.reversed_encoder_input());
         let ctx = out.flip([1]);
         debug_assert_eq!(ctx.size()[2], self.context);
         let q0 = ctx.select(1, 0).apply(&self.qz0);
         let (mean, logstd) = (q0.narrow(1, 0, 2 * d), q0.narrow(1, 2 * d, 2 * d));
         let z0 = &mean + logstd.exp() * Tensor::randn([b, 2 * d], (xs.kind(), xs.device()));
         let s0 = Tensor::cat(&[z0, Tensor::zeros([b, 1], (xs.kind(), xs.device()))], 1);
-        let n = (t as usize - 1) * substeps;
-        let path =
-            BrownianPath::increments_only(ts[0], dt, n, &[b, 2 * d + 1], seed, xs.kind(), xs.device())?;
-        let ys = sdeint_on_grid(
-            &Posterior { m: self, ctx, ts },
-            &EulerMaruyama,
-            &s0,
-            &path,
-            &SaveAt::every_step(),
-        )?
-        .ys;
-        let qs =
-            Tensor::stack(&(0..t as usize).map(|i| ys[i * substeps].narrow(1, 0, d)).collect::<Vec<_>>(), 1);
+        let ys = states_at(&Posterior { m: self, ctx, ts }, &s0, ts, substeps, seed)?;
+        let qs = Tensor::stack(&ys.iter().map(|y| y.narrow(1, 0, d)).collect::<Vec<_>>(), 1);
         let recon = qs.apply(&self.decoder);
-        let sd = self.obs_std;
-        let ll = ((xs - &recon).square() * (-0.5 / (sd * sd))
-            - (sd * (2.0 * std::f64::consts::PI).sqrt()).ln())
-        .sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+        let ll = obs.gaussian_log_likelihood(&recon, self.obs_std);
         // q(z0) against a standard normal prior on (q0, p0)
         let kl0 = ((logstd.exp().square() + mean.square()) * 0.5 - &logstd - 0.5).sum_dim_intlist(
             [1].as_slice(),
             false,
             Kind::Float,
         );
-        let path_kl = ys[n].select(1, 2 * d);
-        let _ = od;
+        let path_kl = ys[ys.len() - 1].select(1, 2 * d);
         Ok(((ll - kl0 - path_kl).mean(Kind::Float), recon))
     }
 }
@@ -195,11 +174,13 @@ mod tests {
         let xs = Tensor::randn([3, 5, 1], (Kind::Float, Device::Cpu));
         let (elbo, recon) = m.elbo(&ts, &xs, 2, 0).unwrap();
         assert!(elbo.double_value(&[]).is_finite());
-        // irregular or unsorted times are refused, not put on the first interval's grid
+        // irregular times with a missing value are accepted; unsorted times are refused
         let irregular = [0.0, 0.25, 0.6, 0.75, 1.0];
-        let e = m.elbo(&irregular, &xs, 2, 0).unwrap_err().to_string();
-        assert!(e.contains("ts") && e.contains("evenly spaced"), "{e}");
-        assert!(m.elbo(&[0.0, 0.5, 0.25, 0.75, 1.0], &xs, 2, 0).is_err());
+        let holes = xs.copy();
+        let _ = holes.get(0).get(1).fill_(f64::NAN);
+        assert!(m.elbo(&irregular, &holes, 2, 0).unwrap().0.double_value(&[]).is_finite());
+        let e = m.elbo(&[0.0, 0.5, 0.25, 0.75, 1.0], &xs, 2, 0).unwrap_err().to_string();
+        assert!(e.contains("ts") && e.contains("increasing"), "{e}");
         assert_eq!(recon.size(), vec![3, 5, 1]);
         (-elbo).backward();
         // the potential's weights receive gradients through ∇U (second-order autograd); its output

@@ -1,13 +1,14 @@
 //! Latent SDE (Li et al. 2020): a variational model of irregular time series with an SDE prior.
 //!
-//! Encoder: a GRU over the reversed observations gives a context `c(t)` summarising the observations
-//! from `t` on; `q(z0) = N(μ(c(t0)), σ(c(t0))²)`. Posterior drift `f_φ(t, z, c(t))`, prior drift `h_θ(t, z)`, shared diagonal diffusion `g_θ(z)`.
+//! Observations sit on the batch's union time grid (any spacing) with NaN for a missing value
+//! (see `observations`). Encoder: a GRU over the reversed `[x, mask, t]` gives a context `c(t)`
+//! summarising the observations from `t` on; `q(z0) = N(μ(c(t0)), σ(c(t0))²)`. Posterior drift `f_φ(t, z, c(t))`, prior drift `h_θ(t, z)`, shared diagonal diffusion `g_θ(z)`.
 //! The ELBO is `E_q[Σ_i log p(x_i | z(t_i))] − KL(q(z0) ‖ p(z0)) − E_q[∫ ½ ‖(f − h)/g‖² dt]`, the
 //! last term (Girsanov) integrated alongside `z` as an extra state channel.
 
+use super::observations::{states_at, Observed};
 use crate::error::{invalid, Result};
-use crate::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama, Noise, SdeTerm};
-use crate::solve::SaveAt;
+use crate::sde::{Noise, SdeTerm};
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 
@@ -94,7 +95,7 @@ pub struct ElboOutput {
     pub elbo: Tensor,
     /// Decoded means at the observation times `[B, T, obs_dim]`.
     pub reconstruction: Tensor,
-    /// Mean log-likelihood term per sequence.
+    /// Mean log-likelihood term per sequence (observed values only).
     pub log_likelihood: f64,
     /// Mean KL terms (z0 + path) per sequence.
     pub kl: f64,
@@ -123,7 +124,7 @@ impl LatentSde {
             Mlp::new(&p, &[i, cfg.hidden, cfg.hidden, o], c)
         };
         Ok(LatentSde {
-            encoder: nn::gru(path / "encoder", cfg.obs_dim + 1, cfg.context_dim, Default::default()),
+            encoder: nn::gru(path / "encoder", 2 * cfg.obs_dim + 1, cfg.context_dim, Default::default()),
             qz0: nn::linear(path / "qz0", cfg.context_dim, 2 * l, Default::default()),
             post_drift: mlp(path / "post_drift", l + 1 + cfg.context_dim, l, None)?,
             prior_drift: mlp(path / "prior_drift", l + 1, l, None)?,
@@ -135,29 +136,19 @@ impl LatentSde {
         })
     }
 
-    /// The ELBO of observations `xs [B, T, obs_dim]` at times `ts` (increasing), integrating with
-    /// Euler–Maruyama using `substeps` steps between observations and Brownian seed `seed`.
+    /// The ELBO of observations `xs [B, T, obs_dim]` at times `ts` (strictly increasing, any
+    /// spacing; NaN marks a value a sequence did not observe), integrating with Euler–Maruyama in
+    /// constant steps of `(t_T − t_0) / ((T − 1) · substeps)` that also stop on every `t_k`, on a
+    /// Brownian interval seeded by `seed`.
+    ///
+    /// # Errors
+    /// `ts` not finite and strictly increasing or shorter than 2; `xs` not `[B, T, obs_dim]` or
+    /// with infinite entries; `substeps = 0`; errors of the solve.
     pub fn elbo(&self, ts: &[f64], xs: &Tensor, substeps: usize, seed: u64) -> Result<ElboOutput> {
-        let (b, t, d) = xs
-            .size3()
-            .map_err(|_| invalid("xs", format!("{:?}", xs.size()), "expected [batch, time, obs_dim]"))?;
-        if t as usize != ts.len() || d != self.cfg.obs_dim || t < 2 || substeps == 0 {
-            return Err(invalid(
-                "xs",
-                format!("{:?}", xs.size()),
-                &format!("need [B, {}, {}] and substeps > 0", ts.len(), self.cfg.obs_dim),
-            ));
-        }
-        let dt0 = super::even_grid_step(ts, substeps)?;
+        let obs = Observed::new(ts, xs, self.cfg.obs_dim)?;
+        let b = xs.size()[0];
         let l = self.cfg.latent_dim;
-        // context from the reversed sequence (with times)
-        let tt = Tensor::from_slice(ts)
-            .to_kind(xs.kind())
-            .to(xs.device())
-            .view([1, t, 1])
-            .expand([b, t, 1], false);
-        let inp = Tensor::cat(&[xs.shallow_clone(), tt], 2).flip([1]);
-        let (out, _) = self.encoder.seq(&inp);
+        let (out, _) = self.encoder.seq(&obs.reversed_encoder_input());
         // out[:, k] has read the reversed sequence up to k, i.e. observations t−1−k … T−1
         let ctx = out.flip([1]);
         let q = ctx.select(1, 0).apply(&self.qz0);
@@ -165,24 +156,11 @@ impl LatentSde {
         let eps = Tensor::randn([b, l], (xs.kind(), xs.device()));
         let z0 = &qm + qls.exp() * eps;
         let y0 = Tensor::cat(&[z0, Tensor::zeros([b, 1], (xs.kind(), xs.device()))], 1);
-        let n_steps = (t as usize - 1) * substeps;
-        let path =
-            BrownianPath::increments_only(ts[0], dt0, n_steps, &[b, l + 1], seed, xs.kind(), xs.device())?;
-        let ys = sdeint_on_grid(
-            &Posterior { m: self, ctx, ts },
-            &EulerMaruyama,
-            &y0,
-            &path,
-            &SaveAt::every_step(),
-        )?
-        .ys;
-        let obs: Vec<Tensor> = (0..t as usize).map(|i| ys[i * substeps].narrow(1, 0, l)).collect();
-        let zs = Tensor::stack(&obs, 1);
+        let ys = states_at(&Posterior { m: self, ctx, ts }, &y0, ts, substeps, seed)?;
+        let zs = Tensor::stack(&ys.iter().map(|y| y.narrow(1, 0, l)).collect::<Vec<_>>(), 1);
         let recon = zs.apply(&self.decoder);
-        let s = self.cfg.obs_std;
-        let ll = ((xs - &recon).square() * (-0.5 / (s * s)) - (s * (2.0 * std::f64::consts::PI).sqrt()).ln())
-            .sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
-        let path_kl = ys[n_steps].select(1, l);
+        let ll = obs.gaussian_log_likelihood(&recon, self.cfg.obs_std);
+        let path_kl = ys[ys.len() - 1].select(1, l);
         // KL(N(qm, qs²) ‖ N(pm, ps²)) per dimension
         let (pm, pls) = (&self.pz0_mean, &self.pz0_logstd);
         let kl0 = (pls - &qls + ((qls * 2.0).exp() + (&qm - pm).square()) / ((pls * 2.0).exp() * 2.0) - 0.5)
@@ -221,8 +199,49 @@ mod tests {
         assert!(vs.trainable_variables().iter().all(|v| v.grad().defined()));
         // same seed, same Brownian path: same ELBO given the same z0 noise
         assert!(m.elbo(&ts, &Tensor::zeros([4, 5, 1], (Kind::Float, Device::Cpu)), 2, 1).is_err());
-        assert!(m.elbo(&[0.0, 0.1, 0.3, 0.4, 0.5, 0.6], &xs, 2, 1).is_err());
+        assert!(m.elbo(&[0.0, 0.1, 0.3, 0.3, 0.5, 0.6], &xs, 2, 1).is_err());
         assert!(LatentSde::new(&vs.root().sub("x"), LatentSdeConfig { obs_std: 0.0, ..Default::default() })
             .is_err());
+    }
+
+    /// Irregular times with missing values: a value the mask hides changes nothing (the encoder
+    /// sees 0 and the likelihood skips it), the likelihood term is the Gaussian log-density of the
+    /// observed values at the returned reconstruction, and the states are taken at the given times.
+    #[test]
+    fn missing_values_are_ignored_on_irregular_times() {
+        core_tensor::seed::seed_torch(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let m = LatentSde::new(&vs.root(), LatentSdeConfig::default()).unwrap();
+        let ts = [0.0, 0.05, 0.4, 0.45, 1.1];
+        let base = Tensor::randn([3, 5, 1], (Kind::Float, Device::Cpu)) * 0.3;
+        let hide = |x: &Tensor, fill: f64| {
+            let x = x.copy();
+            let _ = x.get(1).get(2).fill_(fill);
+            x
+        };
+        let run = |x: &Tensor| {
+            core_tensor::seed::seed_torch(4);
+            tch::no_grad(|| m.elbo(&ts, x, 3, 7)).unwrap()
+        };
+        let masked = run(&hide(&base, f64::NAN));
+        let other = hide(&base, 5.0);
+        let with_value = run(&other);
+        assert_ne!(masked.elbo.double_value(&[]), with_value.elbo.double_value(&[]));
+        // the same batch with the hidden value replaced by another NaN pattern over it is identical
+        let again = run(&hide(&other, f64::NAN));
+        assert_eq!(masked.elbo.double_value(&[]), again.elbo.double_value(&[]));
+        // the likelihood term by hand over the observed entries
+        let x = hide(&base, f64::NAN);
+        let observed = x.isnan().logical_not();
+        let s = LatentSdeConfig::default().obs_std;
+        let per = (x.nan_to_num(0.0, None, None) - &masked.reconstruction).square() * (-0.5 / (s * s))
+            - (s * (2.0 * std::f64::consts::PI).sqrt()).ln();
+        let ll = per.masked_fill(&observed.logical_not(), 0.0).sum(Kind::Double).double_value(&[]) / 3.0;
+        assert!(
+            (ll - masked.log_likelihood).abs() < 1e-4 * ll.abs().max(1.0),
+            "{ll} vs {}",
+            masked.log_likelihood
+        );
+        assert_eq!(masked.reconstruction.size(), vec![3, 5, 1]);
     }
 }
