@@ -12,14 +12,15 @@ use crate::sde::{Noise, SdeTerm};
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
 
-/// Configuration of a [`LatentSde`].
+/// Configuration of a [`LatentSde`] or a [`LatentOde`](super::LatentOde) (whose ODE-RNN encoder
+/// has width `context_dim`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LatentSdeConfig {
+pub struct LatentConfig {
     /// Observation dimension.
     pub obs_dim: i64,
     /// Latent dimension.
     pub latent_dim: i64,
-    /// Context (GRU) width.
+    /// Context width (the GRU's, or the ODE-RNN's hidden state).
     pub context_dim: i64,
     /// Hidden width of the drift and diffusion networks.
     pub hidden: i64,
@@ -27,9 +28,26 @@ pub struct LatentSdeConfig {
     pub obs_std: f64,
 }
 
-impl Default for LatentSdeConfig {
+/// The configuration of a [`LatentSde`].
+pub type LatentSdeConfig = LatentConfig;
+
+impl LatentConfig {
+    /// Every dimension and `obs_std` > 0.
+    ///
+    /// # Errors
+    /// The configuration, when one is not.
+    pub fn check(&self) -> Result<()> {
+        let dims = [self.obs_dim, self.latent_dim, self.context_dim, self.hidden];
+        if dims.iter().any(|&d| d <= 0) || !(self.obs_std > 0.0) {
+            return Err(invalid("config", format!("{self:?}"), "dimensions and obs_std must be > 0"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for LatentConfig {
     fn default() -> Self {
-        LatentSdeConfig { obs_dim: 1, latent_dim: 4, context_dim: 16, hidden: 32, obs_std: 0.1 }
+        LatentConfig { obs_dim: 1, latent_dim: 4, context_dim: 16, hidden: 32, obs_std: 0.1 }
     }
 }
 
@@ -103,17 +121,26 @@ pub struct ElboOutput {
     pub kl_term: Tensor,
 }
 
+impl ElboOutput {
+    /// The ELBO `mean(ll) − mean(kl)` of per-sequence log-likelihoods `ll [B]` and KL terms
+    /// `kl [B]`, with the decoded means.
+    pub(crate) fn new(ll: &Tensor, kl: &Tensor, reconstruction: Tensor) -> Self {
+        let kl_term = kl.mean(kl.kind());
+        let ll_mean = ll.mean(ll.kind());
+        ElboOutput {
+            log_likelihood: ll_mean.double_value(&[]),
+            kl: kl_term.double_value(&[]),
+            elbo: ll_mean - &kl_term,
+            kl_term,
+            reconstruction,
+        }
+    }
+}
+
 impl LatentSde {
     /// Builds the model under `path`.
     pub fn new(path: &nn::Path<'_>, cfg: LatentSdeConfig) -> Result<Self> {
-        if cfg.obs_dim <= 0
-            || cfg.latent_dim <= 0
-            || cfg.context_dim <= 0
-            || cfg.hidden <= 0
-            || !(cfg.obs_std > 0.0)
-        {
-            return Err(invalid("config", format!("{cfg:?}"), "dimensions and obs_std must be > 0"));
-        }
+        cfg.check()?;
         let l = cfg.latent_dim;
         let mlp = |p: nn::Path<'_>, i: i64, o: i64, fin: Option<Activation>| {
             let c = MlpConfig::default().activation(Activation::Softplus);
@@ -165,15 +192,7 @@ impl LatentSde {
         let (pm, pls) = (&self.pz0_mean, &self.pz0_logstd);
         let kl0 = (pls - &qls + ((qls * 2.0).exp() + (&qm - pm).square()) / ((pls * 2.0).exp() * 2.0) - 0.5)
             .sum_dim_intlist([1].as_slice(), false, Kind::Float);
-        let kl_term = (kl0 + path_kl).mean(Kind::Float);
-        let elbo = ll.mean(Kind::Float) - &kl_term;
-        Ok(ElboOutput {
-            log_likelihood: ll.mean(Kind::Float).double_value(&[]),
-            kl: kl_term.double_value(&[]),
-            kl_term,
-            elbo,
-            reconstruction: recon,
-        })
+        Ok(ElboOutput::new(&ll, &(kl0 + path_kl), recon))
     }
 }
 
