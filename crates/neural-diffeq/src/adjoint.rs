@@ -2,8 +2,13 @@
 //! from per-step checkpoints, binomial checkpointing with a bounded number of stored states, and
 //! the continuous adjoint (backsolve) with the seminorm option.
 //!
+//! The continuous adjoint runs backwards with the forward method: the same explicit tableau, or
+//! the same Kværnø method with a Newton iteration on the augmented state (`augmented`).
+//!
 //! All four return `∂L/∂y0` and accumulate `∂L/∂θ` into the parameters' `.grad`, given the
 //! cotangent `∂L/∂y(t1)`, so they can replace `loss.backward()` in a training step.
+
+mod augmented;
 
 use crate::checkpoint::{self, Action};
 use crate::controller::StepControl;
@@ -12,6 +17,7 @@ use crate::solve::{solve, SaveAt, Solution};
 use crate::solver::{Solver, Stats};
 use crate::state::State;
 use crate::term::OdeTerm;
+use augmented::continuous_adjoint;
 use tch::{Kind, Tensor};
 
 /// How gradients are obtained.
@@ -289,57 +295,16 @@ pub fn solve_backward_at(
             accumulate(params, &param_grads);
             Ok((saved, cot, sol.stats, back))
         }
-        Gradient::Adjoint { rtol, atol, seminorm } => {
-            let sol = tch::no_grad(|| solve(term, solver, span, y0, control, &saveat))?;
-            let cots = cotangents(&sol.ys)?;
-            let norm_parts = if *seminorm { 2 } else { 2 + params.len() };
-            let aug = |t: f64, s: &TensorTuple| -> Result<TensorTuple> {
-                let y = s.parts[0].detach().set_requires_grad(true);
-                let f = tch::with_grad(|| term.vf(t, &y))?;
-                let mut inputs: Vec<&Tensor> = vec![&y];
-                inputs.extend(params.iter());
-                let g = tch::with_grad(|| {
-                    Tensor::f_run_backward(&[(&f * &s.parts[1]).sum(Kind::Double)], &inputs, false, false)
-                })?;
-                let mut out = vec![f.detach(), -&g[0]];
-                for (p, gi) in params.iter().zip(&g[1..]) {
-                    out.push(if gi.defined() { -gi } else { p.zeros_like() });
-                }
-                Ok(TensorTuple { parts: out, norm_parts: s.norm_parts })
-            };
-            let back_control = match control {
-                StepControl::Adaptive(p) => StepControl::Adaptive(crate::controller::PidController {
-                    rtol: *rtol,
-                    atol: *atol,
-                    dt0: None,
-                    jump_ts: vec![],
-                    ..p.clone()
-                }),
-                StepControl::Constant { dt } => StepControl::Constant { dt: -dt },
-            };
-            let erk = solver_as_tuple(solver)?;
-            // backwards from each save time to the one before (t0 last), the adjoint picking up
-            // that time's cotangent and the state restarting from the forward solution
-            let mut a = y0.zeros_like();
-            let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-            let mut back = Stats::default();
-            for k in (0..ts.len()).rev() {
-                let picked = &a + &cots[k];
-                a = picked;
-                let to = if k > 0 { ts[k - 1] } else { span.0 };
-                let mut parts = vec![sol.ys[k].shallow_clone(), a.shallow_clone()];
-                parts.extend(acc.iter().map(Tensor::shallow_clone));
-                let state = TensorTuple { parts, norm_parts };
-                let piece =
-                    tch::no_grad(|| solve(&aug, &erk, (ts[k], to), &state, &back_control, &SaveAt::t1()))?;
-                back.merge(&piece.stats);
-                let fin = piece.ys.last().expect("end saved");
-                a = fin.parts[1].shallow_clone();
-                acc = fin.parts[2..].iter().map(Tensor::shallow_clone).collect();
-            }
-            accumulate(params, &acc);
-            Ok((sol.ys, a, sol.stats, back))
-        }
+        Gradient::Adjoint { rtol, atol, seminorm } => continuous_adjoint(
+            term,
+            params,
+            solver,
+            (span, y0),
+            control,
+            (*rtol, *atol, *seminorm),
+            ts,
+            cotangents,
+        ),
     }
 }
 
@@ -411,11 +376,6 @@ fn replay(
         }
     }
     Ok(g[0].shallow_clone())
-}
-
-/// The adjoint solve uses the same explicit tableau on the tuple state.
-fn solver_as_tuple(solver: &dyn Solver<Tensor>) -> Result<crate::solver::ExplicitRk> {
-    crate::solver::ExplicitRk::by_name(solver.name())
 }
 
 /// Adds `grads` to the parameters' `.grad` (creating it on first use); undefined entries are skipped.

@@ -274,6 +274,72 @@ fn implicit_solvers_backpropagate_through_newton_on_a_stiff_problem() {
     }
 }
 
+/// The continuous adjoint with the implicit solvers (a Newton iteration on the augmented state)
+/// on the stiff problem, adaptive forwards and backwards, against central differences of
+/// the adaptive forward solve and against backpropagation through the same solve (∂L/∂y0 is
+/// about 1e-47 here, the stiff decay forgetting y0, so it is only printed).
+#[test]
+fn implicit_solvers_under_the_continuous_adjoint_on_a_stiff_problem() {
+    use neural_diffeq::adjoint::solve_backward_at;
+    let (k0, w0) = (1000.0f64, 2.0f64);
+    let y0 = Tensor::from_slice(&[0.5f64, 1.5]).view([2, 1]);
+    let ts: Vec<f64> = (1..=10).map(|q| q as f64 / 10.0).collect();
+    // at 1e-10: central differences of a looser adaptive solve carry the step selection's noise
+    // (at 1e-9, 1.5e-5 relative in dL/dk)
+    for (solver, tol) in
+        [(Esdirk::<Tensor>::kvaerno3(1e-10, 1e-10), 1e-10), (Esdirk::<Tensor>::kvaerno5(1e-10, 1e-10), 1e-10)]
+    {
+        let control = StepControl::adaptive(tol, tol);
+        let name = solver.tableau.name;
+        let loss = |k: f64, w: f64, y0: &Tensor| -> f64 {
+            let term = stiff_term(Tensor::from_slice(&[k]), Tensor::from_slice(&[w]));
+            let saveat = SaveAt { ts: ts.clone(), ..Default::default() };
+            let sol = tch::no_grad(|| solve(&term, &solver, (0.0, 1.0), y0, &control, &saveat)).unwrap();
+            sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
+        };
+        let fd_k = (loss(k0 + 1e-2, w0, &y0) - loss(k0 - 1e-2, w0, &y0)) / 2e-2;
+        let fd_w = (loss(k0, w0 + 1e-4, &y0) - loss(k0, w0 - 1e-4, &y0)) / 2e-4;
+        let grads = |g: &Gradient| {
+            let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
+            let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
+            let term = stiff_term(k.shallow_clone(), w.shallow_clone());
+            let (_, gy0, _, back) = solve_backward_at(
+                &term,
+                &[k.shallow_clone(), w.shallow_clone()],
+                &solver,
+                (0.0, 1.0),
+                &y0,
+                &control,
+                g,
+                &ts,
+                |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
+            )
+            .unwrap();
+            (k.grad().double_value(&[0]), w.grad().double_value(&[0]), gy0.double_value(&[1, 0]), back)
+        };
+        let (bk, bw, by, _) = grads(&Gradient::Backprop);
+        let adjoint = Gradient::Adjoint { rtol: tol, atol: tol, seminorm: true };
+        let (ak, aw, ay, back) = grads(&adjoint);
+        for (got, want, what) in [
+            (ak, fd_k, "k vs fd"),
+            (aw, fd_w, "w vs fd"),
+            (ak, bk, "k vs backprop"),
+            (aw, bw, "w vs backprop"),
+        ] {
+            assert!((got - want).abs() <= 1e-5 * want.abs(), "{name} adjoint dL/d{what}: {got} vs {want}");
+        }
+        eprintln!(
+            "{name} adjoint: dL/dk {ak:.6e} (fd rel. {:.1e}, backprop {:.1e}), dL/dw {aw:.6e} ({:.1e}, {:.1e}), dL/dy0 {ay:.6e} (backprop {:.1e}); backward steps {}",
+            (ak - fd_k).abs() / fd_k.abs(),
+            (ak - bk).abs() / bk.abs(),
+            (aw - fd_w).abs() / fd_w.abs(),
+            (aw - bw).abs() / bw.abs(),
+            (ay - by).abs() / by.abs(),
+            back.steps
+        );
+    }
+}
+
 #[test]
 fn strategies_work_under_a_callers_no_grad() {
     // a training loop may call the solve inside no_grad: the strategies switch grad mode on where

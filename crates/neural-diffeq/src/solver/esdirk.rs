@@ -90,22 +90,27 @@ impl NewtonState for Tensor {
         let yr = y.detach().set_requires_grad(true);
         let fy = tch::with_grad(|| term.vf(t, &yr))?;
         stats.nfe += 1;
-        let mut rows = Vec::with_capacity(d as usize);
-        for k in 0..d {
-            // the sum must be built with grad mode on as well: under an outer no_grad it would
-            // have no graph, and libtorch's backward does not survive that
-            let g = tch::with_grad(|| {
-                Tensor::f_run_backward(&[fy.select(1, k).sum(fy.kind())], &[&yr], true, false)
-            })?;
-            rows.push(g[0].shallow_clone()); // [B, D] = ∂f_k/∂y per sample
-        }
-        let j = Tensor::stack(&rows, 1); // [B, D(out), D(in)]
+        let j = batch_jacobian(&fy, &yr, d)?;
         let eye = Tensor::eye(d, (y.kind(), y.device())).unsqueeze(0).expand([b, d, d], false);
         Ok((eye - j * hg).detach())
     }
     fn solve(m: &Self::Factor, r: &Self) -> Result<Self> {
         Ok(Tensor::f_linalg_solve(m, &r.unsqueeze(-1), true)?.squeeze_dim(-1))
     }
+}
+
+/// The per-sample Jacobians `∂f_b/∂y_b` `[B, D(out), D(in)]` of `fy = f(yr)` (both `[B, D]`, rows
+/// independent), one vector–Jacobian product per output dimension; `fy`'s graph is kept.
+pub(crate) fn batch_jacobian(fy: &Tensor, yr: &Tensor, d: i64) -> Result<Tensor> {
+    let mut rows = Vec::with_capacity(d as usize);
+    for k in 0..d {
+        // the sum must be built with grad mode on as well: under an outer no_grad it would
+        // have no graph, and libtorch's backward does not survive that
+        let g =
+            tch::with_grad(|| Tensor::f_run_backward(&[fy.select(1, k).sum(fy.kind())], &[yr], true, false))?;
+        rows.push(g[0].shallow_clone()); // [B, D] = ∂f_k/∂y per sample
+    }
+    Ok(Tensor::stack(&rows, 1))
 }
 
 /// An ESDIRK method with its Newton settings.

@@ -5,7 +5,8 @@ use super::*;
 use crate::adjoint::solve_backward_at;
 
 /// Every gradient strategy on a loss over ten save times: explicit (RK4, constant steps) and
-/// implicit (Kvaerno5, stiff) ODEs against central differences, dopri5 against backprop, the SDE
+/// implicit (Kvaerno5, stiff; the interpolating adjoint with adaptive steps) ODEs against central
+/// differences, dopri5 against backprop, the SDE
 /// adjoint against backprop through Heun, and the states the discrete strategies hold as the
 /// number of steps grows.
 pub const GRADIENT_STRATEGIES: Task = Task::new(
@@ -129,6 +130,43 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
             format!("implicit_kvaerno5_{}_rel_error_vs_fd", strategy_name(g)),
             Metric::new((got - fd_w).abs() / fd_w.abs(), "", Better::Lower)
                 .with_reference(1e-5, "issue goal: 1e-5 relative"),
+        )?;
+    }
+    // the continuous (interpolating) adjoint needs adaptive steps: against central differences
+    // of the adaptive solve at 1e-10
+    let adaptive = StepControl::adaptive(1e-10, 1e-10);
+    let stiff_loss_adaptive = |w: f64| -> Result<f64> {
+        let term = stiff(Tensor::from_slice(&[1000.0f64]), Tensor::from_slice(&[w]));
+        let saveat = SaveAt { ts: ts.clone(), ..Default::default() };
+        let sol = tch::no_grad(|| solve(&term, &kv5, (0.0, 1.0), &y0, &adaptive, &saveat))?;
+        Ok(sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum())
+    };
+    let fd_w = (stiff_loss_adaptive(2.0 + 1e-4)? - stiff_loss_adaptive(2.0 - 1e-4)?) / 2e-4;
+    {
+        let k = Tensor::from_slice(&[1000.0f64]).set_requires_grad(true);
+        let w = Tensor::from_slice(&[2.0f64]).set_requires_grad(true);
+        let term = stiff(k.shallow_clone(), w.shallow_clone());
+        let adjoint = Gradient::Adjoint { rtol: 1e-10, atol: 1e-10, seminorm: true };
+        let (_, _, _, back) = solve_backward_at(
+            &term,
+            &[k, w.shallow_clone()],
+            &kv5,
+            (0.0, 1.0),
+            &y0,
+            &adaptive,
+            &adjoint,
+            &ts,
+            cot,
+        )?;
+        let got = w.grad().double_value(&[0]);
+        r.metric(
+            "implicit_kvaerno5_adjoint_rel_error_vs_fd",
+            Metric::new((got - fd_w).abs() / fd_w.abs(), "", Better::Lower)
+                .with_reference(1e-5, "issue goal: 1e-5 relative"),
+        )?;
+        r.metric(
+            "implicit_kvaerno5_adjoint_backward_steps",
+            Metric::new(back.steps as f64, "", Better::Lower),
         )?;
     }
     // 3. SDE: the stochastic adjoint over 16 grid points against backprop through Heun
