@@ -35,6 +35,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod interop;
+pub mod memory;
 pub mod metrics;
 pub mod nn;
 pub mod seed;

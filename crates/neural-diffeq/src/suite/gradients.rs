@@ -199,10 +199,11 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
         }
         r.metric("sde_adjoint_rel_error_vs_backprop_h1024", Metric::new(e, "", Better::Lower))?;
     }
-    // 4. states the discrete strategies hold against the number of steps (exact: the recompute
-    // sweep keeps every step's start, the checkpointed executor at most its stack; a state of
-    // 256 × 16 f64 is 32 KiB). Backprop's autograd graph is not counted: libtorch does not report
-    // the bytes its saved tensors hold.
+    // 4. memory against the number of steps. Counted: the states the discrete strategies hold
+    // (the recompute sweep keeps every step's start, the checkpointed executor at most its stack;
+    // a state of 256 × 16 f64 is 32 KiB). Measured: the peak heap above the start of each
+    // strategy's whole solve_backward_at (glibc's counters, libtorch on one thread), the autograd
+    // graph of backprop included.
     let state_kib = 256.0 * 16.0 * 8.0 / 1024.0;
     let steps: Vec<usize> = cfg.pick(vec![64, 256, 1024, 4096], vec![64, 256, 1024, 4096, 16384, 65536]);
     let mut rec = Vec::new();
@@ -236,5 +237,55 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
         .line("recompute", rec)
         .line("checkpointed, c = ⌈√n⌉", chk),
     );
+    // measured peaks: neural ODE 16-64-16 (tanh) on 256 × 16 f64, RK4, loss at t1
+    core_tensor::seed::seed_torch(cfg.seed + 2);
+    let mut vs = nn::VarStore::new(dev);
+    let big =
+        NeuralOde::new(&vs.root(), NeuralOdeConfig { dim: 16, hidden: vec![64], ..Default::default() })?;
+    vs.double();
+    let big_params: Vec<Tensor> = trainable_named(&vs).into_iter().map(|(_, t)| t).collect();
+    let x0 = Tensor::randn([256, 16], (Kind::Double, dev));
+    let measured_steps: Vec<usize> = cfg.pick(vec![16, 64, 256, 1024], vec![16, 64, 256, 1024, 4096]);
+    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for &n in &measured_steps {
+        let c = (n as f64).sqrt().ceil() as usize;
+        let dt = StepControl::Constant { dt: 1.0 / n as f64 };
+        let measured = [
+            Gradient::Backprop,
+            Gradient::Recompute,
+            Gradient::Checkpointed { checkpoints: c },
+            Gradient::Adjoint { rtol: 1e-6, atol: 1e-6, seminorm: true },
+        ];
+        for (i, g) in measured.iter().enumerate() {
+            core_tensor::train::zero_grads(&big_params);
+            let Some(watch) = core_tensor::memory::PeakHeap::start() else { break };
+            let out = solve_backward_at(&big, &big_params, &rk4, (0.0, 1.0), &x0, &dt, g, &[1.0], cot);
+            let bytes = watch.finish();
+            let _ = out?;
+            let name = match g {
+                Gradient::Checkpointed { .. } => "checkpointed_sqrt_n".to_string(),
+                _ => strategy_name(g),
+            };
+            let kib = bytes as f64 / 1024.0;
+            r.metric(format!("peak_heap_{name}_{n}_steps_kib"), Metric::new(kib, "KiB", Better::Lower))?;
+            if lines.len() <= i {
+                lines.push((name, Vec::new()));
+            }
+            lines[i].1.push((n as f64, kib));
+        }
+    }
+    if !lines.is_empty() {
+        let mut plot = Plot::new(
+            "gradient_peak_heap",
+            "Peak heap of one gradient (neural ODE on 256 × 16 f64, RK4)",
+            "steps",
+            "KiB above the start",
+        )
+        .log(true, true);
+        for (name, pts) in lines {
+            plot = plot.line(name, pts);
+        }
+        r.plot(plot);
+    }
     Ok(r)
 }
