@@ -10,7 +10,7 @@
 
 mod augmented;
 
-use crate::checkpoint::{self, Action};
+use crate::checkpoint;
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
 use crate::solve::{solve, SaveAt, Solution};
@@ -167,17 +167,7 @@ pub fn solve_backward_at(
     grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
 ) -> Result<(Vec<Tensor>, Tensor, Stats, Stats)> {
     check_save_times(span, ts)?;
-    let cotangents = |ys: &[Tensor]| -> Result<Vec<Tensor>> {
-        let c = grad_ys(ys)?;
-        if c.len() != ys.len() {
-            return Err(invalid(
-                "grad_ys",
-                format!("{} cotangents", c.len()),
-                &format!("need one per save time ({})", ys.len()),
-            ));
-        }
-        Ok(c)
-    };
+    let cotangents = |ys: &[Tensor]| one_cotangent_each(ys, grad_ys);
     let saveat = SaveAt { ts: ts.to_vec(), ..Default::default() };
     match gradient {
         Gradient::Backprop => {
@@ -254,43 +244,31 @@ pub fn solve_backward_at(
                 }
             } else {
                 let Gradient::Checkpointed { checkpoints } = gradient else { unreachable!("matched above") };
-                // the stored states, the start at the bottom
-                let mut stack: Vec<Tensor> = vec![y0.detach()];
-                let advance = |from: usize, to: usize, y: &Tensor, back: &mut Stats| -> Result<Tensor> {
+                let back = std::cell::RefCell::new(&mut back);
+                let advance = |from: usize, to: usize, y: &Tensor| -> Result<Tensor> {
                     let mut y = y.shallow_clone();
+                    let mut back = back.borrow_mut();
                     for &(t, h) in &steps[from..to] {
-                        y = tch::no_grad(|| solver.step(term, t, &y, None, h, false, back))?.y1;
+                        y = tch::no_grad(|| solver.step(term, t, &y, None, h, false, &mut back))?.y1;
                         back.steps += 1;
                     }
                     Ok(y)
                 };
-                for action in checkpoint::schedule(steps.len(), *checkpoints) {
-                    let top = stack
-                        .last()
-                        .ok_or_else(|| invalid("schedule", "empty stack", "a checkpoint was freed twice"))?;
-                    match action {
-                        Action::Store { from, to } => {
-                            let y = advance(from, to, top, &mut back)?;
-                            stack.push(y);
-                        }
-                        Action::Free => {
-                            stack.pop();
-                        }
-                        Action::Reverse { from, step } => {
-                            let y = advance(from, step, top, &mut back)?;
-                            cot = replay(
-                                term,
-                                solver,
-                                params,
-                                steps[step],
-                                &y,
-                                (&cot, at_end[step]),
-                                &mut back,
-                                &mut param_grads,
-                            )?;
-                        }
-                    }
-                }
+                let reverse = |step: usize, y: &Tensor| -> Result<()> {
+                    let carried = cot.shallow_clone();
+                    cot = replay(
+                        term,
+                        solver,
+                        params,
+                        steps[step],
+                        y,
+                        (&carried, at_end[step]),
+                        &mut back.borrow_mut(),
+                        &mut param_grads,
+                    )?;
+                    Ok(())
+                };
+                checkpoint::run_schedule(steps.len(), *checkpoints, y0.detach(), advance, reverse)?;
             }
             accumulate(params, &param_grads);
             Ok((saved, cot, sol.stats, back))
@@ -306,6 +284,22 @@ pub fn solve_backward_at(
             cotangents,
         ),
     }
+}
+
+/// `grad_ys(ys)`, checked to give one cotangent per saved state.
+pub(crate) fn one_cotangent_each(
+    ys: &[Tensor],
+    grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
+) -> Result<Vec<Tensor>> {
+    let c = grad_ys(ys)?;
+    if c.len() != ys.len() {
+        return Err(invalid(
+            "grad_ys",
+            format!("{} cotangents", c.len()),
+            &format!("need one per save point ({})", ys.len()),
+        ));
+    }
+    Ok(c)
 }
 
 /// `ts` non-empty, strictly monotone along `span`, inside it and ending at `t1`.

@@ -113,6 +113,47 @@ pub fn cost(actions: &[Action]) -> (usize, usize) {
     (recomputed, peak)
 }
 
+/// Reverses `n` steps from `y0` with at most `checkpoints` stored states, following
+/// [`schedule`]: `advance(from, to, y)` steps from the state at `from` to `to` without a graph,
+/// `reverse(step, y)` replays step `step` from its start state `y` with a graph and pulls the
+/// cotangent back through it (the caller carries the cotangent). The ODE and SDE gradients share it.
+///
+/// # Errors
+/// The closures' errors; an inconsistent schedule (never produced by [`schedule`]).
+pub fn run_schedule<S, A, R>(
+    n: usize,
+    checkpoints: usize,
+    y0: S,
+    mut advance: A,
+    mut reverse: R,
+) -> crate::Result<()>
+where
+    A: FnMut(usize, usize, &S) -> crate::Result<S>,
+    R: FnMut(usize, &S) -> crate::Result<()>,
+{
+    // the stored states, the start at the bottom
+    let mut stack: Vec<S> = vec![y0];
+    for action in schedule(n, checkpoints) {
+        let top = stack.last().ok_or_else(|| {
+            crate::error::invalid("schedule", "empty stack", "a checkpoint was freed twice")
+        })?;
+        match action {
+            Action::Store { from, to } => {
+                let y = advance(from, to, top)?;
+                stack.push(y);
+            }
+            Action::Free => {
+                stack.pop();
+            }
+            Action::Reverse { from, step } => {
+                let y = advance(from, step, top)?;
+                reverse(step, &y)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 pub mod adjoint;
 pub mod brownian;
 pub mod brownian_interval;
+pub mod discrete;
 pub mod fbm;
 pub mod reversible_heun;
 pub mod solve;
@@ -17,6 +18,7 @@ pub mod term;
 pub use adjoint::{stochastic_adjoint, stochastic_adjoint_at};
 pub use brownian::{BrownianMotion, BrownianPath, VirtualBrownianTree};
 pub use brownian_interval::BrownianInterval;
+pub use discrete::sde_solve_backward_at;
 pub use reversible_heun::{
     reversible_heun, reversible_heun_backward, reversible_heun_reconstruct, ReversibleHeunState,
 };

@@ -452,3 +452,72 @@ fn stochastic_adjoint_over_sixteen_save_points_converges_to_backprop() {
     };
     assert!(bad(&[]) && bad(&[8, 4, 64]) && bad(&[0, 64]) && bad(&[8, 32]));
 }
+
+/// The discrete strategies on an SDE (Heun and SRIW1 on one Brownian path, a loss over 16 grid
+/// points): recompute and binomial checkpointing equal backprop to rounding, and backprop equals
+/// central differences in a weight of the drift to 1e-5 (the discrete solve on a fixed path is a
+/// smooth function of the weights).
+#[test]
+fn discrete_sde_strategies_agree_with_backprop_and_finite_differences() {
+    use neural_diffeq::adjoint::Gradient;
+    let (_vs, sde, params, y0, fine) = neural_sde_fixture(5, 6);
+    let path = fine.coarsen(4).unwrap();
+    let n = path.steps();
+    let saves: Vec<usize> = (1..=16).map(|q| q * n / 16).collect();
+    let cot = |ys: &[Tensor]| Ok(ys.iter().map(Tensor::shallow_clone).collect());
+    let rel = |a: &Tensor, b: &Tensor| (a - b).norm().double_value(&[]) / b.norm().double_value(&[]);
+    let solvers: [&dyn SdeSolver; 2] = [&Heun, &Sriw1];
+    for solver in solvers {
+        let name = solver.method().name;
+        let mut reference: Option<Vec<Tensor>> = None;
+        for g in [Gradient::Backprop, Gradient::Recompute, Gradient::Checkpointed { checkpoints: 3 }] {
+            core_tensor::train::zero_grads(&params);
+            let (ys, gy0, back) =
+                sde_solve_backward_at(&sde, &params, solver, &y0, &path, &saves, &g, cot).unwrap();
+            assert_eq!(ys.len(), 16);
+            let mut grads = vec![gy0];
+            grads.extend(params.iter().map(|p| p.grad().copy()));
+            match &reference {
+                None => reference = Some(grads),
+                Some(r) => {
+                    let e = grads.iter().zip(r).map(|(a, b)| rel(a, b)).fold(0.0, f64::max);
+                    assert!(e < 1e-10, "{name} {g:?}: {e:e} from backprop ({} backward steps)", back.steps);
+                }
+            }
+        }
+        // central differences in one weight against backprop
+        let w = params.iter().find(|p| p.dim() == 2).unwrap().shallow_clone();
+        let loss = || -> f64 {
+            let ys = tch::no_grad(|| {
+                sde_solve_backward_at(&sde, &[], solver, &y0, &path, &saves, &Gradient::Recompute, cot)
+            })
+            .unwrap()
+            .0;
+            ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
+        };
+        let eps = 1e-5;
+        tch::no_grad(|| {
+            let _ = w.get(0).get(0).f_add_scalar_(eps).unwrap();
+        });
+        let up = loss();
+        tch::no_grad(|| {
+            let _ = w.get(0).get(0).f_add_scalar_(-2.0 * eps).unwrap();
+        });
+        let down = loss();
+        tch::no_grad(|| {
+            let _ = w.get(0).get(0).f_add_scalar_(eps).unwrap();
+        });
+        let fd = (up - down) / (2.0 * eps);
+        core_tensor::train::zero_grads(&params);
+        let _ = sde_solve_backward_at(&sde, &params, solver, &y0, &path, &saves, &Gradient::Backprop, cot)
+            .unwrap();
+        let got = w.grad().double_value(&[0, 0]);
+        assert!((got - fd).abs() <= 1e-5 * fd.abs().max(1e-3), "{name}: backprop {got} vs fd {fd}");
+        eprintln!("{name}: dL/dw00 {got:.8e}, central difference {fd:.8e}");
+    }
+    let adj = Gradient::Adjoint { rtol: 1e-6, atol: 1e-6, seminorm: false };
+    assert!(sde_solve_backward_at(&sde, &params, &Heun, &y0, &path, &saves, &adj, cot).is_err());
+    assert!(
+        sde_solve_backward_at(&sde, &params, &Heun, &y0, &path, &[0, n], &Gradient::Backprop, cot).is_err()
+    );
+}

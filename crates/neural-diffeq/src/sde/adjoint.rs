@@ -42,6 +42,18 @@ fn aug_field(
     Ok((inc.detach(), -&g[0], dp))
 }
 
+/// Grid points `save_steps` strictly increasing in `1..=n` and ending at `n`.
+pub(crate) fn check_save_steps(save_steps: &[usize], n: usize) -> Result<()> {
+    if save_steps.last() != Some(&n) || save_steps.windows(2).any(|w| w[0] >= w[1]) || save_steps[0] == 0 {
+        return Err(invalid(
+            "save_steps",
+            format!("{save_steps:?}"),
+            &format!("need strictly increasing grid points in 1..={n}, ending at {n}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Solves forward with Heun (Stratonovich) keeping no graph, then the adjoint backwards with Heun on
 /// the same Brownian path. Given `∂L/∂y(T)` returns `y(T)` and `∂L/∂y0`, and adds `∂L/∂θ` to the
 /// parameters' `.grad`.
@@ -75,13 +87,7 @@ pub fn stochastic_adjoint_at(
     grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
 ) -> Result<(Vec<Tensor>, Tensor)> {
     let n = path.steps();
-    if save_steps.last() != Some(&n) || save_steps.windows(2).any(|w| w[0] >= w[1]) || save_steps[0] == 0 {
-        return Err(invalid(
-            "save_steps",
-            format!("{save_steps:?}"),
-            &format!("need strictly increasing grid points in 1..={n}, ending at {n}"),
-        ));
-    }
+    check_save_steps(save_steps, n)?;
     // the states at the save points only (grid times, stepped onto), so that memory does not grow
     // with the number of steps
     let h = path.h();
@@ -92,14 +98,7 @@ pub fn stochastic_adjoint_at(
     if saved.len() != save_steps.len() {
         return Err(invalid("save_steps", saved.len(), "the solve did not stop at every save point"));
     }
-    let cots = grad_ys(&saved)?;
-    if cots.len() != saved.len() {
-        return Err(invalid(
-            "grad_ys",
-            format!("{} cotangents", cots.len()),
-            &format!("need one per save point ({})", saved.len()),
-        ));
-    }
+    let cots = crate::adjoint::one_cotangent_each(&saved, grad_ys)?;
     let mut a = y0.zeros_like();
     let mut y = saved[saved.len() - 1].shallow_clone();
     let mut acc: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();

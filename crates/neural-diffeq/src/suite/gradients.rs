@@ -198,6 +198,22 @@ fn gradient_strategies(cfg: &SuiteConfig) -> TaskResult {
             e = e.max(rel(&p.grad(), gb));
         }
         r.metric("sde_adjoint_rel_error_vs_backprop_h1024", Metric::new(e, "", Better::Lower))?;
+        // the discrete strategies on the same path: exact gradients of the Heun solve
+        for strategy in [Gradient::Recompute, Gradient::Checkpointed { checkpoints: 32 }] {
+            core_tensor::train::zero_grads(&params);
+            let (_, gy0, back) =
+                crate::sde::sde_solve_backward_at(&sde, &params, &Heun, &y0, &path, &saves, &strategy, cot)?;
+            let mut e = rel(&gy0, &g[0]);
+            for (p, gb) in params.iter().zip(&g[1..]) {
+                e = e.max(rel(&p.grad(), gb));
+            }
+            let name = strategy_name(&strategy);
+            r.metric(format!("sde_{name}_rel_diff_vs_backprop"), Metric::new(e, "", Better::Lower))?;
+            r.metric(
+                format!("sde_{name}_backward_steps"),
+                Metric::new(back.steps as f64, "", Better::Lower),
+            )?;
+        }
     }
     // 4. memory against the number of steps. Counted: the states the discrete strategies hold
     // (the recompute sweep keeps every step's start, the checkpointed executor at most its stack;
