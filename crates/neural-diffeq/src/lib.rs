@@ -29,6 +29,7 @@ pub mod checkpoint;
 pub mod controller;
 pub mod dense;
 pub mod density;
+pub mod diffusion;
 pub mod error;
 pub mod ie;
 pub mod models;

@@ -99,35 +99,9 @@ impl Cnf {
     fn divergence(&self, t: f64, z: &Tensor, frobenius: bool) -> Result<Divergence> {
         let z = if z.requires_grad() { z.shallow_clone() } else { z.detach().set_requires_grad(true) };
         let f = tch::with_grad(|| self.velocity(t, &z));
-        let sum1 = |x: Tensor| x.sum_dim_intlist([1].as_slice(), false, x.kind());
-        let (trace, frob) = match self.trace {
-            Trace::Exact => {
-                let mut tr = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
-                let mut fr = frobenius.then(|| Tensor::zeros([z.size()[0]], (z.kind(), z.device())));
-                for k in 0..self.dim {
-                    let g = tch::with_grad(|| {
-                        Tensor::f_run_backward(&[f.select(1, k).sum(f.kind())], &[&z], true, true)
-                    })?;
-                    tr += g[0].select(1, k);
-                    if let Some(fr) = fr.as_mut() {
-                        *fr += sum1(g[0].square());
-                    }
-                }
-                (tr, fr)
-            }
-            Trace::Hutchinson => {
-                let eps = self.noise.borrow().as_ref().map(|e| e.shallow_clone()).ok_or_else(|| {
-                    invalid("noise", "unset", "call log_prob or a training step, which draw the probe")
-                })?;
-                let g = tch::with_grad(|| {
-                    Tensor::f_run_backward(&[(&f * &eps).sum(f.kind())], &[&z], true, true)
-                })?;
-                let g = g[0].shallow_clone();
-                let fr = frobenius.then(|| sum1(g.square()));
-                (sum1(g * &eps), fr)
-            }
-        };
-        Ok(Divergence { f, trace, frobenius: frob })
+        let probe = self.noise.borrow().as_ref().map(Tensor::shallow_clone);
+        let (trace, frobenius) = jacobian_trace(&f, &z, self.trace, probe.as_ref(), frobenius)?;
+        Ok(Divergence { f, trace, frobenius })
     }
 
     /// Checks `x [B, D]` and draws the Hutchinson probe for a solve of it.
@@ -181,6 +155,47 @@ impl Cnf {
         let term = |t: f64, z: &Tensor| Ok(self.velocity(t, z));
         let sol = tch::no_grad(|| solve(&term, solver, (1.0, 0.0), &z, control, &SaveAt::t1()))?;
         Ok((sol.ys.last().expect("t0 saved").shallow_clone(), sol.stats))
+    }
+}
+
+/// `tr(∂f/∂z)` per row for `f = f(z)` (both `[B, D]`, rows independent, `f` with a graph to `z`),
+/// exactly (one vector–Jacobian product per dimension) or by Hutchinson's estimator with the probe
+/// `ε [B, D]`, and optionally `‖∂f/∂z‖²_F` (exact) or its estimate `‖εᵀ ∂f/∂z‖²`. The products are
+/// built with `create_graph`, so the results can be differentiated again.
+///
+/// # Errors
+/// Hutchinson without a probe; libtorch's errors.
+pub(crate) fn jacobian_trace(
+    f: &Tensor,
+    z: &Tensor,
+    trace: Trace,
+    probe: Option<&Tensor>,
+    frobenius: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let sum1 = |x: Tensor| x.sum_dim_intlist([1].as_slice(), false, x.kind());
+    match trace {
+        Trace::Exact => {
+            let mut tr = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
+            let mut fr = frobenius.then(|| Tensor::zeros([z.size()[0]], (z.kind(), z.device())));
+            for k in 0..z.size()[1] {
+                let g = tch::with_grad(|| {
+                    Tensor::f_run_backward(&[f.select(1, k).sum(f.kind())], &[z], true, true)
+                })?;
+                tr += g[0].select(1, k);
+                if let Some(fr) = fr.as_mut() {
+                    *fr += sum1(g[0].square());
+                }
+            }
+            Ok((tr, fr))
+        }
+        Trace::Hutchinson => {
+            let eps =
+                probe.ok_or_else(|| invalid("probe", "unset", "Hutchinson's estimator needs a probe"))?;
+            let g = tch::with_grad(|| Tensor::f_run_backward(&[(f * eps).sum(f.kind())], &[z], true, true))?;
+            let g = g[0].shallow_clone();
+            let fr = frobenius.then(|| sum1(g.square()));
+            Ok((sum1(g * eps), fr))
+        }
     }
 }
 
