@@ -1,11 +1,16 @@
 //! Diffusion models as SDEs (Song et al. 2021, "Score-based generative modeling through SDEs"):
 //! a forward noising process with a Gaussian perturbation kernel ([`process`]), and the
 //! probability-flow ODE with its exact log-likelihood by the instantaneous change of variables
-//! ([`likelihood`]). Exact scores of Gaussian mixtures at every noise level
+//! ([`likelihood`]), denoising score matching in four parameterisations ([`dsm`]) and the
+//! samplers: reverse SDE, probability flow, DDPM ancestral and DDIM ([`sample`]). Exact scores of Gaussian mixtures at every noise level
 //! ([`crate::density::Gmm::perturbed`]) make every piece checkable in closed form.
 
+pub mod dsm;
 pub mod likelihood;
 pub mod process;
+pub mod sample;
 
+pub use dsm::{Parameterisation, ScoreModel, Weighting};
 pub use likelihood::{pf_log_likelihood, PfLikelihood};
 pub use process::Process;
+pub use sample::{sample, Sampler};
