@@ -34,10 +34,12 @@ pub fn tasks() -> TaskGroup {
         LANGEVIN_FLOW_DOUBLE_WELL,
         GRADIENT_STRATEGIES,
         FFJORD_TOY,
+        DIFFUSION_GMM,
     ])
 }
 
 mod cnf;
+mod diffusion;
 mod gradients;
 mod ie;
 mod irregular;
@@ -47,6 +49,7 @@ mod regularised;
 mod sde;
 
 pub use cnf::*;
+pub use diffusion::*;
 pub use gradients::*;
 pub use ie::*;
 pub use irregular::*;
