@@ -25,7 +25,7 @@ fn diffusion_gmm(cfg: &SuiteConfig) -> TaskResult {
     let mut g = core_tensor::seed::rng(cfg.seed);
     let train = gmm.sample(5000, &mut g).to_kind(Kind::Float).to(dev);
     let test = gmm.sample(1000, &mut g).to_kind(Kind::Float).to(dev);
-    let iters = cfg.pick(3000, 20_000);
+    let iters = cfg.pick(10_000, 40_000);
     core_tensor::seed::seed_torch(cfg.seed);
     let vs = nn::VarStore::new(dev);
     let model = ScoreModel::new(&vs.root(), 2, &[128, 128, 128], process, Parameterisation::Epsilon)?;
