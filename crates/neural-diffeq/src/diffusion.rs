@@ -5,11 +5,13 @@
 //! samplers: reverse SDE, probability flow, DDPM ancestral and DDIM ([`sample`]). Exact scores of Gaussian mixtures at every noise level
 //! ([`crate::density::Gmm::perturbed`]) make every piece checkable in closed form.
 
+pub mod conservativity;
 pub mod dsm;
 pub mod likelihood;
 pub mod process;
 pub mod sample;
 
+pub use conservativity::{jacobian_asymmetry, loop_circulation};
 pub use dsm::{Parameterisation, ScoreModel, Weighting};
 pub use likelihood::{pf_log_likelihood, PfLikelihood};
 pub use process::Process;

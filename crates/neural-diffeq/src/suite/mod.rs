@@ -35,6 +35,7 @@ pub fn tasks() -> TaskGroup {
         GRADIENT_STRATEGIES,
         FFJORD_TOY,
         DIFFUSION_GMM,
+        DIFFUSION_CONSERVATIVITY,
     ])
 }
 
