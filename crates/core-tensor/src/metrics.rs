@@ -6,7 +6,7 @@ pub mod probabilistic;
 pub mod ranking;
 pub mod regression;
 
-pub use classification::{accuracy, accuracy_logits, ece};
+pub use classification::{accuracy, accuracy_logits, ece, roc_auc};
 pub use probabilistic::{
     crps_ensemble, crps_gaussian, gaussian_nll, interval_coverage, normal_cdf, normal_pdf,
 };

@@ -7,7 +7,7 @@
 use core_tensor::train::{trainable_named, LrSchedule, OptimizerConfig, StepOutput, Trainer};
 use neural_diffeq::density::{energy_test, Gmm};
 use neural_diffeq::diffusion::{
-    pf_log_likelihood, sample, Parameterisation, Process, Sampler, ScoreModel, Weighting,
+    pf_log_likelihood, sample, Draw, Parameterisation, Process, Sampler, ScoreModel, Weighting,
 };
 use neural_diffeq::models::cnf::Trace;
 use neural_diffeq::prelude::*;
@@ -40,7 +40,8 @@ fn main() -> neural_diffeq::Result<()> {
         ("reverse SDE (Euler–Maruyama, 500 steps)", Sampler::ReverseSde { control: &em }),
         ("probability flow (dopri5, 1e-5)", Sampler::ProbabilityFlow { solver: &dopri5, control: &adaptive }),
     ] {
-        let (x, stats) = sample(&process, &score, sampler, 1000, 2, 1e-3, (Kind::Float, dev), 1)?;
+        let draw = Draw { n: 1000, dim: 2, t_min: 1e-3, options: (Kind::Float, dev), seed: 1 };
+        let (x, stats) = sample(&process, &score, sampler, &draw)?;
         let t = energy_test(&x, &test, 200, &mut g)?;
         println!("{name}: energy distance {:.4}, p-value {:.3}, {} NFE", t.energy, t.p_value, stats.nfe);
     }

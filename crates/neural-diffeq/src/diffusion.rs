@@ -15,4 +15,4 @@ pub use conservativity::{jacobian_asymmetry, loop_circulation};
 pub use dsm::{Parameterisation, ScoreModel, Weighting};
 pub use likelihood::{pf_log_likelihood, PfLikelihood};
 pub use process::Process;
-pub use sample::{sample, Sampler};
+pub use sample::{sample, sample_observed, Draw, Sampler, StepObserver};

@@ -82,23 +82,55 @@ impl SdeTerm for Reverse<'_> {
     }
 }
 
-/// `n` samples `[n, dim]` of `kind` on `device` from the model with score `score`, integrating
-/// from `t = 1` to `t_min`; returns them and the number of score evaluations.
+/// What to draw: `n` samples of dimension `dim`, integrated from `t = 1` down to `t_min`, as
+/// `options = (kind, device)`, with the prior noise and the sampler's noise from `seed`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draw {
+    /// Number of samples.
+    pub n: i64,
+    /// Data dimension.
+    pub dim: i64,
+    /// The time the samplers stop at (`0 < t_min < 1`).
+    pub t_min: f64,
+    /// Kind and device of the samples.
+    pub options: (Kind, Device),
+    /// Seed of the prior draw and of the sampler's noise.
+    pub seed: u64,
+}
+
+/// Samples `[n, dim]` from the model with score `score`, integrating from `t = 1` to `t_min`;
+/// returns them and the number of score evaluations.
 ///
 /// # Errors
 /// `n` or `dim` zero, `t_min` outside `(0, 1)`, zero steps, a non-VP process for ancestral
 /// sampling, errors of the score and the solvers.
-#[allow(clippy::too_many_arguments)]
 pub fn sample(
     process: &Process,
     score: &ScoreFn<'_>,
     sampler: Sampler<'_>,
-    n: i64,
-    dim: i64,
-    t_min: f64,
-    (kind, device): (Kind, Device),
-    seed: u64,
+    draw: &Draw,
 ) -> Result<(Tensor, Stats)> {
+    sample_observed(process, score, sampler, draw, &mut |_, _, _, _| Ok(()))
+}
+
+/// What a discrete sampler shows its observer at each step: the step index, the time `t`, the
+/// state `x_t` before the step and the score there.
+pub type StepObserver<'a> = dyn FnMut(usize, f64, &Tensor, &Tensor) -> Result<()> + 'a;
+
+/// [`sample`] with an observer called at every step of the discrete samplers (ancestral, DDIM) —
+/// to follow the predicted `x̂_0 = (x + σ² s)/m` along a trajectory, say; the ODE and SDE
+/// samplers do not call it.
+///
+/// # Errors
+/// As [`sample`]; the observer's errors.
+pub fn sample_observed(
+    process: &Process,
+    score: &ScoreFn<'_>,
+    sampler: Sampler<'_>,
+    draw: &Draw,
+    observer: &mut StepObserver<'_>,
+) -> Result<(Tensor, Stats)> {
+    let Draw { n, dim, t_min, options: (kind, device), seed } = *draw;
     process.check()?;
     if n <= 0 || dim <= 0 || !(t_min > 0.0 && t_min < 1.0) {
         return Err(invalid(
@@ -151,6 +183,7 @@ pub fn sample(
                 let t = 1.0 - i as f64 * dt;
                 let t_next = t - dt;
                 let s = tch::no_grad(|| score(&x, t))?;
+                observer(i, t, &x, &s)?;
                 stats.nfe += 1;
                 stats.steps += 1;
                 let (m, sig) = process.marginal(t);
@@ -203,7 +236,8 @@ mod tests {
         ];
         let n = 2000;
         for sampler in samplers {
-            let (x, stats) = sample(&p, &score, sampler, n, 2, 1e-3, (Kind::Double, Device::Cpu), 3).unwrap();
+            let draw = Draw { n, dim: 2, t_min: 1e-3, options: (Kind::Double, Device::Cpu), seed: 3 };
+            let (x, stats) = sample(&p, &score, sampler, &draw).unwrap();
             let xs = crate::density::toy2d::points(&x).unwrap();
             let r = 4.0 / std::f64::consts::SQRT_2;
             let mut counts = [0usize; 8];
@@ -231,18 +265,9 @@ mod tests {
                 stats.nfe
             );
         }
-        assert!(sample(
-            &Process::ve(10.0),
-            &score,
-            Sampler::Ancestral { steps: 10 },
-            4,
-            2,
-            1e-3,
-            (Kind::Double, Device::Cpu),
-            0
-        )
-        .is_err());
-        assert!(sample(&p, &score, Sampler::Ddim { steps: 0 }, 4, 2, 1e-3, (Kind::Double, Device::Cpu), 0)
-            .is_err());
+        let small = Draw { n: 4, dim: 2, t_min: 1e-3, options: (Kind::Double, Device::Cpu), seed: 0 };
+        assert!(sample(&Process::ve(10.0), &score, Sampler::Ancestral { steps: 10 }, &small).is_err());
+        assert!(sample(&p, &score, Sampler::Ddim { steps: 0 }, &small).is_err());
+        assert!(sample(&p, &score, Sampler::Ddim { steps: 5 }, &Draw { t_min: 1.0, ..small }).is_err());
     }
 }

@@ -36,6 +36,7 @@ pub fn tasks() -> TaskGroup {
         FFJORD_TOY,
         DIFFUSION_GMM,
         DIFFUSION_CONSERVATIVITY,
+        DIFFUSION_HALLUCINATION,
     ])
 }
 
