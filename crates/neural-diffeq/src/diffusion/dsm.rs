@@ -123,17 +123,26 @@ impl ScoreModel {
     /// # Errors
     /// `x0` not `[B, D]`; `t_min` outside `(0, 1)`.
     pub fn loss(&self, x0: &Tensor, t_min: f64, weighting: Weighting) -> Result<Tensor> {
+        self.loss_on(x0, (t_min, 1.0), weighting)
+    }
+
+    /// [`ScoreModel::loss`] with `t ~ U(t_lo, t_hi)`: the loss of one band of noise levels, as a
+    /// timestep curriculum trains on.
+    ///
+    /// # Errors
+    /// `x0` not `[B, D]`; not `0 < t_lo < t_hi <= 1`.
+    pub fn loss_on(&self, x0: &Tensor, (t_lo, t_hi): (f64, f64), weighting: Weighting) -> Result<Tensor> {
         let (b, d) =
             x0.size2().map_err(|_| invalid("x0", format!("{:?}", x0.size()), "expected [batch, dim]"))?;
-        if d != self.dim || !(t_min > 0.0 && t_min < 1.0) {
+        if d != self.dim || !(t_lo > 0.0 && t_lo < t_hi && t_hi <= 1.0) {
             return Err(invalid(
-                "x0, t_min",
-                format!("{:?}, {t_min}", x0.size()),
-                &format!("need [B, {}] and 0 < t_min < 1", self.dim),
+                "x0, t band",
+                format!("{:?}, ({t_lo}, {t_hi})", x0.size()),
+                &format!("need [B, {}] and 0 < t_lo < t_hi <= 1", self.dim),
             ));
         }
         let (kind, dev) = (x0.kind(), x0.device());
-        let t = Tensor::rand([b], (kind, dev)) * (1.0 - t_min) + t_min;
+        let t = Tensor::rand([b], (kind, dev)) * (t_hi - t_lo) + t_lo;
         let eps = Tensor::randn([b, d], (kind, dev));
         let (m, s) = self.kernel(&t)?;
         let xt = &m * x0 + &s * &eps;

@@ -37,6 +37,7 @@ pub fn tasks() -> TaskGroup {
         DIFFUSION_GMM,
         DIFFUSION_CONSERVATIVITY,
         DIFFUSION_HALLUCINATION,
+        DIFFUSION_CURRICULUM,
     ])
 }
 
