@@ -228,8 +228,10 @@ mod tests {
         let adaptive = StepControl::adaptive(1e-5, 1e-5);
         let constant = StepControl::constant(1.0 / 500.0);
         let dopri5 = ExplicitRk::dopri5();
+        let doubling = StepControl::adaptive(1e-2, 1e-2);
         let samplers = [
             Sampler::ReverseSde { control: &constant },
+            Sampler::ReverseSde { control: &doubling },
             Sampler::ProbabilityFlow { solver: &dopri5, control: &adaptive },
             Sampler::Ancestral { steps: 500 },
             Sampler::Ddim { steps: 200 },
