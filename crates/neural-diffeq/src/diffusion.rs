@@ -7,12 +7,14 @@
 
 pub mod conservativity;
 pub mod dsm;
+pub mod helmholtz;
 pub mod likelihood;
 pub mod process;
 pub mod sample;
 
 pub use conservativity::{jacobian_asymmetry, loop_circulation};
 pub use dsm::{Parameterisation, ScoreModel, Weighting};
+pub use helmholtz::GridField;
 pub use likelihood::{pf_log_likelihood, PfLikelihood};
 pub use process::Process;
 pub use sample::{sample, sample_observed, Draw, Sampler, StepObserver};
