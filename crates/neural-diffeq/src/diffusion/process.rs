@@ -6,9 +6,12 @@
 //! | VP (DDPM, linear β) | `−β(t)/2` | `β(t)` | `e^{−B(t)/2}` | `1 − e^{−B(t)}` |
 //! | sub-VP | `−β(t)/2` | `β(t)(1 − e^{−2B(t)})` | `e^{−B(t)/2}` | `(1 − e^{−B(t)})²` |
 //! | VE (SMLD) | `0` | `dσ_t²/dt = 2σ_t² ln(σ_max/σ_min)` | `1` | `σ_t² − σ_min²` |
+//! | VP, cosine | `−β(t)/2` | `β(t) = −σ(t)² λ'(t)` | `√sigmoid(λ(t))` | `sigmoid(−λ(t))` |
 //!
-//! with `β(t) = β_min + t(β_max − β_min)`, `B(t) = ∫_0^t β = β_min t + (β_max − β_min) t²/2` and
-//! `σ_t = σ_min (σ_max/σ_min)^t`.
+//! with `β(t) = β_min + t(β_max − β_min)`, `B(t) = ∫_0^t β = β_min t + (β_max − β_min) t²/2`,
+//! `σ_t = σ_min (σ_max/σ_min)^t`, and for the cosine schedule (Nichol & Dhariwal 2021,
+//! `ᾱ = cos²(π t/2)`, written in log-SNR and truncated to `[λ_min, λ_max]` so that `β` stays finite)
+//! `λ(t) = −2 ln tan(a t + b)` with `b = atan(e^{−λ_max/2})`, `a = atan(e^{−λ_min/2}) − b`.
 
 use crate::error::{invalid, Result};
 
@@ -29,6 +32,13 @@ pub enum Process {
         /// `β(1)`.
         beta_max: f64,
     },
+    /// Variance preserving with the cosine schedule in log-SNR form, `λ(0) = λ_max`, `λ(1) = λ_min`.
+    VpCosine {
+        /// `λ(1)`, the log signal-to-noise ratio at the end (e.g. −20).
+        logsnr_min: f64,
+        /// `λ(0)` (e.g. 20).
+        logsnr_max: f64,
+    },
     /// Variance exploding (noise-conditional score networks).
     Ve {
         /// `σ(0)`.
@@ -43,6 +53,9 @@ impl Process {
     pub const VP: Process = Process::Vp { beta_min: 0.1, beta_max: 20.0 };
     /// Sub-VP with `β_min = 0.1`, `β_max = 20`.
     pub const SUB_VP: Process = Process::SubVp { beta_min: 0.1, beta_max: 20.0 };
+
+    /// The cosine schedule with `λ ∈ [−20, 20]`.
+    pub const VP_COSINE: Process = Process::VpCosine { logsnr_min: -20.0, logsnr_max: 20.0 };
 
     /// VE with `σ_min = 0.01` and `σ_max` (about the largest distance between data points).
     pub fn ve(sigma_max: f64) -> Self {
@@ -61,6 +74,9 @@ impl Process {
             Process::Ve { sigma_min, sigma_max } => {
                 sigma_min.is_finite() && sigma_max.is_finite() && sigma_min > 0.0 && sigma_min < sigma_max
             }
+            Process::VpCosine { logsnr_min, logsnr_max } => {
+                logsnr_min.is_finite() && logsnr_max.is_finite() && logsnr_min < logsnr_max
+            }
         };
         if ok {
             Ok(())
@@ -77,12 +93,21 @@ impl Process {
         (beta_min + t * (beta_max - beta_min), beta_min * t + 0.5 * (beta_max - beta_min) * t * t)
     }
 
+    /// `(λ(t), λ'(t))` of the cosine schedule.
+    fn logsnr(logsnr_min: f64, logsnr_max: f64, t: f64) -> (f64, f64) {
+        let b = (-0.5 * logsnr_max).exp().atan();
+        let a = (-0.5 * logsnr_min).exp().atan() - b;
+        let u = a * t + b;
+        (-2.0 * u.tan().ln(), -4.0 * a / (2.0 * u).sin())
+    }
+
     /// `f(t)`, the drift being `f(t) x`.
     pub fn drift_coefficient(&self, t: f64) -> f64 {
         match *self {
             Process::Vp { beta_min, beta_max } | Process::SubVp { beta_min, beta_max } => {
                 -0.5 * Self::beta(beta_min, beta_max, t).0
             }
+            Process::VpCosine { .. } => -0.5 * self.diffusion_squared(t),
             Process::Ve { .. } => 0.0,
         }
     }
@@ -98,6 +123,11 @@ impl Process {
             Process::Ve { sigma_min, sigma_max } => {
                 let s = sigma_min * (sigma_max / sigma_min).powf(t);
                 2.0 * s * s * (sigma_max / sigma_min).ln()
+            }
+            Process::VpCosine { logsnr_min, logsnr_max } => {
+                let (l, dl) = Self::logsnr(logsnr_min, logsnr_max, t);
+                // β = −d ln ᾱ/dt = −σ² λ' with σ² = sigmoid(−λ)
+                -dl / (1.0 + l.exp())
             }
         }
     }
@@ -117,6 +147,11 @@ impl Process {
                 let s = sigma_min * (sigma_max / sigma_min).powf(t);
                 (1.0, (s * s - sigma_min * sigma_min).max(0.0).sqrt())
             }
+            Process::VpCosine { logsnr_min, logsnr_max } => {
+                let l = Self::logsnr(logsnr_min, logsnr_max, t).0;
+                // ᾱ = sigmoid(λ), σ² = sigmoid(−λ)
+                ((1.0 / (1.0 + (-l).exp())).sqrt(), (1.0 / (1.0 + l.exp())).sqrt())
+            }
         }
     }
 
@@ -124,15 +159,16 @@ impl Process {
     /// (1 for VP and sub-VP, `σ_max` for VE).
     pub fn prior_std(&self) -> f64 {
         match *self {
-            Process::Vp { .. } | Process::SubVp { .. } => 1.0,
+            Process::Vp { .. } | Process::SubVp { .. } | Process::VpCosine { .. } => 1.0,
             Process::Ve { sigma_max, .. } => sigma_max,
         }
     }
 
-    /// A short name (`vp`, `sub_vp`, `ve`).
+    /// A short name (`vp`, `vp_cosine`, `sub_vp`, `ve`).
     pub fn name(&self) -> &'static str {
         match self {
             Process::Vp { .. } => "vp",
+            Process::VpCosine { .. } => "vp_cosine",
             Process::SubVp { .. } => "sub_vp",
             Process::Ve { .. } => "ve",
         }
@@ -148,12 +184,13 @@ mod tests {
     use nalgebra::DVector;
 
     /// The kernel's mean factor and variance solve the moment equations of the linear SDE,
-    /// `m' = f m` and `v' = 2 f v + g²` (with `v(0) = 0`, VE from `σ_min²`), integrated
+    /// `m' = f m` and `v' = 2 f v + g²` (from `m(0)`, `v(0)`), integrated
     /// numerically from the drift and diffusion alone.
     #[test]
     fn kernels_solve_the_moment_equations() {
-        for p in [Process::VP, Process::SUB_VP, Process::ve(50.0)] {
+        for p in [Process::VP, Process::SUB_VP, Process::ve(50.0), Process::VP_COSINE] {
             p.check().unwrap();
+            let (m0, s0) = p.marginal(0.0);
             let rhs = |t: f64, y: &DVector<f64>| {
                 let f = p.drift_coefficient(t);
                 Ok(DVector::from_row_slice(&[f * y[0], 2.0 * f * y[1] + p.diffusion_squared(t)]))
@@ -164,7 +201,7 @@ mod tests {
                     &rhs,
                     &ExplicitRk::dopri8(),
                     (0.0, t),
-                    &DVector::from_row_slice(&[1.0, 0.0]),
+                    &DVector::from_row_slice(&[m0, s0 * s0]),
                     &c,
                     &SaveAt::t1(),
                 )
@@ -184,5 +221,9 @@ mod tests {
         assert!(Process::Vp { beta_min: 1.0, beta_max: 0.5 }.check().is_err());
         assert!(Process::Ve { sigma_min: 0.0, sigma_max: 1.0 }.check().is_err());
         assert!(Process::Ve { sigma_min: 0.1, sigma_max: f64::NAN }.check().is_err());
+        assert!(Process::VpCosine { logsnr_min: 5.0, logsnr_max: -5.0 }.check().is_err());
+        // the cosine schedule: ᾱ(t) = cos²(π t/2) up to the truncation (2e-5 at t = 0.3)
+        let (m, _) = Process::VP_COSINE.marginal(0.3);
+        assert!((m * m - (std::f64::consts::FRAC_PI_2 * 0.3).cos().powi(2)).abs() < 1e-4);
     }
 }

@@ -174,7 +174,7 @@ pub fn sample_observed(
                 return Err(invalid("steps", 0, "must be > 0"));
             }
             let ancestral = matches!(sampler, Sampler::Ancestral { .. });
-            if ancestral && !matches!(process, Process::Vp { .. }) {
+            if ancestral && !matches!(process, Process::Vp { .. } | Process::VpCosine { .. }) {
                 return Err(invalid("sampler", "Ancestral", "DDPM's ancestral steps need the VP process"));
             }
             let dt = (1.0 - t_min) / steps as f64;
