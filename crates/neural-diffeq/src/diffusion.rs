@@ -13,7 +13,7 @@ pub mod process;
 pub mod sample;
 
 pub use conservativity::{jacobian_asymmetry, loop_circulation};
-pub use dsm::{Parameterisation, ScoreModel, Weighting};
+pub use dsm::{Parameterisation, ScoreModel, TimeSampling, Weighting};
 pub use helmholtz::GridField;
 pub use likelihood::{pf_log_likelihood, PfLikelihood};
 pub use process::Process;
