@@ -110,13 +110,13 @@ impl ScoreModel {
         (t_lo, t_hi): (f64, f64),
         (kind, dev): (Kind, tch::Device),
     ) -> Result<(Tensor, Tensor)> {
-        let u = Tensor::rand([b], (Kind::Double, tch::Device::Cpu));
         match self.sampling {
             TimeSampling::Uniform => {
-                let t = (u * (t_hi - t_lo) + t_lo).to_kind(kind).to(dev);
+                let t = Tensor::rand([b], (kind, dev)) * (t_hi - t_lo) + t_lo;
                 Ok((t, Tensor::ones([b, 1], (kind, dev))))
             }
             TimeSampling::Importance => {
+                let u = Tensor::rand([b], (Kind::Double, tch::Device::Cpu));
                 // cumulative table of q(t) ∝ g²/σ² on the band (trapezoid), inverted linearly
                 const K: usize = 2048;
                 let grid: Vec<f64> = (0..=K).map(|i| t_lo + (t_hi - t_lo) * i as f64 / K as f64).collect();

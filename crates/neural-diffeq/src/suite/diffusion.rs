@@ -266,11 +266,85 @@ pub const DIFFUSION_HALLUCINATION: Task = Task::new(
     diffusion_hallucination,
 );
 
-fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
+/// Samples a trained model with `steps` ancestral steps, reports the out-of-support fraction
+/// (farther than 4σ from every mode in `means`) and the trajectory-variance detector per noise
+/// window under metric names with `tag`; returns the fraction.
+#[allow(clippy::too_many_arguments)]
+fn hallucination_run(
+    cfg: &SuiteConfig,
+    r: &mut TaskReport,
+    model: &ScoreModel,
+    (means, std): (&[Vec<f64>], f64),
+    steps: usize,
+    n_samples: i64,
+    tag: &str,
+) -> Result<f64> {
     use crate::diffusion::sample_observed;
+    let (dev, process) = (cfg.device, *model.process());
+    let dim = means[0].len() as i64;
+    let score = |x: &Tensor, t: f64| model.score(x, t);
+    // running sums of x̂_0 and x̂_0² over three windows of the noise level t
+    let windows = [(0.0, 0.05), (0.05, 0.2), (0.2, 0.5)];
+    let zeros = || Tensor::zeros([n_samples, dim], (Kind::Double, dev));
+    let mut sums: Vec<(Tensor, Tensor, f64)> = windows.iter().map(|_| (zeros(), zeros(), 0.0)).collect();
+    let mut observe = |_: usize, t: f64, x: &Tensor, s: &Tensor| -> crate::Result<()> {
+        let (m, sig) = process.marginal(t);
+        let x0 = ((x + s * (sig * sig)) / m).to_kind(Kind::Double);
+        for (w, (sum, sq, count)) in windows.iter().zip(sums.iter_mut()) {
+            if t > w.0 && t <= w.1 {
+                *sum += &x0;
+                *sq += x0.square();
+                *count += 1.0;
+            }
+        }
+        Ok(())
+    };
+    let draw = Draw { n: n_samples, dim, t_min: 1e-3, options: (Kind::Float, dev), seed: cfg.seed + 11 };
+    let (x, _) = sample_observed(&process, &score, Sampler::Ancestral { steps }, &draw, &mut observe)?;
+    let xs = core_tensor::interop::tensor_to_vec(&x.to_kind(Kind::Double).reshape([-1]))?;
+    let outside: Vec<bool> = xs
+        .chunks_exact(dim as usize)
+        .map(|p| {
+            means
+                .iter()
+                .all(|mu| p.iter().zip(mu).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt() > 4.0 * std)
+        })
+        .collect();
+    let halluc = outside.iter().filter(|&&o| o).count();
+    let frac = halluc as f64 / outside.len() as f64;
+    r.metric(format!("out_of_support_fraction_{tag}"), Metric::new(frac, "", Better::Lower))?;
+    if halluc < 5 || halluc + 5 > outside.len() {
+        return Ok(frac);
+    }
+    for (w, (sum, sq, count)) in windows.iter().zip(&sums) {
+        if *count == 0.0 {
+            continue;
+        }
+        // the trace of the covariance of x̂_0 along the window
+        let var =
+            ((sq / *count) - (sum / *count).square()).sum_dim_intlist([1].as_slice(), false, Kind::Double);
+        let var = core_tensor::interop::tensor_to_vec(&var)?;
+        let auc = core_tensor::metrics::roc_auc(&var, &outside)?;
+        let mut inside: Vec<f64> = var.iter().zip(&outside).filter(|(_, &o)| !o).map(|(v, _)| *v).collect();
+        inside.sort_by(f64::total_cmp);
+        let threshold = inside[((0.96 * inside.len() as f64) as usize).min(inside.len() - 1)];
+        let removed =
+            var.iter().zip(&outside).filter(|(v, &o)| o && **v > threshold).count() as f64 / halluc as f64;
+        let wtag = format!("{tag}_t{}-{}", w.0, w.1);
+        r.metric(format!("detector_auc_{wtag}"), Metric::new(auc, "", Better::Higher))?;
+        r.metric(
+            format!("removed_at_96pct_kept_{wtag}"),
+            Metric::new(removed, "", Better::Higher)
+                .with_reference(0.95, "Aithal et al. 2024: > 95 % removed at 96 % kept (their data)"),
+        )?;
+    }
+    Ok(frac)
+}
+
+fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
     let dev = cfg.device;
-    let (means, std) = ([1.0, 2.0, 3.0], 0.05);
-    let gmm = Gmm::new(vec![1.0; 3], means.iter().map(|m| vec![*m]).collect(), vec![std; 3])?;
+    let (means, std): (Vec<Vec<f64>>, f64) = (vec![vec![1.0], vec![2.0], vec![3.0]], 0.05);
+    let gmm = Gmm::new(vec![1.0; 3], means.clone(), vec![std; 3])?;
     let process = Process::VP;
     let sizes: Vec<usize> = cfg.pick(vec![1000, 10_000], vec![1000, 3000, 10_000, 50_000]);
     let step_counts: Vec<usize> = cfg.pick(vec![100, 1000], vec![50, 100, 250, 500, 1000]);
@@ -288,67 +362,27 @@ fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
     for &n in &sizes {
         let train = gmm.sample(n, &mut g).to_kind(Kind::Float).to(dev);
         let trained = train_dsm(cfg, &train, process, Parameterisation::Epsilon, iters)?;
-        let score = |x: &Tensor, t: f64| trained.model.score(x, t);
         for (si, &steps) in step_counts.iter().enumerate() {
-            // running sums of x̂_0 and x̂_0² over three windows of the noise level t
-            let windows = [(0.0, 0.05), (0.05, 0.2), (0.2, 0.5)];
-            let zeros = || Tensor::zeros([n_samples, 1], (Kind::Double, dev));
-            let mut sums: Vec<(Tensor, Tensor, f64)> =
-                windows.iter().map(|_| (zeros(), zeros(), 0.0)).collect();
-            let mut observe = |_: usize, t: f64, x: &Tensor, s: &Tensor| -> crate::Result<()> {
-                let (m, sig) = process.marginal(t);
-                let x0 = ((x + s * (sig * sig)) / m).to_kind(Kind::Double);
-                for (w, (sum, sq, count)) in windows.iter().zip(sums.iter_mut()) {
-                    if t > w.0 && t <= w.1 {
-                        *sum += &x0;
-                        *sq += x0.square();
-                        *count += 1.0;
-                    }
-                }
-                Ok(())
-            };
-            let draw =
-                Draw { n: n_samples, dim: 1, t_min: 1e-3, options: (Kind::Float, dev), seed: cfg.seed + 11 };
-            let (x, _) =
-                sample_observed(&process, &score, Sampler::Ancestral { steps }, &draw, &mut observe)?;
-            let xs = core_tensor::interop::tensor_to_vec(&x.to_kind(Kind::Double).view([-1]))?;
-            let outside: Vec<bool> =
-                xs.iter().map(|v| means.iter().all(|m| (v - m).abs() > 4.0 * std)).collect();
-            let frac = outside.iter().filter(|&&o| o).count() as f64 / xs.len() as f64;
-            r.metric(
-                format!("out_of_support_fraction_n{n}_steps{steps}"),
-                Metric::new(frac, "", Better::Lower)
-                    .with_reference(6.3e-5, "true mixture beyond 4σ of every mode"),
-            )?;
+            let tag = format!("n{n}_steps{steps}");
+            let frac = hallucination_run(cfg, &mut r, &trained.model, (&means, std), steps, n_samples, &tag)?;
             lines[si].1.push((n as f64, frac.max(1e-5)));
-            let halluc = outside.iter().filter(|&&o| o).count();
-            if halluc < 5 || halluc + 5 > outside.len() {
-                continue;
-            }
-            for (w, (sum, sq, count)) in windows.iter().zip(&sums) {
-                if *count == 0.0 {
-                    continue;
-                }
-                let var = core_tensor::interop::tensor_to_vec(
-                    &((sq / *count) - (sum / *count).square()).view([-1]),
-                )?;
-                let auc = core_tensor::metrics::roc_auc(&var, &outside)?;
-                let mut inside: Vec<f64> =
-                    var.iter().zip(&outside).filter(|(_, &o)| !o).map(|(v, _)| *v).collect();
-                inside.sort_by(f64::total_cmp);
-                let threshold = inside[((0.96 * inside.len() as f64) as usize).min(inside.len() - 1)];
-                let removed = var.iter().zip(&outside).filter(|(v, &o)| o && **v > threshold).count() as f64
-                    / halluc as f64;
-                let tag = format!("n{n}_steps{steps}_t{}-{}", w.0, w.1);
-                r.metric(format!("detector_auc_{tag}"), Metric::new(auc, "", Better::Higher))?;
-                r.metric(
-                    format!("removed_at_96pct_kept_{tag}"),
-                    Metric::new(removed, "", Better::Higher)
-                        .with_reference(0.95, "Aithal et al. 2024: > 95 % removed at 96 % kept (their data)"),
-                )?;
-            }
         }
     }
+    // the 2-D grid: 25 Gaussians with σ = 0.1 at spacing 2
+    let grid = Gmm::grid25(0.1)?;
+    let grid_means: Vec<Vec<f64>> =
+        (0..25).map(|k| vec![-4.0 + 2.0 * (k / 5) as f64, -4.0 + 2.0 * (k % 5) as f64]).collect();
+    let train = grid.sample(10_000, &mut g).to_kind(Kind::Float).to(dev);
+    let trained = train_dsm(cfg, &train, process, Parameterisation::Epsilon, iters)?;
+    hallucination_run(
+        cfg,
+        &mut r,
+        &trained.model,
+        (&grid_means, 0.1),
+        1000,
+        n_samples,
+        "grid25_n10000_steps1000",
+    )?;
     let mut plot = Plot::new(
         "out_of_support_fraction",
         "Samples between the modes against the training-set size",
@@ -361,7 +395,8 @@ fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
     }
     r.plot(plot);
     r.note(format!(
-        "Mixture of N(1, 0.05²), N(2, 0.05²), N(3, 0.05²); VP, ε-prediction, {iters} DSM steps per training set; \
+        "Mixture of N(1, 0.05²), N(2, 0.05²), N(3, 0.05²), and a 5×5 grid of N(μ, 0.1² I) at spacing 2 (10 000 \
+         training points, 1000 steps); VP, ε-prediction, {iters} DSM steps per training set; \
          {n_samples} ancestral samples per setting; out of support = farther than 4σ from every mode; detector: variance \
          of x̂_0 = (x + σ² s)/m over the steps with t in (0, 0.05], (0.05, 0.2] and (0.2, 0.5] (metrics only where at \
          least 5 samples fall outside)"
