@@ -1,9 +1,11 @@
 //! Diffusion models as SDEs (Song et al. 2021, "Score-based generative modeling through SDEs"):
-//! a forward noising process with a Gaussian perturbation kernel ([`process`]), and the
-//! probability-flow ODE with its exact log-likelihood by the instantaneous change of variables
-//! ([`likelihood`]), denoising score matching in four parameterisations ([`dsm`]) and the
-//! samplers: reverse SDE, probability flow, DDPM ancestral and DDIM ([`sample`]). Exact scores of Gaussian mixtures at every noise level
-//! ([`crate::density::Gmm::perturbed`]) make every piece checkable in closed form.
+//! forward noising processes with Gaussian perturbation kernels ([`process`]), denoising score
+//! matching in four parameterisations ([`dsm`]), the samplers — reverse SDE, probability flow,
+//! DDPM ancestral and DDIM ([`mod@sample`]) —, the probability-flow ODE's exact log-likelihood by
+//! the instantaneous change of variables ([`likelihood`]), and the tests of whether a learned
+//! score is a gradient field at all ([`conservativity`], [`helmholtz`]). Exact scores of Gaussian
+//! mixtures at every noise level ([`crate::density::Gmm::perturbed`]) make every piece checkable
+//! in closed form.
 
 pub mod conservativity;
 pub mod dsm;

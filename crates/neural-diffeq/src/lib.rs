@@ -6,8 +6,11 @@
 //! `tch::Tensor`s (autograd, any device) and `nalgebra::DVector<f64>` (plain Rust).
 //!
 //! Beyond ODEs: [`sde`] (terms, Brownian motion, SDE solvers, adjoints, fractional noise),
-//! [`cde`] (neural controlled differential equations), [`ie`] (integral equations, NIE/ANIE) and
-//! [`models`] (neural ODE, CNF, neural / latent / stable SDEs, Langevin flow).
+//! [`cde`] (neural controlled differential equations), [`ie`] (integral equations, NIE/ANIE),
+//! [`models`] (neural ODE, CNF with FFJORD training, neural / latent / stable SDEs, latent ODE,
+//! Langevin flow; irregular observation times), [`diffusion`] (diffusion models as SDEs: noising
+//! processes, score matching, samplers, probability-flow likelihood, conservativity) and
+//! [`density`] (toy densities with exact log-densities, Gaussian mixtures, KDE, two-sample test).
 //!
 //! ```
 //! use nalgebra::DVector;

@@ -70,7 +70,7 @@ impl GridField {
     /// relative residual `‖Dφ − b‖ / ‖b‖` (the share of the field that is not a gradient).
     ///
     /// # Errors
-    /// Conjugate gradients not converging to 1e-10 in [`MAX_CG`] iterations.
+    /// Conjugate gradients not converging (relative residual 1e-10) in 2000 iterations.
     pub fn projected(&self) -> Result<(GridField, f64)> {
         let n = self.n;
         let (sx, sy) = (self.values.select(2, 0), self.values.select(2, 1));
