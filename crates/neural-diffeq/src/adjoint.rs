@@ -181,15 +181,8 @@ pub fn solve_backward_at(
             let sol = tch::with_grad(|| solve(term, solver, span, &y0r, &ctl, &saveat))?;
             let detached: Vec<Tensor> = sol.ys.iter().map(Tensor::detach).collect();
             let cots = cotangents(&detached)?;
-            let total = tch::with_grad(|| {
-                sol.ys.iter().zip(&cots).map(|(y, c)| (y * c).sum(Kind::Double)).reduce(|a, b| a + b)
-            })
-            .expect("at least one save time");
-            let mut inputs: Vec<&Tensor> = vec![&y0r];
-            inputs.extend(params.iter());
-            let grads = tch::with_grad(|| Tensor::f_run_backward(&[total], &inputs, false, false))?;
-            accumulate(params, &grads[1..]);
-            Ok((detached, grads[0].shallow_clone(), sol.stats, Stats::default()))
+            let gy0 = backprop_cotangents(&sol.ys, &cots, &y0r, params)?;
+            Ok((detached, gy0, sol.stats, Stats::default()))
         }
         Gradient::Recompute | Gradient::Checkpointed { .. } => {
             let onto = stepping_onto(control, span, ts)?;
@@ -358,18 +351,47 @@ fn replay(
     let yi = y.detach().set_requires_grad(true);
     let st = tch::with_grad(|| solver.step(term, t, &yi, None, h, false, back))?;
     back.steps += 1;
-    let mut inputs: Vec<&Tensor> = vec![&yi];
+    pull_back(&st.y1, &yi, &cot, params, param_grads)
+}
+
+/// `∂⟨y1, cot⟩/∂yi` for a step result `y1` built with a graph from `yi`; the parameters' share is
+/// added to `param_grads`. The replay of every discrete strategy (ODE and SDE) ends here.
+pub(crate) fn pull_back(
+    y1: &Tensor,
+    yi: &Tensor,
+    cot: &Tensor,
+    params: &[Tensor],
+    param_grads: &mut [Tensor],
+) -> Result<Tensor> {
+    let mut inputs: Vec<&Tensor> = vec![yi];
     inputs.extend(params.iter());
     // the objective is built in grad mode too: under a caller's no_grad it would have no graph
-    let g = tch::with_grad(|| {
-        Tensor::f_run_backward(&[(&st.y1 * cot).sum(Kind::Double)], &inputs, false, false)
-    })?;
+    let g =
+        tch::with_grad(|| Tensor::f_run_backward(&[(y1 * cot).sum(Kind::Double)], &inputs, false, false))?;
     for (acc, gi) in param_grads.iter_mut().zip(&g[1..]) {
         if gi.defined() {
             *acc = &*acc + gi;
         }
     }
     Ok(g[0].shallow_clone())
+}
+
+/// Backpropagation of `Σ_k ⟨y_k, c_k⟩` through states `ys` built with a graph from `x`: returns
+/// `∂/∂x` and adds `∂/∂θ` to the parameters' `.grad`.
+pub(crate) fn backprop_cotangents(
+    ys: &[Tensor],
+    cots: &[Tensor],
+    x: &Tensor,
+    params: &[Tensor],
+) -> Result<Tensor> {
+    let total =
+        tch::with_grad(|| ys.iter().zip(cots).map(|(y, c)| (y * c).sum(Kind::Double)).reduce(|a, b| a + b))
+            .ok_or_else(|| invalid("ys", "[]", "need at least one save point"))?;
+    let mut inputs: Vec<&Tensor> = vec![x];
+    inputs.extend(params.iter());
+    let grads = tch::with_grad(|| Tensor::f_run_backward(&[total], &inputs, false, false))?;
+    accumulate(params, &grads[1..]);
+    Ok(grads[0].shallow_clone())
 }
 
 /// Adds `grads` to the parameters' `.grad` (creating it on first use); undefined entries are skipped.

@@ -23,7 +23,7 @@ use crate::controller::{PidController, StepControl};
 use crate::dense::DenseOutput;
 use crate::error::{invalid, Result};
 use crate::solve::{solve, SaveAt};
-use crate::solver::esdirk::{batch_jacobian, NewtonState, UserJacobian};
+use crate::solver::esdirk::{batch_jacobian, newton_factor, NewtonState, UserJacobian};
 use crate::solver::{Esdirk, ExplicitRk, Solver, Stats};
 use crate::state::State;
 use crate::term::OdeTerm;
@@ -80,7 +80,7 @@ impl NewtonState for AdjointState {
         stats: &mut Stats,
     ) -> Result<Self::Factor> {
         let first = &y.tuple.parts[0];
-        let (b, d) = first.size2().map_err(|_| {
+        let (_, d) = first.size2().map_err(|_| {
             invalid("y", format!("{:?}", first.size()), "implicit adjoint solves need [batch, dim] states")
         })?;
         // inputs that require grad make the augmented term build its outputs with a graph
@@ -96,11 +96,10 @@ impl NewtonState for AdjointState {
             AdjointState { tuple: TensorTuple { parts, norm_parts: y.tuple.norm_parts }, blocks: y.blocks };
         let out = tch::with_grad(|| term.vf(t, &state))?;
         stats.nfe += 1;
-        let eye = Tensor::eye(d, (first.kind(), first.device())).unsqueeze(0).expand([b, d, d], false);
         inputs
             .iter()
             .enumerate()
-            .map(|(i, x)| Ok((&eye - batch_jacobian(&out.tuple.parts[i], x, d)? * hg).detach()))
+            .map(|(i, x)| Ok(newton_factor(&batch_jacobian(&out.tuple.parts[i], x, d)?, hg)))
             .collect()
     }
     fn solve(m: &Self::Factor, r: &Self) -> Result<Self> {

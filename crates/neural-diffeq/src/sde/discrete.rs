@@ -7,11 +7,11 @@
 
 use super::adjoint::check_save_steps;
 use super::{BrownianMotion, BrownianPath, SdeSolver, SdeTerm};
-use crate::adjoint::{accumulate, one_cotangent_each, Gradient};
+use crate::adjoint::{accumulate, backprop_cotangents, one_cotangent_each, pull_back, Gradient};
 use crate::checkpoint;
 use crate::error::{invalid, Result};
 use crate::solver::Stats;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Solves on every step of `path` with `solver` from `y0`, saves the states after the grid steps
 /// `save_steps` (strictly increasing in `1..=n`, ending at `n = path.steps()`), and backpropagates
@@ -58,15 +58,8 @@ pub fn sde_solve_backward_at(
             })?;
             let detached: Vec<Tensor> = saved.iter().map(Tensor::detach).collect();
             let cots = cotangents(&detached)?;
-            let total = tch::with_grad(|| {
-                saved.iter().zip(&cots).map(|(y, c)| (y * c).sum(Kind::Double)).reduce(|a, b| a + b)
-            })
-            .expect("at least one save point");
-            let mut inputs: Vec<&Tensor> = vec![&y0r];
-            inputs.extend(params.iter());
-            let g = tch::with_grad(|| Tensor::f_run_backward(&[total], &inputs, false, false))?;
-            accumulate(params, &g[1..]);
-            Ok((detached, g[0].shallow_clone(), back))
+            let gy0 = backprop_cotangents(&saved, &cots, &y0r, params)?;
+            Ok((detached, gy0, back))
         }
         Gradient::Recompute | Gradient::Checkpointed { .. } => {
             let recompute = matches!(gradient, Gradient::Recompute);
@@ -99,17 +92,7 @@ pub fn sde_solve_backward_at(
                 let yi = y.detach().set_requires_grad(true);
                 let y1 = tch::with_grad(|| step(k, &yi))?;
                 back.steps += 1;
-                let mut inputs: Vec<&Tensor> = vec![&yi];
-                inputs.extend(params.iter());
-                let g = tch::with_grad(|| {
-                    Tensor::f_run_backward(&[(&y1 * &c).sum(Kind::Double)], &inputs, false, false)
-                })?;
-                for (acc, gi) in grads.iter_mut().zip(&g[1..]) {
-                    if gi.defined() {
-                        *acc = &*acc + gi;
-                    }
-                }
-                *cot = g[0].shallow_clone();
+                *cot = pull_back(&y1, &yi, &c, params, &mut grads)?;
                 Ok(())
             };
             if recompute {

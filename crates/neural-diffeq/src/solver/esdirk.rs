@@ -80,7 +80,7 @@ impl NewtonState for Tensor {
         _user: Option<&UserJacobian<Self>>,
         stats: &mut Stats,
     ) -> Result<Self::Factor> {
-        let (b, d) = y.size2().map_err(|_| {
+        let (_, d) = y.size2().map_err(|_| {
             crate::error::invalid(
                 "y",
                 format!("{:?}", y.size()),
@@ -90,9 +90,7 @@ impl NewtonState for Tensor {
         let yr = y.detach().set_requires_grad(true);
         let fy = tch::with_grad(|| term.vf(t, &yr))?;
         stats.nfe += 1;
-        let j = batch_jacobian(&fy, &yr, d)?;
-        let eye = Tensor::eye(d, (y.kind(), y.device())).unsqueeze(0).expand([b, d, d], false);
-        Ok((eye - j * hg).detach())
+        Ok(newton_factor(&batch_jacobian(&fy, &yr, d)?, hg))
     }
     fn solve(m: &Self::Factor, r: &Self) -> Result<Self> {
         Ok(Tensor::f_linalg_solve(m, &r.unsqueeze(-1), true)?.squeeze_dim(-1))
@@ -111,6 +109,13 @@ pub(crate) fn batch_jacobian(fy: &Tensor, yr: &Tensor, d: i64) -> Result<Tensor>
         rows.push(g[0].shallow_clone()); // [B, D] = ∂f_k/∂y per sample
     }
     Ok(Tensor::stack(&rows, 1))
+}
+
+/// The per-sample Newton matrix `I − hγ J` for Jacobians `j [B, D, D]`, without a graph.
+pub(crate) fn newton_factor(j: &Tensor, hg: f64) -> Tensor {
+    let d = j.size()[1];
+    let eye = Tensor::eye(d, (j.kind(), j.device())).unsqueeze(0);
+    (eye - j * hg).detach()
 }
 
 /// An ESDIRK method with its Newton settings.
