@@ -72,6 +72,16 @@ impl Gmm {
         Gmm::new(vec![1.0; 25], means, vec![s; 25])
     }
 
+    /// The component means.
+    pub fn means(&self) -> &[Vec<f64>] {
+        &self.means
+    }
+
+    /// The component standard deviations.
+    pub fn stds(&self) -> &[f64] {
+        &self.stds
+    }
+
     /// The dimension `D`.
     pub fn dim(&self) -> usize {
         self.means[0].len()

@@ -43,6 +43,19 @@ fn train_dsm(
     param: Parameterisation,
     iters: usize,
 ) -> Result<Trained> {
+    train_dsm_with(cfg, train, (process, param), iters, &|_| (1e-3, 1.0), &mut |_, _| Ok(()))
+}
+
+/// [`train_dsm`] drawing the times of step `k` from the band `band(k)`, with `observe(k, model)`
+/// called before each step.
+fn train_dsm_with(
+    cfg: &SuiteConfig,
+    train: &Tensor,
+    (process, param): (Process, Parameterisation),
+    iters: usize,
+    band: &dyn Fn(usize) -> (f64, f64),
+    observe: &mut dyn FnMut(usize, &ScoreModel) -> Result<()>,
+) -> Result<Trained> {
     let dev = cfg.device;
     core_tensor::seed::seed_torch(cfg.seed);
     let vs = nn::VarStore::new(dev);
@@ -56,8 +69,9 @@ fn train_dsm(
     let mut curve = Vec::new();
     let start = Instant::now();
     trainer.run_steps(trainable_named(&vs), iters, |c| {
+        observe(c.step, &model)?;
         let idx = Tensor::randint(n, [256], (Kind::Int64, dev));
-        let loss = model.loss(&train.index_select(0, &idx), 1e-3, Weighting::Unit)?;
+        let loss = model.loss_on(&train.index_select(0, &idx), band(c.step), Weighting::Unit)?;
         if c.step % 20 == 0 {
             curve.push((c.step as f64, loss.double_value(&[])));
         }
@@ -197,7 +211,7 @@ fn diffusion_conservativity(cfg: &SuiteConfig) -> TaskResult {
             let xt = &x0 * m + Tensor::randn(x0.size(), (x0.kind(), x0.device())) * s;
             let a = jacobian_asymmetry(field, &xt, t)?.mean(Kind::Double).double_value(&[]);
             // circles of half the perturbed components' standard deviation
-            let radius = 0.5 * (m * m * 0.125 + s * s).sqrt();
+            let radius = 0.5 * gmm.perturbed(m, s).stds()[0];
             let (_, ratio) = loop_circulation(field, &xt, radius, t, 64)?;
             let ratio = ratio.mean(Kind::Double).double_value(&[]);
             r.metric(format!("{name}_asymmetry_t{t}"), Metric::new(a, "", Better::Lower))?;
@@ -267,21 +281,21 @@ pub const DIFFUSION_HALLUCINATION: Task = Task::new(
 );
 
 /// Samples a trained model with `steps` ancestral steps, reports the out-of-support fraction
-/// (farther than 4σ from every mode in `means`) and the trajectory-variance detector per noise
+/// (farther than 4 standard deviations from every component of `gmm`) and the trajectory-variance detector per noise
 /// window under metric names with `tag`; returns the fraction.
 #[allow(clippy::too_many_arguments)]
 fn hallucination_run(
     cfg: &SuiteConfig,
     r: &mut TaskReport,
     model: &ScoreModel,
-    (means, std): (&[Vec<f64>], f64),
+    gmm: &Gmm,
     steps: usize,
     n_samples: i64,
     tag: &str,
 ) -> Result<f64> {
     use crate::diffusion::sample_observed;
     let (dev, process) = (cfg.device, *model.process());
-    let dim = means[0].len() as i64;
+    let dim = gmm.dim() as i64;
     let score = |x: &Tensor, t: f64| model.score(x, t);
     // running sums of x̂_0 and x̂_0² over three windows of the noise level t
     let windows = [(0.0, 0.05), (0.05, 0.2), (0.2, 0.5)];
@@ -302,14 +316,14 @@ fn hallucination_run(
     let draw = Draw { n: n_samples, dim, t_min: 1e-3, options: (Kind::Float, dev), seed: cfg.seed + 11 };
     let (x, _) = sample_observed(&process, &score, Sampler::Ancestral { steps }, &draw, &mut observe)?;
     let xs = core_tensor::interop::tensor_to_vec(&x.to_kind(Kind::Double).reshape([-1]))?;
-    let outside: Vec<bool> = xs
-        .chunks_exact(dim as usize)
-        .map(|p| {
-            means
-                .iter()
-                .all(|mu| p.iter().zip(mu).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt() > 4.0 * std)
-        })
-        .collect();
+    let outside: Vec<bool> =
+        xs.chunks_exact(dim as usize)
+            .map(|p| {
+                gmm.means().iter().zip(gmm.stds()).all(|(mu, sd)| {
+                    p.iter().zip(mu).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt() > 4.0 * sd
+                })
+            })
+            .collect();
     let halluc = outside.iter().filter(|&&o| o).count();
     let frac = halluc as f64 / outside.len() as f64;
     r.metric(format!("out_of_support_fraction_{tag}"), Metric::new(frac, "", Better::Lower))?;
@@ -343,8 +357,7 @@ fn hallucination_run(
 
 fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
     let dev = cfg.device;
-    let (means, std): (Vec<Vec<f64>>, f64) = (vec![vec![1.0], vec![2.0], vec![3.0]], 0.05);
-    let gmm = Gmm::new(vec![1.0; 3], means.clone(), vec![std; 3])?;
+    let gmm = Gmm::new(vec![1.0; 3], vec![vec![1.0], vec![2.0], vec![3.0]], vec![0.05; 3])?;
     let process = Process::VP;
     let sizes: Vec<usize> = cfg.pick(vec![1000, 10_000], vec![1000, 3000, 10_000, 50_000]);
     let step_counts: Vec<usize> = cfg.pick(vec![100, 1000], vec![50, 100, 250, 500, 1000]);
@@ -364,25 +377,15 @@ fn diffusion_hallucination(cfg: &SuiteConfig) -> TaskResult {
         let trained = train_dsm(cfg, &train, process, Parameterisation::Epsilon, iters)?;
         for (si, &steps) in step_counts.iter().enumerate() {
             let tag = format!("n{n}_steps{steps}");
-            let frac = hallucination_run(cfg, &mut r, &trained.model, (&means, std), steps, n_samples, &tag)?;
+            let frac = hallucination_run(cfg, &mut r, &trained.model, &gmm, steps, n_samples, &tag)?;
             lines[si].1.push((n as f64, frac.max(1e-5)));
         }
     }
     // the 2-D grid: 25 Gaussians with σ = 0.1 at spacing 2
     let grid = Gmm::grid25(0.1)?;
-    let grid_means: Vec<Vec<f64>> =
-        (0..25).map(|k| vec![-4.0 + 2.0 * (k / 5) as f64, -4.0 + 2.0 * (k % 5) as f64]).collect();
     let train = grid.sample(10_000, &mut g).to_kind(Kind::Float).to(dev);
     let trained = train_dsm(cfg, &train, process, Parameterisation::Epsilon, iters)?;
-    hallucination_run(
-        cfg,
-        &mut r,
-        &trained.model,
-        (&grid_means, 0.1),
-        1000,
-        n_samples,
-        "grid25_n10000_steps1000",
-    )?;
+    hallucination_run(cfg, &mut r, &trained.model, &grid, 1000, n_samples, "grid25_n10000_steps1000")?;
     let mut plot = Plot::new(
         "out_of_support_fraction",
         "Samples between the modes against the training-set size",
@@ -445,38 +448,18 @@ fn diffusion_curriculum(cfg: &SuiteConfig) -> TaskResult {
     let eval_every = iters / 20;
     let mut per_band: Vec<Vec<(f64, f64)>> = vec![Vec::new(); bands.len()];
     let held = test.narrow(0, 0, 1000);
-    let train_with = |schedule: &dyn Fn(usize) -> (f64, f64),
-                      track: bool,
-                      per_band: &mut Vec<Vec<(f64, f64)>>|
-     -> Result<Trained> {
-        core_tensor::seed::seed_torch(cfg.seed);
-        let vs = nn::VarStore::new(dev);
-        let model = ScoreModel::new(&vs.root(), 2, &[128, 128, 128], process, Parameterisation::Epsilon)?;
-        let mut trainer = Trainer::builder()
-            .optimizer(OptimizerConfig::adam(2e-3))
-            .schedule(LrSchedule::Cosine { t_max: iters, eta_min: 1e-4 })
-            .progress(cfg.progress)
-            .build()?;
-        let n = train.size()[0];
-        let start = Instant::now();
-        trainer.run_steps(trainable_named(&vs), iters, |c| {
-            if track && c.step % eval_every == 0 {
-                let _scope = core_tensor::seed::TorchSeedScope::enter(cfg.seed + 99);
-                for (k, &band) in bands.iter().enumerate() {
-                    let l = tch::no_grad(|| model.loss_on(&held, band, Weighting::Unit))?;
-                    per_band[k].push((c.step as f64, l.double_value(&[])));
-                }
+    let mut track = |step: usize, model: &ScoreModel| -> Result<()> {
+        if step.is_multiple_of(eval_every) {
+            let _scope = core_tensor::seed::TorchSeedScope::enter(cfg.seed + 99);
+            for (k, &band) in bands.iter().enumerate() {
+                let l = tch::no_grad(|| model.loss_on(&held, band, Weighting::Unit))?;
+                per_band[k].push((step as f64, l.double_value(&[])));
             }
-            let idx = Tensor::randint(n, [256], (Kind::Int64, dev));
-            Ok(StepOutput::Loss(model.loss_on(
-                &train.index_select(0, &idx),
-                schedule(c.step),
-                Weighting::Unit,
-            )?))
-        })?;
-        Ok(Trained { _vs: vs, model, seconds: start.elapsed().as_secs_f64(), curve: Vec::new() })
+        }
+        Ok(())
     };
-    let uniform = train_with(&|_| (1e-3, 1.0), true, &mut per_band)?;
+    let eps = (process, Parameterisation::Epsilon);
+    let uniform = train_dsm_with(cfg, &train, eps, iters, &|_| (1e-3, 1.0), &mut track)?;
     // steps until a band's held-out loss has made 95 % of its total decrease
     let mut converged = Vec::new();
     for (k, curve) in per_band.iter().enumerate() {
@@ -494,7 +477,7 @@ fn diffusion_curriculum(cfg: &SuiteConfig) -> TaskResult {
         let added = (step / stage.max(1) + 1).min(n_bands);
         (if added == n_bands { 1e-3 } else { (n_bands - added) as f64 / 5.0 }, 1.0)
     };
-    let paced = train_with(&curriculum, false, &mut Vec::new())?;
+    let paced = train_dsm_with(cfg, &train, eps, iters, &curriculum, &mut |_, _| Ok(()))?;
     let (adaptive, dopri5) = (StepControl::adaptive(1e-5, 1e-5), ExplicitRk::dopri5());
     let em = StepControl::constant(1.0 / 500.0);
     for (name, trained) in [("uniform", &uniform), ("curriculum", &paced)] {
