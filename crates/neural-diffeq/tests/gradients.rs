@@ -219,44 +219,63 @@ fn stiff_term(k: Tensor, w: Tensor) -> impl Fn(f64, &Tensor) -> neural_diffeq::R
     move |t: f64, y: &Tensor| Ok(-(&k * (y - (&w * t).cos())) - y * y * y)
 }
 
+/// `L = ½ Σ_k |y(t_k)|²` of the stiff problem with parameters `(k, w)`, solved without a graph.
+fn stiff_loss(
+    solver: &Esdirk<Tensor>,
+    control: &StepControl,
+    ts: &[f64],
+    (k, w): (f64, f64),
+    y0: &Tensor,
+) -> f64 {
+    // fresh parameter tensors (no in-place shifts of leaves)
+    let term = stiff_term(Tensor::from_slice(&[k]), Tensor::from_slice(&[w]));
+    let saveat = SaveAt { ts: ts.to_vec(), ..Default::default() };
+    let sol = tch::no_grad(|| solve(&term, solver, (0.0, 1.0), y0, control, &saveat)).unwrap();
+    sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
+}
+
+/// `(dL/dk, dL/dw, dL/dy0[1], backward counters)` of [`stiff_loss`] by the strategy `g`.
+fn stiff_grads(
+    solver: &Esdirk<Tensor>,
+    control: &StepControl,
+    ts: &[f64],
+    (k0, w0): (f64, f64),
+    y0: &Tensor,
+    g: &Gradient,
+) -> (f64, f64, f64, neural_diffeq::solver::Stats) {
+    let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
+    let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
+    let term = stiff_term(k.shallow_clone(), w.shallow_clone());
+    let (_, gy0, _, back) = neural_diffeq::adjoint::solve_backward_at(
+        &term,
+        &[k.shallow_clone(), w.shallow_clone()],
+        solver,
+        (0.0, 1.0),
+        y0,
+        control,
+        g,
+        ts,
+        |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
+    )
+    .unwrap();
+    (k.grad().double_value(&[0]), w.grad().double_value(&[0]), gy0.double_value(&[1, 0]), back)
+}
+
 #[test]
 fn implicit_solvers_backpropagate_through_newton_on_a_stiff_problem() {
-    use neural_diffeq::adjoint::solve_backward_at;
     let (k0, w0) = (1000.0f64, 2.0f64);
     let y0 = Tensor::from_slice(&[0.5f64, 1.5]).view([2, 1]);
     let ts: Vec<f64> = (1..=10).map(|q| q as f64 / 10.0).collect();
     let control = StepControl::Constant { dt: 0.02 };
     for solver in [Esdirk::<Tensor>::kvaerno3(1e-10, 1e-10), Esdirk::<Tensor>::kvaerno5(1e-10, 1e-10)] {
-        // the loss with fresh parameter tensors (no in-place shifts of leaves)
-        let loss = |k: f64, w: f64, y0: &Tensor| -> f64 {
-            let term = stiff_term(Tensor::from_slice(&[k]), Tensor::from_slice(&[w]));
-            let saveat = SaveAt { ts: ts.clone(), ..Default::default() };
-            let sol = tch::no_grad(|| solve(&term, &solver, (0.0, 1.0), y0, &control, &saveat)).unwrap();
-            sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
-        };
+        let loss = |k: f64, w: f64, y0: &Tensor| stiff_loss(&solver, &control, &ts, (k, w), y0);
         let fd_k = (loss(k0 + 1e-3, w0, &y0) - loss(k0 - 1e-3, w0, &y0)) / 2e-3;
         let fd_w = (loss(k0, w0 + 1e-6, &y0) - loss(k0, w0 - 1e-6, &y0)) / 2e-6;
         // dL/dy0 is small (the stiff decay forgets y0): a wider step keeps rounding out of it
         let e = Tensor::from_slice(&[0.0f64, 1e-4]).view([2, 1]);
         let fd_y = (loss(k0, w0, &(&y0 + &e)) - loss(k0, w0, &(&y0 - &e))) / 2e-4;
         for g in [Gradient::Backprop, Gradient::Recompute, Gradient::Checkpointed { checkpoints: 2 }] {
-            let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
-            let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
-            let term = stiff_term(k.shallow_clone(), w.shallow_clone());
-            let (_, gy0, _, _) = solve_backward_at(
-                &term,
-                &[k.shallow_clone(), w.shallow_clone()],
-                &solver,
-                (0.0, 1.0),
-                &y0,
-                &control,
-                &g,
-                &ts,
-                |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
-            )
-            .unwrap();
-            let (gk, gw, gy) =
-                (k.grad().double_value(&[0]), w.grad().double_value(&[0]), gy0.double_value(&[1, 0]));
+            let (gk, gw, gy, _) = stiff_grads(&solver, &control, &ts, (k0, w0), &y0, &g);
             let name = solver.tableau.name;
             for (got, want, what) in [(gk, fd_k, "k"), (gw, fd_w, "w"), (gy, fd_y, "y0")] {
                 assert!(
@@ -280,43 +299,19 @@ fn implicit_solvers_backpropagate_through_newton_on_a_stiff_problem() {
 /// about 1e-47 here, the stiff decay forgetting y0, so it is only printed).
 #[test]
 fn implicit_solvers_under_the_continuous_adjoint_on_a_stiff_problem() {
-    use neural_diffeq::adjoint::solve_backward_at;
     let (k0, w0) = (1000.0f64, 2.0f64);
     let y0 = Tensor::from_slice(&[0.5f64, 1.5]).view([2, 1]);
     let ts: Vec<f64> = (1..=10).map(|q| q as f64 / 10.0).collect();
     // at 1e-10: central differences of a looser adaptive solve carry the step selection's noise
     // (at 1e-9, 1.5e-5 relative in dL/dk)
-    for (solver, tol) in
-        [(Esdirk::<Tensor>::kvaerno3(1e-10, 1e-10), 1e-10), (Esdirk::<Tensor>::kvaerno5(1e-10, 1e-10), 1e-10)]
-    {
-        let control = StepControl::adaptive(tol, tol);
+    let tol = 1e-10;
+    let control = StepControl::adaptive(tol, tol);
+    for solver in [Esdirk::<Tensor>::kvaerno3(tol, tol), Esdirk::<Tensor>::kvaerno5(tol, tol)] {
         let name = solver.tableau.name;
-        let loss = |k: f64, w: f64, y0: &Tensor| -> f64 {
-            let term = stiff_term(Tensor::from_slice(&[k]), Tensor::from_slice(&[w]));
-            let saveat = SaveAt { ts: ts.clone(), ..Default::default() };
-            let sol = tch::no_grad(|| solve(&term, &solver, (0.0, 1.0), y0, &control, &saveat)).unwrap();
-            sol.ys.iter().map(|y| 0.5 * y.square().sum(Kind::Double).double_value(&[])).sum()
-        };
-        let fd_k = (loss(k0 + 1e-2, w0, &y0) - loss(k0 - 1e-2, w0, &y0)) / 2e-2;
-        let fd_w = (loss(k0, w0 + 1e-4, &y0) - loss(k0, w0 - 1e-4, &y0)) / 2e-4;
-        let grads = |g: &Gradient| {
-            let k = Tensor::from_slice(&[k0]).set_requires_grad(true);
-            let w = Tensor::from_slice(&[w0]).set_requires_grad(true);
-            let term = stiff_term(k.shallow_clone(), w.shallow_clone());
-            let (_, gy0, _, back) = solve_backward_at(
-                &term,
-                &[k.shallow_clone(), w.shallow_clone()],
-                &solver,
-                (0.0, 1.0),
-                &y0,
-                &control,
-                g,
-                &ts,
-                |ys| Ok(ys.iter().map(Tensor::shallow_clone).collect()),
-            )
-            .unwrap();
-            (k.grad().double_value(&[0]), w.grad().double_value(&[0]), gy0.double_value(&[1, 0]), back)
-        };
+        let loss = |k: f64, w: f64| stiff_loss(&solver, &control, &ts, (k, w), &y0);
+        let fd_k = (loss(k0 + 1e-2, w0) - loss(k0 - 1e-2, w0)) / 2e-2;
+        let fd_w = (loss(k0, w0 + 1e-4) - loss(k0, w0 - 1e-4)) / 2e-4;
+        let grads = |g: &Gradient| stiff_grads(&solver, &control, &ts, (k0, w0), &y0, g);
         let (bk, bw, by, _) = grads(&Gradient::Backprop);
         let adjoint = Gradient::Adjoint { rtol: tol, atol: tol, seminorm: true };
         let (ak, aw, ay, back) = grads(&adjoint);
