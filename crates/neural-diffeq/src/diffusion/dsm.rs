@@ -168,19 +168,19 @@ impl ScoreModel {
         self.net.forward_t(&Tensor::cat(&[x.shallow_clone(), emb], 1), false)
     }
 
-    /// `(m(t), σ(t))` per row as `[B, 1]` tensors.
-    fn kernel(&self, t: &Tensor) -> Result<(Tensor, Tensor)> {
+    /// `(m(t), σ(t), g(t)²)` per row as `[B, 1]` tensors of `t`'s kind and device, read in one
+    /// pass over the times.
+    fn coefficients(&self, t: &Tensor) -> Result<[Tensor; 3]> {
         let ts = core_tensor::interop::tensor_to_vec(&t.to_kind(Kind::Double).to(tch::Device::Cpu))?;
-        let (m, s): (Vec<f64>, Vec<f64>) = ts.iter().map(|&u| self.process.marginal(u)).unzip();
-        let col = |v: Vec<f64>| Tensor::from_slice(&v).view([-1, 1]).to_kind(t.kind()).to(t.device());
-        Ok((col(m), col(s)))
-    }
-
-    /// `g(t)²` per row as a `[B, 1]` tensor.
-    fn g_squared(&self, t: &Tensor) -> Result<Tensor> {
-        let ts = core_tensor::interop::tensor_to_vec(&t.to_kind(Kind::Double).to(tch::Device::Cpu))?;
-        let g2: Vec<f64> = ts.iter().map(|&u| self.process.diffusion_squared(u)).collect();
-        Ok(Tensor::from_slice(&g2).view([-1, 1]).to_kind(t.kind()).to(t.device()))
+        let mut cols =
+            [Vec::with_capacity(ts.len()), Vec::with_capacity(ts.len()), Vec::with_capacity(ts.len())];
+        for &u in &ts {
+            let (m, s) = self.process.marginal(u);
+            cols[0].push(m);
+            cols[1].push(s);
+            cols[2].push(self.process.diffusion_squared(u));
+        }
+        Ok(cols.map(|v| Tensor::from_slice(&v).view([-1, 1]).to_kind(t.kind()).to(t.device())))
     }
 
     /// The score `∇ log p_t(x)` for `x [B, D]` at the common time `t` (differentiable in `x`).
@@ -232,7 +232,7 @@ impl ScoreModel {
         let (kind, dev) = (x0.kind(), x0.device());
         let (t, correction) = self.draw_times(b, (t_lo, t_hi), (kind, dev))?;
         let eps = Tensor::randn([b, d], (kind, dev));
-        let (m, s) = self.kernel(&t)?;
+        let [m, s, g2] = self.coefficients(&t)?;
         let xt = &m * x0 + &s * &eps;
         let o = self.output(&xt, &t);
         let (target, weight) = match self.param {
@@ -244,10 +244,7 @@ impl ScoreModel {
         let w = match weighting {
             Weighting::Unit => weight.ones_like(),
             Weighting::ScoreSigmaSquared => weight,
-            Weighting::Likelihood => {
-                let g2 = self.g_squared(&t)?;
-                weight * g2 / (&s * &s)
-            }
+            Weighting::Likelihood => weight * g2 / (&s * &s),
         };
         Ok(((o - target).square() * w * correction).sum_dim_intlist([1].as_slice(), false, kind).mean(kind))
     }

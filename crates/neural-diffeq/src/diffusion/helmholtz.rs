@@ -58,12 +58,11 @@ impl GridField {
 
     /// `Dᵀ` of edge values: the net flow out of each node.
     fn div_t(ex: &Tensor, ey: &Tensor, n: i64) -> Tensor {
-        let out = Tensor::zeros([n, n], (Kind::Double, ex.device()));
         let z_row = Tensor::zeros([1, n], (Kind::Double, ex.device()));
         let z_col = Tensor::zeros([n, 1], (Kind::Double, ex.device()));
         let x_part = Tensor::cat(&[&z_row, ex], 0) - Tensor::cat(&[ex, &z_row], 0);
         let y_part = Tensor::cat(&[&z_col, ey], 1) - Tensor::cat(&[ey, &z_col], 1);
-        out + x_part + y_part
+        x_part + y_part
     }
 
     /// The Helmholtz projection: the gradient field closest to this one on the grid, and the
