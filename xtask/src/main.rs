@@ -14,10 +14,16 @@
 //!                                        rewrite report.md and the SVGs from report.json
 //!                                        (and docs/benchmarks.md with --docs)
 //! cargo xtask publish-check              `cargo publish --dry-run` for every publishable crate
+//! cargo xtask cpu-audit                  library lines that pin tensors to the CPU (none allowed)
+//! cargo xtask device-pack [--tch 0.24|0.26] [--out FILE] [--max-mib N]
+//!                                        build the tests and the suite against a CUDA libtorch
+//!                                        and pack them for a machine without a toolchain
 //! ```
 //! xtask never links libtorch: it drives cargo and reads the JSON the benches write.
 
 mod bench;
+mod cpu_audit;
+mod device;
 mod peers;
 mod plot;
 mod report;
@@ -92,7 +98,8 @@ fn publish_check(root: &Path) -> Result<(), String> {
 
 const USAGE: &str = "usage: cargo xtask <setup | test | bench [--quick|--full] [--filter RE] \
 [--save-baseline NAME] [--baseline NAME] [--no-criterion] [--no-suite] [--peers|--peers-only] [--threads N] \
-| peers <setup|list> | report [--baseline NAME] [--docs] | publish-check>";
+| peers <setup|list> | report [--baseline NAME] [--docs] | publish-check \
+| cpu-audit | device-pack [--tch 0.24|0.26] [--out FILE] [--max-mib N]>";
 
 /// `cargo xtask peers setup|list`.
 fn peers_command(root: &Path, args: &[String]) -> Result<(), String> {
@@ -119,6 +126,10 @@ fn main() -> ExitCode {
         Some("setup") => setup::setup(&root).map(|p| eprintln!("[setup] libtorch ready at {}", p.display())),
         Some("test") => test(&root),
         Some("publish-check") => publish_check(&root),
+        Some("cpu-audit") => cpu_audit::run(&root),
+        Some("device-pack") => {
+            device::PackArgs::parse(&args[1..]).and_then(|a| device::pack(&root, &a)).map(|_| ())
+        }
         Some("bench") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::bench(&root, &a)),
         Some("peers") => peers_command(&root, &args[1..]),
         Some("report") => bench::BenchArgs::parse(&args[1..]).and_then(|a| bench::report_only(&root, &a)),

@@ -1,9 +1,13 @@
 //! libtorch provisioning from PyPI wheels (see docs/architecture.md, "libtorch").
 //!
-//! 1. A `LIBTORCH` set by the user, or a `.libtorch/build-version` of `2.13.0`, means nothing to do.
+//! The workspace accepts `tch` 0.24 (libtorch 2.11.0) and 0.26 (libtorch 2.13.0); the version
+//! that `Cargo.lock` resolves for `torch-sys` decides which libtorch is provisioned.
+//!
+//! 1. A `LIBTORCH` set by the user, or a `.libtorch/build-version` equal to the resolved version,
+//!    means nothing to do.
 //! 2. The pinned wheels are fetched once with `pip download` into the user cache
 //!    (`$XDG_CACHE_HOME/sciml-rs/wheels` or `~/.cache/sciml-rs/wheels`) and checked by sha256.
-//! 3. The CPU libraries and headers are extracted once into `<cache>/libtorch-2.13.0`, and
+//! 3. The CPU libraries and headers are extracted once into `<cache>/libtorch-<version>`, and
 //!    `.libtorch` in the workspace links to it, so a second clone is ready in a second.
 
 use sha2::{Digest, Sha256};
@@ -11,11 +15,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// libtorch version `tch` 0.26 is built against.
-pub const TORCH_VERSION: &str = "2.13.0";
-
 /// A pinned wheel.
-struct Wheel {
+pub struct Wheel {
     requirement: &'static str,
     file: &'static str,
     sha256: &'static str,
@@ -23,22 +24,54 @@ struct Wheel {
     tags: &'static [&'static str],
 }
 
-const WHEELS: [Wheel; 3] = [
-    Wheel {
-        requirement: "torch==2.13.0",
-        file: "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
-        sha256: "60fcdcb2f3876e21146cb4524ef06397d727ca9ad5f020818547e25075fe3cb7",
-        tags: &[
-            "--platform",
-            "manylinux_2_28_x86_64",
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            "--abi",
-            "cp311",
-        ],
+const TORCH_TAGS: &[&str] = &[
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp311",
+];
+
+/// A libtorch release a `tch` version binds, and the PyPI wheel it is taken from.
+pub struct Release {
+    /// Minor version of `tch` / `torch-sys` (`0.<minor>`).
+    pub tch_minor: u32,
+    /// libtorch version (`build-version`).
+    pub version: &'static str,
+    /// The torch wheel (Linux x86_64, CPython 3.11; the CPU and CUDA libraries are both in it).
+    pub torch: Wheel,
+}
+
+/// The releases the workspace builds against, oldest first. Both link CUDA 13 (the CUDA runtime
+/// and CUPTI sonames `libtorch_cpu.so` needs are the same).
+pub const RELEASES: [Release; 2] = [
+    Release {
+        tch_minor: 24,
+        version: "2.11.0",
+        torch: Wheel {
+            requirement: "torch==2.11.0",
+            file: "torch-2.11.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+            sha256: "7aa2f9bbc6d4595ba72138026b2074be1233186150e9292865e04b7a63b8c67a",
+            tags: TORCH_TAGS,
+        },
     },
+    Release {
+        tch_minor: 26,
+        version: "2.13.0",
+        torch: Wheel {
+            requirement: "torch==2.13.0",
+            file: "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+            sha256: "60fcdcb2f3876e21146cb4524ef06397d727ca9ad5f020818547e25075fe3cb7",
+            tags: TORCH_TAGS,
+        },
+    },
+];
+
+/// The NVIDIA runtime wheels holding the CUDA libraries `libtorch_cpu.so` needs at load time.
+const NVIDIA_WHEELS: [Wheel; 2] = [
     Wheel {
         requirement: "nvidia-cuda-runtime==13.0.96",
         file: "nvidia_cuda_runtime-13.0.96-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
@@ -53,9 +86,44 @@ const WHEELS: [Wheel; 3] = [
     },
 ];
 
+/// The release for `tch` 0.`minor`, or an error listing the supported ones.
+pub fn release_for(minor: u32) -> Result<&'static Release, String> {
+    RELEASES.iter().find(|r| r.tch_minor == minor).ok_or_else(|| {
+        let known: Vec<String> =
+            RELEASES.iter().map(|r| format!("tch 0.{} (libtorch {})", r.tch_minor, r.version)).collect();
+        format!(
+            "Cargo.lock resolves torch-sys 0.{minor}, which this workspace has no libtorch pin for; supported: {}. \
+             Run `cargo update -p tch --precise 0.26.0` (or 0.24.0), or set LIBTORCH to a matching libtorch",
+            known.join(", ")
+        )
+    })
+}
+
+/// The `torch-sys` minor version `Cargo.lock` resolves (0.26 when there is no lock file yet).
+pub fn locked_tch_minor(root: &Path) -> Result<u32, String> {
+    let lock = root.join("Cargo.lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else { return Ok(RELEASES[RELEASES.len() - 1].tch_minor) };
+    parse_locked_minor(&text).ok_or_else(|| format!("{} has no readable torch-sys entry", lock.display()))
+}
+
+/// The minor version of the `torch-sys` package in a `Cargo.lock` text.
+fn parse_locked_minor(lock: &str) -> Option<u32> {
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == "name = \"torch-sys\"" {
+            let v = lines.next()?.trim().strip_prefix("version = \"")?.strip_suffix('"')?;
+            let mut parts = v.split('.');
+            return (parts.next()? == "0").then(|| parts.next()?.parse().ok())?;
+        }
+    }
+    None
+}
+
 /// Libraries taken from `torch/lib/` (the CUDA ones are skipped: rustc links with `--as-needed`).
-const TORCH_LIBS: [&str; 6] =
+pub const TORCH_LIBS: [&str; 6] =
     ["libtorch_cpu.so", "libtorch.so", "libc10.so", "libgomp.so.1", "libshm.so", "libtorch_global_deps.so"];
+/// The CUDA libraries of `torch/lib/` a CUDA build links against (see `device-pack`).
+pub const TORCH_CUDA_LIBS: [&str; 2] = ["libtorch_cuda.so", "libc10_cuda.so"];
 /// Libraries from the NVIDIA wheels that `libtorch_cpu.so` needs at load time.
 const NVIDIA_LIBS: [&str; 2] = ["libcudart.so.13", "libcupti.so.13"];
 
@@ -82,7 +150,7 @@ pub fn cache_root() -> Result<PathBuf, String> {
         Some(h) => Ok(PathBuf::from(h).join(".cache").join("sciml-rs")),
         None => {
             Err("neither XDG_CACHE_HOME nor HOME is set: set one of them (the wheel cache lives there), \
-                     or set LIBTORCH to an existing libtorch 2.13.0"
+                     or set LIBTORCH to an existing libtorch"
                 .into())
         }
     }
@@ -92,9 +160,10 @@ fn step(msg: &str) {
     eprintln!("[setup] {msg}");
 }
 
-fn is_ready(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("build-version")).is_ok_and(|v| v.trim() == TORCH_VERSION)
+fn is_ready(dir: &Path, version: &str, cuda: bool) -> bool {
+    std::fs::read_to_string(dir.join("build-version")).is_ok_and(|v| v.trim() == version)
         && dir.join("lib").join("libtorch_cpu.so").is_file()
+        && (!cuda || TORCH_CUDA_LIBS.iter().all(|l| dir.join("lib").join(l).is_file()))
 }
 
 fn sha256_file(path: &Path) -> Result<String, String> {
@@ -122,7 +191,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 const HELP: &str = "Install python3 with pip (Debian/Ubuntu: `apt-get install python3-pip`), make sure \
 https://pypi.org is reachable and the cache has about 2 GB free, then run `cargo xtask setup` again. \
-Alternatively download libtorch 2.13.0 yourself (CPU or CUDA build) and set LIBTORCH to its directory: \
+Alternatively download libtorch (2.13.0 for tch 0.26, 2.11.0 for tch 0.24) yourself (CPU or CUDA build) and set LIBTORCH to its directory: \
 nothing is downloaded then.";
 
 fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, String> {
@@ -212,52 +281,12 @@ pub fn setup(root: &Path) -> Result<PathBuf, String> {
         step(&format!("using LIBTORCH={} (set by you); nothing to download", p.display()));
         return Ok(p);
     }
+    let release = release_for(locked_tch_minor(root)?)?;
     let local = workspace_libtorch(root);
-    if is_ready(&local) {
+    if is_ready(&local, release.version, false) {
         return Ok(local);
     }
-    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
-        return Err(format!(
-            "automatic libtorch set-up supports Linux x86_64 only. Download libtorch {TORCH_VERSION} for \
-             your platform and set LIBTORCH to its directory."
-        ));
-    }
-    let cache = cache_root()?;
-    let extracted = cache.join(format!("libtorch-{TORCH_VERSION}"));
-    if !is_ready(&extracted) {
-        let wheels_dir = cache.join("wheels");
-        std::fs::create_dir_all(&wheels_dir).map_err(|e| disk_error(&wheels_dir, e))?;
-        let paths = WHEELS.iter().map(|w| fetch_wheel(w, &wheels_dir)).collect::<Result<Vec<_>, _>>()?;
-        let tmp = cache.join(format!(".libtorch-{TORCH_VERSION}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        step(&format!("extracting headers and CPU libraries into {}", extracted.display()));
-        let n = extract(&paths[0], &tmp, |name| {
-            if let Some(rest) = name.strip_prefix("torch/include/") {
-                return Some(Path::new("include").join(rest));
-            }
-            let file = name.strip_prefix("torch/lib/")?;
-            TORCH_LIBS.contains(&file).then(|| Path::new("lib").join(file))
-        })?;
-        let mut libs = 0;
-        for p in &paths[1..] {
-            libs += extract(p, &tmp, |name| {
-                let file = name.rsplit('/').next()?;
-                NVIDIA_LIBS.contains(&file).then(|| Path::new("lib").join(file))
-            })?;
-        }
-        for lib in TORCH_LIBS.iter().chain(NVIDIA_LIBS.iter()) {
-            if !tmp.join("lib").join(lib).is_file() {
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Err(format!("the wheels did not contain {lib}. {HELP}"));
-            }
-        }
-        std::fs::write(tmp.join("build-version"), TORCH_VERSION).map_err(|e| disk_error(&tmp, e))?;
-        let _ = std::fs::remove_dir_all(&extracted);
-        std::fs::rename(&tmp, &extracted).map_err(|e| disk_error(&extracted, e))?;
-        step(&format!("extracted {n} files from torch and {libs} from the NVIDIA runtime wheels"));
-    } else {
-        step(&format!("libtorch {TORCH_VERSION} already extracted in {}", extracted.display()));
-    }
+    let extracted = provision(release, false)?;
     // Replace a stale .libtorch (file, link or directory) by a link to the shared copy.
     if local.is_symlink() || local.is_file() {
         std::fs::remove_file(&local).map_err(|e| disk_error(&local, e))?;
@@ -265,8 +294,63 @@ pub fn setup(root: &Path) -> Result<PathBuf, String> {
         std::fs::remove_dir_all(&local).map_err(|e| disk_error(&local, e))?;
     }
     link_dir(&extracted, &local).map_err(|e| disk_error(&local, e))?;
-    step(&format!("linked {} -> {}", local.display(), extracted.display()));
+    step(&format!("linked {} -> {} (libtorch {})", local.display(), extracted.display(), release.version));
     Ok(local)
+}
+
+/// Extracts `release` from its wheels into the cache once, and returns the directory:
+/// `<cache>/libtorch-<version>` with the CPU libraries, or `<cache>/libtorch-<version>-cuda` with
+/// `libtorch_cuda.so` and `libc10_cuda.so` too (for linking a CUDA build; the CUDA toolkit
+/// libraries those need are not extracted: the machine that runs the binaries has them).
+pub fn provision(release: &Release, cuda: bool) -> Result<PathBuf, String> {
+    let version = release.version;
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return Err(format!(
+            "automatic libtorch set-up supports Linux x86_64 only. Download libtorch {version} for \
+             your platform and set LIBTORCH to its directory."
+        ));
+    }
+    let cache = cache_root()?;
+    let name = if cuda { format!("libtorch-{version}-cuda") } else { format!("libtorch-{version}") };
+    let extracted = cache.join(&name);
+    if is_ready(&extracted, version, cuda) {
+        step(&format!("libtorch {version} already extracted in {}", extracted.display()));
+        return Ok(extracted);
+    }
+    let wheels_dir = cache.join("wheels");
+    std::fs::create_dir_all(&wheels_dir).map_err(|e| disk_error(&wheels_dir, e))?;
+    let torch = fetch_wheel(&release.torch, &wheels_dir)?;
+    let nvidia = NVIDIA_WHEELS.iter().map(|w| fetch_wheel(w, &wheels_dir)).collect::<Result<Vec<_>, _>>()?;
+    let tmp = cache.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    step(&format!("extracting headers and libraries into {}", extracted.display()));
+    let n = extract(&torch, &tmp, |entry| {
+        if let Some(rest) = entry.strip_prefix("torch/include/") {
+            return Some(Path::new("include").join(rest));
+        }
+        let file = entry.strip_prefix("torch/lib/")?;
+        (TORCH_LIBS.contains(&file) || (cuda && TORCH_CUDA_LIBS.contains(&file)))
+            .then(|| Path::new("lib").join(file))
+    })?;
+    let mut libs = 0;
+    for p in &nvidia {
+        libs += extract(p, &tmp, |entry| {
+            let file = entry.rsplit('/').next()?;
+            NVIDIA_LIBS.contains(&file).then(|| Path::new("lib").join(file))
+        })?;
+    }
+    let wanted = TORCH_LIBS.iter().chain(NVIDIA_LIBS.iter()).chain(TORCH_CUDA_LIBS.iter().filter(|_| cuda));
+    for lib in wanted {
+        if !tmp.join("lib").join(lib).is_file() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(format!("the wheels did not contain {lib}. {HELP}"));
+        }
+    }
+    std::fs::write(tmp.join("build-version"), version).map_err(|e| disk_error(&tmp, e))?;
+    let _ = std::fs::remove_dir_all(&extracted);
+    std::fs::rename(&tmp, &extracted).map_err(|e| disk_error(&extracted, e))?;
+    step(&format!("extracted {n} files from torch {version} and {libs} from the NVIDIA runtime wheels"));
+    Ok(extracted)
 }
 
 #[cfg(unix)]
@@ -277,4 +361,35 @@ fn link_dir(target: &Path, link: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn link_dir(_target: &Path, _link: &Path) -> std::io::Result<()> {
     Err(std::io::Error::other("symbolic links need a Unix system"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locked_torch_sys_minor_is_read_from_a_lock_file() {
+        let lock = "[[package]]\nname = \"tch\"\nversion = \"0.24.0\"\n\n[[package]]\nname = \"torch-sys\"\nversion = \"0.24.0\"\nsource = \"x\"\n";
+        assert_eq!(parse_locked_minor(lock), Some(24));
+        assert_eq!(parse_locked_minor("[[package]]\nname = \"tch\"\n"), None);
+        assert_eq!(parse_locked_minor("name = \"torch-sys\"\nversion = \"1.2.0\"\n"), None);
+    }
+
+    #[test]
+    fn every_release_has_a_pin_and_unknown_versions_are_named() {
+        assert_eq!(release_for(24).map(|r| r.version), Ok("2.11.0"));
+        assert_eq!(release_for(26).map(|r| r.version), Ok("2.13.0"));
+        let e = release_for(25).err().unwrap_or_default();
+        assert!(e.contains("torch-sys 0.25") && e.contains("tch 0.24 (libtorch 2.11.0)"), "{e}");
+        for r in &RELEASES {
+            assert!(r.torch.file.contains(r.version) && r.torch.sha256.len() == 64);
+        }
+    }
+
+    #[test]
+    fn the_workspace_lock_resolves_a_supported_release() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
+        let minor = locked_tch_minor(root).expect("lock file");
+        assert!(release_for(minor).is_ok(), "torch-sys 0.{minor}");
+    }
 }

@@ -36,6 +36,7 @@ impl TorchSeedScope {
     /// Draws the caller's resume point, then seeds libtorch with `seed`.
     pub fn enter(seed: u64) -> Self {
         let resume =
+            // cpu: the resume seed comes from the CPU generator
             tch::Tensor::randint(i64::MAX, [1], (tch::Kind::Int64, tch::Device::Cpu)).int64_value(&[0]);
         seed_torch(seed);
         TorchSeedScope { resume: resume as u64 }

@@ -135,11 +135,12 @@ pub const ZEROTH_ORDER_GRADIENT: Task = Task::new(
 
 fn zeroth_order_gradient(cfg: &SuiteConfig) -> TaskResult {
     seed_everything(cfg.seed);
+    let dev = cfg.device;
     let d = 50;
-    let m = Tensor::randn([d, d], (Kind::Double, tch::Device::Cpu));
-    let a = m.matmul(&m.tr()) / d as f64 + Tensor::eye(d, (Kind::Double, tch::Device::Cpu));
-    let b = Tensor::randn([d], (Kind::Double, tch::Device::Cpu));
-    let x = Tensor::randn([d], (Kind::Double, tch::Device::Cpu));
+    let m = Tensor::randn([d, d], (Kind::Double, dev));
+    let a = m.matmul(&m.tr()) / d as f64 + Tensor::eye(d, (Kind::Double, dev));
+    let b = Tensor::randn([d], (Kind::Double, dev));
+    let x = Tensor::randn([d], (Kind::Double, dev));
     let truth = a.mv(&x) + &b;
     let f = || Ok((x.dot(&a.mv(&x)) * 0.5 + b.dot(&x)).double_value(&[]));
     let sizes: Vec<usize> =

@@ -118,8 +118,9 @@ impl ProceduralImages {
                 }
             }
         }
+        // cpu: a data source: batches move to the model's device when used
         let x = Tensor::from_slice(&px).reshape([n as i64, 3, s as i64, s as i64]);
-        Ok((x, Tensor::from_slice(&labels)))
+        Ok((x, Tensor::from_slice(&labels))) // cpu: as above
     }
 }
 
@@ -148,6 +149,7 @@ pub fn decode_cifar10(bytes: &[u8]) -> Result<(Tensor, Tensor)> {
         labels.push(rec[0] as i64);
         px.extend(rec[1..].iter().map(|&b| b as f32 / 255.0));
     }
+    // cpu: a data source: batches move to the model's device when used
     Ok((Tensor::from_slice(&px).reshape([n as i64, 3, 32, 32]), Tensor::from_slice(&labels)))
 }
 

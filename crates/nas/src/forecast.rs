@@ -29,7 +29,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::space::SearchSpace;
 use crate::{Error, Result};
@@ -513,7 +513,8 @@ impl ForecastNet {
         if y.size() != pred.size() {
             return Err(Error::shape("y", pred.size(), y.size()));
         }
-        Ok((pred - y).square().mean(Kind::Float))
+        let sq = (pred - y).square();
+        Ok(sq.mean(sq.kind()))
     }
 }
 
@@ -522,7 +523,7 @@ mod tests {
     use super::*;
     use crate::lorenz::{forecasting_pairs, Lorenz96Data};
     use std::collections::HashSet;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     fn cfg(n: i64) -> ForecastConfig {
         ForecastConfig { n, hidden: 8, heads: 2, rhn_depth: 2 }

@@ -190,6 +190,7 @@ pub fn inverse_condition_sum(features: &[Tensor]) -> f64 {
         if max.double_value(&[]) > 0.0 {
             (ev.min() / max).sqrt()
         } else {
+            // cpu: a 0-dim scalar, which mixes with tensors of any device
             Tensor::from(0.0)
         }
     }))

@@ -296,7 +296,9 @@ pub struct DartsEpoch {
 }
 
 fn global_norm(ts: &[Tensor]) -> f64 {
-    ts.iter().map(|t| t.square().sum(Kind::Double).double_value(&[])).sum::<f64>().sqrt()
+    // summed on the device and read back once (a read per tensor syncs a GPU each time)
+    let sq = ts.iter().map(|t| t.square().sum(Kind::Double)).reduce(|a, b| &a + b.to_device(a.device()));
+    sq.map_or(0.0, |s| s.double_value(&[])).sqrt()
 }
 
 fn axpy(params: &[Tensor], base: &[Tensor], a: f64, dir: &[Tensor]) {

@@ -50,6 +50,7 @@ pub fn quadrature_weights(grid: &[f64], kind: IeKind) -> Result<Tensor> {
             w[i * t + j + 1] += 0.5 * h;
         }
     }
+    // cpu: a host table; `solve_ie` moves it to the kernel's device and kind
     Ok(Tensor::from_slice(&w).view([t as i64, t as i64]))
 }
 

@@ -10,10 +10,10 @@
 
 use crate::error::{invalid, Result};
 use crate::solve::Solution;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 fn rms(x: &Tensor) -> Tensor {
-    x.square().mean(Kind::Float).sqrt()
+    x.square().mean(x.kind()).sqrt()
 }
 
 /// `Σ_j ‖ê_j‖_RMS · |h_j|` over the accepted steps.
@@ -30,7 +30,8 @@ pub fn error_regulariser(sol: &Solution<Tensor>) -> Result<Tensor> {
     if terms.is_empty() {
         return Err(invalid("solution", "no steps", "solve with SaveAt::with_steps()"));
     }
-    Ok(Tensor::stack(&terms, 0).sum(Kind::Float))
+    let terms = Tensor::stack(&terms, 0);
+    Ok(terms.sum(terms.kind()))
 }
 
 /// `Σ_j ‖k_7 − k_6‖ / ‖y_7 − y_6‖` over the accepted steps of a Dopri5 solve.
@@ -52,5 +53,6 @@ pub fn stiffness_regulariser(sol: &Solution<Tensor>) -> Result<Tensor> {
     if terms.is_empty() {
         return Err(invalid("solution", "no steps", "solve with SaveAt::with_steps()"));
     }
-    Ok(Tensor::stack(&terms, 0).sum(Kind::Float))
+    let terms = Tensor::stack(&terms, 0);
+    Ok(terms.sum(terms.kind()))
 }

@@ -252,14 +252,15 @@ pub fn relative_lp_loss(pred: &Tensor, target: &Tensor, p: f64) -> Result<Tensor
     let nd = diff
         .abs()
         .pow_tensor_scalar(p)
-        .sum_dim_intlist([1].as_slice(), false, Kind::Float)
+        .sum_dim_intlist([1].as_slice(), false, diff.kind())
         .pow_tensor_scalar(1.0 / p);
     let nt = t
         .abs()
         .pow_tensor_scalar(p)
-        .sum_dim_intlist([1].as_slice(), false, Kind::Float)
+        .sum_dim_intlist([1].as_slice(), false, t.kind())
         .pow_tensor_scalar(1.0 / p);
-    Ok((nd / nt.clamp_min(1e-12)).mean(Kind::Float))
+    let ratio = nd / nt.clamp_min(1e-12);
+    Ok(ratio.mean(ratio.kind()))
 }
 
 #[cfg(test)]

@@ -86,8 +86,11 @@ fn propose(
     eps: f64,
     steps: usize,
 ) -> Result<(f64, Option<Point>)> {
-    let kinetic =
-        |m: &[Tensor]| m.iter().map(|t| t.square().sum(Kind::Double).double_value(&[])).sum::<f64>() / 2.0;
+    // summed on the device and read back once (a read per tensor syncs a GPU each time)
+    let kinetic = |m: &[Tensor]| {
+        let sq = m.iter().map(|t| t.square().sum(Kind::Double)).reduce(|a, b| &a + b.to_device(a.device()));
+        sq.map_or(0.0, |s| s.double_value(&[])) / 2.0
+    };
     let mut mom: Vec<Tensor> = params.iter().map(|p| p.randn_like()).collect();
     let h0 = -lp + kinetic(&mom);
     // Half momentum step, alternating full steps, half momentum step (∇ log π = −∇U).

@@ -1,7 +1,7 @@
 //! Losses and normalisers for operator learning.
 
 use crate::error::{invalid, Result};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Relative H1 loss on 1-D periodic fields `[B, C, N]` on `[0, 1)`:
 /// `mean_b sqrt(‖e‖² + ‖e′‖²) / sqrt(‖v‖² + ‖v′‖²)` with `e = u − v` and derivatives by periodic
@@ -18,10 +18,11 @@ pub fn relative_h1_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     let d = |x: &Tensor| (x.roll([-1], [2]) - x.roll([1], [2])) * (n as f64 / 2.0);
     let b = pred.size()[0];
     let e = pred - target;
-    let sq = |x: &Tensor| x.square().reshape([b, -1]).sum_dim_intlist([1].as_slice(), false, Kind::Float);
+    let sq = |x: &Tensor| x.square().reshape([b, -1]).sum_dim_intlist([1].as_slice(), false, x.kind());
     let num = (sq(&e) + sq(&d(&e))).sqrt();
     let den = (sq(target) + sq(&d(target))).sqrt().clamp_min(1e-12);
-    Ok((num / den).mean(Kind::Float))
+    let ratio = num / den;
+    Ok(ratio.mean(ratio.kind()))
 }
 
 /// Pointwise unit-Gaussian normaliser: mean and standard deviation over the batch at every grid
@@ -61,7 +62,7 @@ impl UnitGaussianNormalizer {
             return Err(invalid("x", "non-finite values", "cannot fit a normaliser"));
         }
         Ok(UnitGaussianNormalizer {
-            mean: x.mean_dim(dims, true, Kind::Float),
+            mean: x.mean_dim(dims, true, x.kind()),
             std: x.std_dim(dims, false, true),
             eps: 1e-5,
         })
@@ -79,7 +80,25 @@ impl UnitGaussianNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
+
+    /// Losses and normalisers keep the kind and device of their inputs (no f32 or CPU default).
+    #[test]
+    fn outputs_keep_the_kind_and_device_of_the_inputs() {
+        let dev = core_tensor::device::device();
+        for kind in [Kind::Float, Kind::Double] {
+            let v = Tensor::randn([4, 1, 16], (kind, dev));
+            let u = &v * 1.1;
+            for loss in
+                [relative_h1_loss(&u, &v).unwrap(), crate::fno::relative_lp_loss(&u, &v, 2.0).unwrap()]
+            {
+                assert_eq!((loss.kind(), loss.device()), (kind, dev));
+            }
+            let norm = UnitGaussianNormalizer::fit(&v).unwrap();
+            let z = norm.encode(&v);
+            assert_eq!((z.kind(), z.device()), (kind, dev));
+        }
+    }
 
     #[test]
     fn h1_of_a_sine_error_and_normaliser_round_trip() {

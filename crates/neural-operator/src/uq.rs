@@ -50,6 +50,7 @@ pub fn coverage(mean: &Tensor, std: &Tensor, y: &Tensor, level: f64) -> Result<f
     if !(level > 0.0 && level < 1.0) {
         return Err(invalid("level", level, "must lie in (0, 1)"));
     }
+    // cpu: a scalar quantile computed on the host
     let q = Tensor::from((1.0 + level) / 2.0).special_ndtri().double_value(&[]);
     let inside = (y - mean).abs().le_tensor(&(std * q));
     Ok(inside.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]))

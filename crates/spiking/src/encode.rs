@@ -157,6 +157,7 @@ pub fn bin_trains(trains: &[Vec<f64>], duration: f64, dt: f64, kind: Kind) -> Re
             }
         }
     }
+    // cpu: a data source: batches move to the model's device when used
     Ok(Tensor::from_slice(&out).reshape([steps as i64, n as i64]).to_kind(kind))
 }
 

@@ -134,6 +134,7 @@ impl ShdSample {
                 out[b * SHD_CHANNELS + u as usize] += 1.0;
             }
         }
+        // cpu: a data source: batches move to the model's device when used
         Ok(Tensor::from_slice(&out).reshape([n_bins as i64, SHD_CHANNELS as i64]).to_kind(Kind::Float))
     }
 }

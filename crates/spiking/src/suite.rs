@@ -85,6 +85,7 @@ impl TimingTask {
                 x[(t * n + s) * c + ch] = 1.0;
             }
         }
+        // cpu: a data source: the task moves batches to its device
         (Tensor::from_slice(&x).reshape([t_len as i64, n as i64, c as i64]), Tensor::from_slice(&y))
     }
 }

@@ -189,14 +189,15 @@ impl Optimizer {
 
     /// Global L2 norm of the current gradients.
     pub fn grad_norm(&self) -> f64 {
-        let mut sq = 0.0;
-        for p in &self.params {
-            let g = p.grad();
-            if g.defined() {
-                sq += g.pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
-            }
-        }
-        sq.sqrt()
+        // summed on the device and read back once (a read per parameter syncs a GPU each time)
+        let sq = self
+            .params
+            .iter()
+            .map(Tensor::grad)
+            .filter(Tensor::defined)
+            .map(|g| g.pow_tensor_scalar(2).sum(Kind::Double))
+            .reduce(|a, b| &a + b.to_device(a.device()));
+        sq.map_or(0.0, |s| s.double_value(&[]).sqrt())
     }
 
     /// Rescales gradients so their global L2 norm is at most `max_norm`; returns the norm before.

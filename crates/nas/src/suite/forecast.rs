@@ -160,7 +160,7 @@ impl ForecastProtocol {
     /// Invalid settings ([`ForecastProtocol::validate`]) or a failed integration.
     pub fn prepare(&self, device: Device) -> Result<ForecastData> {
         self.validate()?;
-        let series = self.data.generate(Kind::Float, Device::Cpu)?;
+        let series = self.data.generate(Kind::Float, device)?;
         let n_train = (self.data.n_series - self.val_series - self.test_series) as i64;
         let train = series.f_narrow(0, 0, n_train)?;
         let mean = train.f_mean(Kind::Float)?;
@@ -168,7 +168,7 @@ impl ForecastProtocol {
         if std.double_value(&[]) <= 0.0 {
             return Err(Error::invalid("data", "training series", "have zero variance; nothing to forecast"));
         }
-        let z = ((series - mean) / std).f_to_device(device)?;
+        let z = (series - mean) / std;
         let pairs = |start: i64, len: usize| -> Result<(Tensor, Tensor)> {
             let (x, y) = forecasting_pairs(&z.f_narrow(0, start, len as i64)?, self.window, 1, 1)?;
             Ok((x, y.f_squeeze_dim(1)?))

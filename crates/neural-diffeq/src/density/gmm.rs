@@ -113,6 +113,7 @@ impl Gmm {
                 out.push(self.means[k][j] + self.stds[k] * z);
             }
         }
+        // cpu: samples are drawn on the host (documented); callers move them
         Tensor::from_slice(&out).view([n as i64, d as i64])
     }
 

@@ -116,6 +116,7 @@ impl ScoreModel {
                 Ok((t, Tensor::ones([b, 1], (kind, dev))))
             }
             TimeSampling::Importance => {
+                // cpu: the uniforms are read on the host only, to invert the table
                 let u = Tensor::rand([b], (Kind::Double, tch::Device::Cpu));
                 // cumulative table of q(t) ∝ g²/σ² on the band (trapezoid), inverted linearly
                 const K: usize = 2048;

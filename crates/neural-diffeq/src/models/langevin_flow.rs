@@ -8,7 +8,7 @@ use super::observations::{states_at, Observed};
 use crate::error::{invalid, Result};
 use crate::sde::{Noise, SdeTerm};
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
-use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
+use tch::{nn, nn::ModuleT, nn::RNN, Tensor};
 
 /// The model (1-D position and momentum per latent dimension).
 #[derive(Debug)]
@@ -86,7 +86,7 @@ impl LangevinFlow {
     /// `∇U_θ(q)` by autograd (with a graph, so training sees the potential's parameters).
     fn grad_potential(&self, q: &Tensor) -> Result<Tensor> {
         let q = if q.requires_grad() { q.shallow_clone() } else { q.detach().set_requires_grad(true) };
-        let u = tch::with_grad(|| self.potential(&q).sum(Kind::Float));
+        let u = tch::with_grad(|| self.potential(&q).sum(q.kind()));
         let g = tch::with_grad(|| Tensor::f_run_backward(&[u], &[&q], true, true))?;
         Ok(g[0].shallow_clone())
     }
@@ -105,7 +105,7 @@ impl SdeTerm for Posterior<'_> {
             .m
             .control
             .forward_t(&Tensor::cat(&[q.shallow_clone(), p.shallow_clone(), tt, ctx], 1), false);
-        let kl_rate = (u.square() / (&kappa * 2.0)).sum_dim_intlist([1].as_slice(), true, Kind::Float) * 0.5;
+        let kl_rate = (u.square() / (&kappa * 2.0)).sum_dim_intlist([1].as_slice(), true, u.kind()) * 0.5;
         Ok(Tensor::cat(&[p, prior_p + u, kl_rate], 1))
     }
     fn diffusion(&self, _t: f64, s: &Tensor) -> Result<Tensor> {
@@ -153,17 +153,18 @@ impl LangevinFlow {
         let kl0 = ((logstd.exp().square() + mean.square()) * 0.5 - &logstd - 0.5).sum_dim_intlist(
             [1].as_slice(),
             false,
-            Kind::Float,
+            mean.kind(),
         );
         let path_kl = ys[ys.len() - 1].select(1, 2 * d);
-        Ok(((ll - kl0 - path_kl).mean(Kind::Float), recon))
+        let elbo = ll - kl0 - path_kl;
+        Ok((elbo.mean(elbo.kind()), recon))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     #[test]
     fn elbo_runs_and_reaches_the_potential() {

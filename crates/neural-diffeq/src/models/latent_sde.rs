@@ -10,7 +10,7 @@ use super::observations::{states_at, Observed};
 use crate::error::{invalid, Result};
 use crate::sde::{Noise, SdeTerm};
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
-use tch::{nn, nn::ModuleT, nn::RNN, Kind, Tensor};
+use tch::{nn, nn::ModuleT, nn::RNN, Tensor};
 
 /// Configuration of a [`LatentSde`] or a [`LatentOde`](super::LatentOde) (whose ODE-RNN encoder
 /// has width `context_dim`).
@@ -92,7 +92,7 @@ impl SdeTerm for Posterior<'_> {
         let h = self.m.prior_drift.forward_t(&with_time(t, &z), false);
         let g = self.m.diffusion.forward_t(&z, false);
         let u = (&f - h) / &g;
-        let kl_rate = u.square().sum_dim_intlist([1].as_slice(), true, Kind::Float) * 0.5;
+        let kl_rate = u.square().sum_dim_intlist([1].as_slice(), true, u.kind()) * 0.5;
         Ok(Tensor::cat(&[f, kl_rate], 1))
     }
     fn diffusion(&self, _t: f64, y: &Tensor) -> Result<Tensor> {
@@ -191,7 +191,7 @@ impl LatentSde {
         // KL(N(qm, qs²) ‖ N(pm, ps²)) per dimension
         let (pm, pls) = (&self.pz0_mean, &self.pz0_logstd);
         let kl0 = (pls - &qls + ((qls * 2.0).exp() + (&qm - pm).square()) / ((pls * 2.0).exp() * 2.0) - 0.5)
-            .sum_dim_intlist([1].as_slice(), false, Kind::Float);
+            .sum_dim_intlist([1].as_slice(), false, q.kind());
         Ok(ElboOutput::new(&ll, &(kl0 + path_kl), recon))
     }
 }
@@ -199,7 +199,7 @@ impl LatentSde {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     #[test]
     fn elbo_is_finite_differentiable_and_validated() {

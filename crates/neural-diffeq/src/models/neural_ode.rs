@@ -8,7 +8,7 @@ use crate::solve::{solve, SaveAt, Solution};
 use crate::solver::{Solver, Stats};
 use crate::term::OdeTerm;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
-use tch::{nn, nn::ModuleT, Kind, Tensor};
+use tch::{nn, nn::ModuleT, Tensor};
 
 /// Configuration of a [`NeuralOde`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -157,5 +157,6 @@ impl OdeTerm<Tensor> for NeuralOde {
 
 /// Mean squared error between predictions and targets, a convenience for training.
 pub fn mse(pred: &Tensor, target: &Tensor) -> Tensor {
-    (pred - target).square().mean(Kind::Float)
+    let sq = (pred - target).square();
+    sq.mean(sq.kind())
 }

@@ -9,7 +9,7 @@
 
 use crate::error::{invalid, Result};
 use crate::quadrature::gauss_legendre_nodes;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// The speeds `γ_k` of a Markov approximation.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +108,8 @@ fn type2_covariance_with(hurst: f64, s: f64, t: f64, nodes: &[f64], wts: &[f64])
 }
 
 /// Exact samples of type-II fBM on the grid `t_k = k dt`, `k = 1..=n`: `[batch, n]` (the value at
-/// `t = 0` is 0 and not returned), by a Cholesky factor of the covariance [`type2_covariance`].
+/// `t = 0` is 0 and not returned), by a Cholesky factor of the covariance [`type2_covariance`], on
+/// [`core_tensor::device::device()`].
 ///
 /// # Errors
 /// `hurst ∉ (0, 1)`, `dt ≤ 0`, `n = 0`, or a covariance that is not positive definite.
@@ -128,7 +129,8 @@ pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64
             cov[j * n + i] = c;
         }
     }
-    let c = Tensor::from_slice(&cov).view([n as i64, n as i64]);
+    let dev = core_tensor::device::device();
+    let c = Tensor::from_slice(&cov).view([n as i64, n as i64]).to(dev);
     let l = c.f_linalg_cholesky(false).map_err(|e| {
         invalid("hurst", hurst, &format!("covariance not positive definite on this grid: {e}"))
     })?;
@@ -137,7 +139,7 @@ pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64
         core_tensor::seed::derive_seed(seed, 0),
         &[batch as i64, n as i64],
         Kind::Double,
-        Device::Cpu,
+        dev,
     );
     Ok(z.matmul(&l.tr()))
 }
@@ -145,7 +147,7 @@ pub fn simulate_type2_fbm(hurst: f64, dt: f64, n: usize, batch: usize, seed: u64
 /// fOU paths `dX = −θX dt + σ dB̂^H` driven by **exact** type-II fBM ([`simulate_type2_fbm`] on a
 /// grid `sub` times finer than `dt`), integrated by the exponential midpoint rule
 /// `X_{k+1} = e^{−θh} X_k + σ e^{−θh/2} ΔB̂_k`, `h = dt/sub`; `[batch, n]` observations at
-/// `t = 0, dt, …` (`x0` first).
+/// `t = 0, dt, …` (`x0` first), on the device of [`simulate_type2_fbm`].
 ///
 /// # Errors
 /// As [`simulate_type2_fbm`], or `n < 2`, `sub = 0`.
@@ -167,10 +169,10 @@ pub fn simulate_fou_exact(
     let h = dt / sub as f64;
     let steps = (n - 1) * sub;
     let b = simulate_type2_fbm(hurst, h, steps, batch, seed)?;
-    let zero = Tensor::zeros([batch as i64, 1], (Kind::Double, Device::Cpu));
+    let zero = Tensor::zeros([batch as i64, 1], (Kind::Double, b.device()));
     let db = Tensor::cat(&[&zero, &b], 1).diff(1, 1, None::<Tensor>, None::<Tensor>);
     let (decay, mid) = ((-theta * h).exp(), (-theta * h / 2.0).exp());
-    let mut x = Tensor::full([batch as i64], x0, (Kind::Double, Device::Cpu));
+    let mut x = Tensor::full([batch as i64], x0, (Kind::Double, b.device()));
     let mut xs = vec![x.shallow_clone()];
     for k in 0..steps {
         x = &x * decay + db.select(1, k as i64) * (sigma * mid);
@@ -232,7 +234,8 @@ pub fn fou_log_likelihood(
 ) -> Result<Tensor> {
     let (b, n) = x.size2().map_err(|_| invalid("x", format!("{:?}", x.size()), "expected [batch, time]"))?;
     let horizon = dt * (n - 1) as f64;
-    let omega = fbm.weights(hurst, horizon)?;
+    // the system on the data's device, whatever the device of `hurst` (e.g. a CPU scalar)
+    let omega = fbm.weights(&hurst.to_device(x.device()), horizon)?;
     let (m, l) = fou_system(fbm, &omega, theta, sigma);
     let (f, q) = discretise(&m, &l, dt);
     let k1 = fbm.gammas.len() as i64 + 1;
@@ -259,7 +262,7 @@ pub fn fou_log_likelihood(
 }
 
 /// Simulates fOU paths exactly under the Markov approximation `fbm` with Hurst `hurst`: `[B, N]`
-/// (`x0` at the first column), seeded.
+/// (`x0` at the first column), seeded, on [`core_tensor::device::device()`].
 pub fn simulate_fou(
     fbm: &MarkovFbm,
     hurst: f64,
@@ -272,7 +275,8 @@ pub fn simulate_fou(
     seed: u64,
 ) -> Result<Tensor> {
     let horizon = dt * (n - 1) as f64;
-    let omega = fbm.weights(&Tensor::from(hurst), horizon)?;
+    let dev = core_tensor::device::device();
+    let omega = fbm.weights(&Tensor::from(hurst).to_device(dev), horizon)?;
     let (m, l) = fou_system(fbm, &omega, theta, sigma);
     let (f, q) = discretise(&m, &l, dt);
     let k1 = q.size()[0];
@@ -287,9 +291,9 @@ pub fn simulate_fou(
         &[batch as i64, k1],
         seed,
         Kind::Double,
-        Device::Cpu,
+        dev,
     )?;
-    let mut s = Tensor::zeros([batch as i64, k1], (Kind::Double, Device::Cpu));
+    let mut s = Tensor::zeros([batch as i64, k1], (Kind::Double, dev));
     let _ = s.narrow(1, 0, 1).fill_(x0);
     let mut xs = vec![s.select(1, 0)];
     for i in 0..n - 1 {
@@ -360,6 +364,7 @@ impl super::term::SdeTerm for FractionalSde<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Device;
 
     /// The type-II covariance by quadrature against a brute-force midpoint sum (10⁶ cells); exact
     /// samples have that covariance (4 standard errors).

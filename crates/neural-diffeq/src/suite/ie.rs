@@ -21,6 +21,7 @@ fn forcings(n: usize, grid: &[f64], seed: u64) -> Tensor {
         );
         v.extend(grid.iter().map(|t| a * (std::f64::consts::TAU * w * t + p).sin() + c));
     }
+    // cpu: generated on the host; the task moves it to its device
     Tensor::from_slice(&v).view([n as i64, grid.len() as i64, 1])
 }
 

@@ -26,8 +26,9 @@ fn ou_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, Tensor) {
     }
     let shape = [n as i64, ts.len() as i64, 1];
     (
+        // cpu: generated on the host; the task moves it to its device
         Tensor::from_slice(&clean).view(shape).to_kind(Kind::Float),
-        Tensor::from_slice(&noisy).view(shape).to_kind(Kind::Float),
+        Tensor::from_slice(&noisy).view(shape).to_kind(Kind::Float), // cpu: as above
     )
 }
 
@@ -200,9 +201,10 @@ fn fbm_hurst_recovery(cfg: &SuiteConfig) -> TaskResult {
     let mut plot = Plot::new("hurst_trace", "Learning the Hurst index", "iteration", "H");
     for (i, h_true) in [0.3, 0.7].into_iter().enumerate() {
         let x =
-            simulate_fou_exact(h_true, theta, sigma, 0.0, dt, n, 5, cfg.pick(64, 256), cfg.seed + i as u64)?;
+            simulate_fou_exact(h_true, theta, sigma, 0.0, dt, n, 5, cfg.pick(64, 256), cfg.seed + i as u64)?
+                .to(cfg.device);
         // H = sigmoid(ρ), started at ½
-        let rho = Tensor::zeros([], (Kind::Double, tch::Device::Cpu)).set_requires_grad(true);
+        let rho = Tensor::zeros([], (Kind::Double, cfg.device)).set_requires_grad(true);
         let mut trainer = Trainer::builder().optimizer(OptimizerConfig::adam(0.05)).build()?;
         let mut trace = Vec::new();
         trainer.run_steps(vec![("rho".into(), rho.shallow_clone())], cfg.pick(80, 400), |c| {
@@ -253,8 +255,9 @@ fn double_well_data(n: usize, ts: &[f64], obs_std: f64, seed: u64) -> (Tensor, T
     }
     let shape = [n as i64, ts.len() as i64, 1];
     (
+        // cpu: generated on the host; the task moves it to its device
         Tensor::from_slice(&clean).view(shape).to_kind(Kind::Float),
-        Tensor::from_slice(&noisy).view(shape).to_kind(Kind::Float),
+        Tensor::from_slice(&noisy).view(shape).to_kind(Kind::Float), // cpu: as above
     )
 }
 

@@ -23,7 +23,7 @@ fn sde_strong_order(cfg: &SuiteConfig) -> TaskResult {
         noise: Noise::Diagonal,
     };
     let n = cfg.pick(2000, 20000);
-    let dev = tch::Device::Cpu;
+    let dev = cfg.device;
     let fine = BrownianPath::new(0.0, 1.0 / 4096.0, 4096, &[n, 1], cfg.seed, Kind::Double, dev)?;
     let w_t = (0..4096)
         .try_fold(Tensor::zeros([n, 1], (Kind::Double, dev)), |a, k| fine.increment(k).map(|dw| a + dw))?;

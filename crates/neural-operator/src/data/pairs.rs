@@ -53,6 +53,7 @@ pub(crate) fn stack_pairs_as(
     let stack = |second: bool, shape: &[i64]| {
         let v: Vec<f64> =
             rows.iter().flat_map(|r| if second { &r.1 } else { &r.0 }.iter().copied()).collect();
+        // cpu: a data source: batches move to the model's device when used
         Tensor::from_slice(&v).view(shape).to_kind(Kind::Float)
     };
     (stack(false, shape_in), stack(true, shape_out))

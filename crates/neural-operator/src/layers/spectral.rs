@@ -260,6 +260,7 @@ fn build_basis(kind: Basis, n: i64, m: i64) -> Tensor {
             vec![n, 2 * m, 2]
         }
     };
+    // cpu: built on the host once per size; the cache moves it to the device
     let t = Tensor::from_slice(&v).view(shape.as_slice()).to_kind(Kind::Float);
     if matches!(kind, Basis::AxisForward | Basis::AxisInverse) {
         t.view_as_complex()

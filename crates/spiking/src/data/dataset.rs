@@ -43,6 +43,7 @@ impl SpikeDataset {
         }
         let y: Vec<i64> = self.labels.iter().map(|&l| l as i64).collect();
         let shape = [self.len() as i64, self.n_steps as i64, self.n_inputs as i64];
+        // cpu: a data source: batches move to the model's device when used
         Ok((tch::Tensor::from_slice(&x).reshape(shape), tch::Tensor::from_slice(&y)))
     }
 
