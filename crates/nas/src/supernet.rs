@@ -41,6 +41,71 @@ pub enum MixRule {
     MaxW,
 }
 
+/// The rule applied to `α` `[E, K]` row by row.
+pub(crate) fn mix(alpha: &Tensor, rule: MixRule) -> Tensor {
+    let s = alpha.softmax(-1, alpha.kind());
+    match rule {
+        MixRule::Softmax => s,
+        MixRule::MaxW => 1.0 - s.max_dim(-1, true).0 + &s,
+    }
+}
+
+/// `base` `[E, K]` with removed ops zeroed and decided edges one-hot.
+pub(crate) fn masked_weights(base: Tensor, removed: &[Vec<bool>], decided: &[Option<usize>]) -> Tensor {
+    let (e, k) = (decided.len(), base.size()[1] as usize);
+    let mut keep = vec![0f64; e * k];
+    let mut fixed = vec![0f64; e * k];
+    let mut is_fixed = vec![0f64; e];
+    for r in 0..e {
+        match decided[r] {
+            Some(o) => {
+                fixed[r * k + o] = 1.0;
+                is_fixed[r] = 1.0;
+            }
+            None => {
+                for o in 0..k {
+                    keep[r * k + o] = if removed[r][o] { 0.0 } else { 1.0 };
+                }
+            }
+        }
+    }
+    let opts = (base.kind(), base.device());
+    let t =
+        |v: Vec<f64>, shape: [i64; 2]| Tensor::from_slice(&v).view(shape).to_kind(opts.0).to_device(opts.1);
+    let (ei, ki) = (e as i64, k as i64);
+    base * t(keep, [ei, ki]) + t(fixed, [ei, ki]) * t(is_fixed, [ei, 1])
+}
+
+/// A weight-sharing network DARTS can search: [`Supernet`] (cell spaces) and
+/// [`DartsSupernet`](crate::darts_space::DartsSupernet) (the DARTS space).
+pub trait OneShot {
+    /// Cross-entropy on a batch (training-mode BatchNorm).
+    ///
+    /// # Errors
+    /// Inputs the network cannot take.
+    fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor>;
+    /// The architecture parameters (`α`, and `β` where present); they live outside the weights'
+    /// var store.
+    fn arch_parameters(&self) -> Vec<Tensor>;
+    /// Validation accuracy (training-mode BatchNorm, as during search).
+    ///
+    /// # Errors
+    /// Inputs the network cannot take.
+    fn val_accuracy(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<f64>;
+}
+
+impl OneShot for Supernet {
+    fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        Ok(Supernet::loss(self, x, y))
+    }
+    fn arch_parameters(&self) -> Vec<Tensor> {
+        vec![self.alpha.shallow_clone()]
+    }
+    fn val_accuracy(&self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<f64> {
+        Ok(Supernet::val_accuracy(self, x, y, batch_size))
+    }
+}
+
 /// A cell whose every edge holds all ops.
 #[derive(Debug)]
 struct MixedCell {
@@ -111,34 +176,7 @@ impl Supernet {
     /// The mixing weights in use `[E, K]`: the rule applied to `α`, removed ops zeroed, decided
     /// edges one-hot.
     pub fn mixing_weights(&self) -> Tensor {
-        let s = self.alpha.softmax(-1, self.alpha.kind());
-        let base = match self.rule {
-            MixRule::Softmax => s,
-            MixRule::MaxW => 1.0 - s.max_dim(-1, true).0 + &s,
-        };
-        let (e, k) = (self.decided.len(), self.space.ops().len());
-        let mut keep = vec![0f64; e * k];
-        let mut fixed = vec![0f64; e * k];
-        let mut is_fixed = vec![0f64; e];
-        for r in 0..e {
-            match self.decided[r] {
-                Some(o) => {
-                    fixed[r * k + o] = 1.0;
-                    is_fixed[r] = 1.0;
-                }
-                None => {
-                    for o in 0..k {
-                        keep[r * k + o] = if self.removed[r][o] { 0.0 } else { 1.0 };
-                    }
-                }
-            }
-        }
-        let opts = (base.kind(), base.device());
-        let t = |v: Vec<f64>, shape: [i64; 2]| {
-            Tensor::from_slice(&v).view(shape).to_kind(opts.0).to_device(opts.1)
-        };
-        let (ei, ki) = (e as i64, k as i64);
-        base * t(keep, [ei, ki]) + t(fixed, [ei, ki]) * t(is_fixed, [ei, 1])
+        masked_weights(mix(&self.alpha, self.rule), &self.removed, &self.decided)
     }
 
     /// Whether op `o` on edge `e` takes part in the forward pass.
@@ -253,6 +291,8 @@ pub struct DartsConfig {
     pub arch_weight_decay: f64,
     /// Finite-difference radius `r` of the second-order correction (DARTS: 0.01).
     pub fd_radius: f64,
+    /// Epochs of weight training before the first architecture step (DARTS: 0, PC-DARTS: 15).
+    pub arch_warmup: usize,
 }
 
 impl DartsConfig {
@@ -270,7 +310,16 @@ impl DartsConfig {
             arch_lr: 3e-4,
             arch_weight_decay: 1e-3,
             fd_radius: 0.01,
+            arch_warmup: 0,
         }
+    }
+
+    /// sharpDARTS's search settings: [`DartsConfig::new`] with cosine power annealing (`p = 2`) of
+    /// the weight learning rate; pair it with [`MixRule::MaxW`] and the sharp op set.
+    pub fn sharp(order: DartsOrder, epochs: usize, batch_size: usize) -> Self {
+        let mut c = DartsConfig::new(order, epochs, batch_size);
+        c.weights.schedule = LrSchedule::CosinePower { t_max: epochs.max(1), eta_min: 0.001, power: 2.0 };
+        c
     }
 
     fn arch_optimizer(&self) -> OptimizerConfig {
@@ -320,47 +369,69 @@ fn axpy(params: &[Tensor], base: &[Tensor], a: f64, dir: &[Tensor]) {
 /// matches finite differences of the unrolled loss to 10⁻⁴ relative, while DARTS's `r = 0.01`
 /// is far off there, so the radius is a setting ([`DartsConfig::fd_radius`]).
 ///
-/// The weights are restored before returning. `train` and `val` are `(images, labels)` batches.
+/// The weights are restored before returning. `train` and `val` are `(images, labels)` batches;
+/// the result holds one gradient per architecture parameter ([`OneShot::arch_parameters`]).
 ///
 /// # Errors
 /// A non-finite `ξ` or loss.
 pub fn hypergradient(
-    net: &Supernet,
+    net: &impl OneShot,
     params: &[Tensor],
     xi: f64,
     radius: f64,
     train: (&Tensor, &Tensor),
     val: (&Tensor, &Tensor),
-) -> Result<Tensor> {
+) -> Result<Vec<Tensor>> {
     core_tensor::error::ensure_finite("xi", &[xi])?;
     core_tensor::error::ensure_positive("radius", radius)?;
+    let arch = net.arch_parameters();
+    let na = arch.len();
     let backup: Vec<Tensor> = params.iter().map(|p| p.detach().copy()).collect();
-    let gw = grads_or_zeros(&net.loss(train.0, train.1), params);
+    let gw = grads_or_zeros(&net.loss(train.0, train.1)?, params);
     axpy(params, &backup, -xi, &gw);
-    let mut inputs = vec![net.alpha.shallow_clone()];
+    let mut inputs = arch.iter().map(Tensor::shallow_clone).collect::<Vec<_>>();
     inputs.extend(params.iter().map(Tensor::shallow_clone));
-    let lv = net.loss(val.0, val.1);
-    if !lv.double_value(&[]).is_finite() {
-        axpy(params, &backup, 0.0, &gw);
-        return Err(Error::invalid("loss", lv.double_value(&[]), "non-finite validation loss"));
-    }
-    let mut g = grads_or_zeros(&lv, &inputs);
-    let dw: Vec<Tensor> = g.split_off(1);
-    let d_alpha = g.pop().expect("one alpha gradient");
+    let lv = match net.loss(val.0, val.1) {
+        Ok(l) if l.double_value(&[]).is_finite() => l,
+        Ok(l) => {
+            axpy(params, &backup, 0.0, &gw);
+            return Err(Error::invalid("loss", l.double_value(&[]), "non-finite validation loss"));
+        }
+        Err(e) => {
+            axpy(params, &backup, 0.0, &gw);
+            return Err(e);
+        }
+    };
+    let mut d_arch = grads_or_zeros(&lv, &inputs);
+    let dw: Vec<Tensor> = d_arch.split_off(na);
     let eps = radius / global_norm(&dw).max(1e-300);
     axpy(params, &backup, eps, &dw);
-    let gp = grads_or_zeros(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
+    let gp = net.loss(train.0, train.1).map(|l| grads_or_zeros(&l, &arch));
     axpy(params, &backup, -eps, &dw);
-    let gm = grads_or_zeros(&net.loss(train.0, train.1), &[net.alpha.shallow_clone()]).remove(0);
+    let gm = net.loss(train.0, train.1).map(|l| grads_or_zeros(&l, &arch));
     axpy(params, &backup, 0.0, &dw);
-    Ok(d_alpha - (gp - gm) * (xi / (2.0 * eps)))
+    let (gp, gm) = (gp?, gm?);
+    Ok(d_arch
+        .into_iter()
+        .zip(gp.into_iter().zip(gm))
+        .map(|(d, (p, m))| d - (p - m) * (xi / (2.0 * eps)))
+        .collect())
 }
 
-/// Runs DARTS on `net` (weights in `weights`): each epoch alternates architecture steps on
-/// validation batches and weight steps on training batches.
+/// What one epoch of [`darts_search_with`] ended with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchEpoch {
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Supernet validation accuracy.
+    pub val_acc: f64,
+}
+
+/// Runs DARTS on a cell-space [`Supernet`] ([`darts_search_with`]), recording the
+/// magnitude-selected cell after every epoch.
 ///
 /// # Errors
-/// Invalid settings or data, or a non-finite loss.
+/// As [`darts_search_with`].
 pub fn darts_search(
     net: &Supernet,
     weights: &nn::VarStore,
@@ -369,13 +440,38 @@ pub fn darts_search(
     rng: &mut impl Rng,
     mut on_epoch: impl FnMut(usize, &DartsEpoch),
 ) -> Result<Vec<DartsEpoch>> {
+    let mut history = Vec::with_capacity(cfg.weights.epochs);
+    darts_search_with(net, weights, data, cfg, rng, |e, s| {
+        let rec = DartsEpoch { train_loss: s.train_loss, val_acc: s.val_acc, cell: net.magnitude_cell() };
+        on_epoch(e, &rec);
+        history.push(rec);
+    })?;
+    Ok(history)
+}
+
+/// Runs DARTS on any [`OneShot`] network `net` (weights in `weights`): each epoch alternates
+/// architecture steps on validation batches (from epoch [`DartsConfig::arch_warmup`] on) and
+/// weight steps on training batches.
+///
+/// # Errors
+/// Invalid settings or data, or a non-finite loss.
+pub fn darts_search_with<N: OneShot>(
+    net: &N,
+    weights: &nn::VarStore,
+    data: &ImageData,
+    cfg: &DartsConfig,
+    rng: &mut impl Rng,
+    mut on_epoch: impl FnMut(usize, &SearchEpoch),
+) -> Result<Vec<SearchEpoch>> {
     cfg.weights.validate()?;
     cfg.arch_optimizer().validate()?;
     data.validate()?;
     let named = trainable_named(weights);
     let params: Vec<Tensor> = named.iter().map(|(_, t)| t.shallow_clone()).collect();
     let mut w_opt = Optimizer::new(cfg.weights.optimizer(), named)?;
-    let mut a_opt = Optimizer::new(cfg.arch_optimizer(), vec![("alpha".into(), net.alpha.shallow_clone())])?;
+    let arch: Vec<(String, Tensor)> =
+        net.arch_parameters().into_iter().enumerate().map(|(i, t)| (format!("arch{i}"), t)).collect();
+    let mut a_opt = Optimizer::new(cfg.arch_optimizer(), arch)?;
     let wc = &cfg.weights;
     let mut history = Vec::with_capacity(wc.epochs);
     // Hand-written rather than the Trainer's: a bilevel loop (architecture step on a validation
@@ -388,26 +484,27 @@ pub fn darts_search(
         let vb = batch_indices(data.x_val.size()[0] as usize, wc.batch_size, dev, rng);
         let mut total = 0.0;
         for (b, ti) in tb.iter().enumerate() {
-            let vi = &vb[b % vb.len()];
             let (xt, yt) = (data.x_train.index_select(0, ti), data.y_train.index_select(0, ti));
-            let (xv, yv) = (data.x_val.index_select(0, vi), data.y_val.index_select(0, vi));
-            a_opt.zero_grad();
-            match cfg.order {
-                DartsOrder::First => {
-                    net.loss(&xv, &yv).backward();
-                    a_opt.step()?;
-                }
-                DartsOrder::Second => {
-                    let g = hypergradient(net, &params, lr, cfg.fd_radius, (&xt, &yt), (&xv, &yv))?;
-                    a_opt.step_with(&[g])?;
+            if epoch >= cfg.arch_warmup {
+                let vi = &vb[b % vb.len()];
+                let (xv, yv) = (data.x_val.index_select(0, vi), data.y_val.index_select(0, vi));
+                a_opt.zero_grad();
+                match cfg.order {
+                    DartsOrder::First => {
+                        net.loss(&xv, &yv)?.backward();
+                        a_opt.step()?;
+                    }
+                    DartsOrder::Second => {
+                        let g = hypergradient(net, &params, lr, cfg.fd_radius, (&xt, &yt), (&xv, &yv))?;
+                        a_opt.step_with(&g)?;
+                    }
                 }
             }
-            total += sgd_step(&mut w_opt, &net.loss(&xt, &yt), wc.grad_clip, epoch)?;
+            total += sgd_step(&mut w_opt, &net.loss(&xt, &yt)?, wc.grad_clip, epoch)?;
         }
-        let rec = DartsEpoch {
+        let rec = SearchEpoch {
             train_loss: total / tb.len().max(1) as f64,
-            val_acc: net.val_accuracy(&data.x_val, &data.y_val, 256),
-            cell: net.magnitude_cell(),
+            val_acc: net.val_accuracy(&data.x_val, &data.y_val, 256)?,
         };
         on_epoch(epoch, &rec);
         history.push(rec);
@@ -484,20 +581,6 @@ mod tests {
     use super::*;
     use crate::space::SearchSpace;
     use tch::Device;
-
-    fn tiny_data(n: usize, seed: u64) -> ImageData {
-        let gen = crate::data::ProceduralImages { classes: 3, size: 8, ..Default::default() };
-        let (x, y) = gen.generate(n, &mut core_tensor::seed::rng(seed)).unwrap();
-        let k = (n / 3) as i64;
-        ImageData {
-            x_train: x.narrow(0, 0, k),
-            y_train: y.narrow(0, 0, k),
-            x_val: x.narrow(0, k, k),
-            y_val: y.narrow(0, k, k),
-            x_test: x.narrow(0, 2 * k, k),
-            y_test: y.narrow(0, 2 * k, k),
-        }
-    }
 
     fn tiny_cfg() -> NetworkConfig {
         NetworkConfig { channels: 4, classes: 3, ..NetworkConfig::default() }
@@ -589,13 +672,13 @@ mod tests {
             let mut a = net.alpha().shallow_clone();
             a.copy_(&(Tensor::randn([3, 4], (Kind::Double, Device::Cpu)) * 0.5));
         });
-        let d = tiny_data(24, 4);
+        let d = crate::train::tiny_data(24, 4);
         let (xt, yt) = (d.x_train.to_kind(Kind::Double), d.y_train);
         let (xv, yv) = (d.x_val.to_kind(Kind::Double), d.y_val);
         let params: Vec<Tensor> = trainable_named(&wv).into_iter().map(|(_, t)| t).collect();
         let xi = 0.05;
         let g = hypergradient(&net, &params, xi, 1e-4, (&xt, &yt), (&xv, &yv)).unwrap();
-        let g = Vec::<f64>::try_from(g.flatten(0, -1)).unwrap();
+        let g = Vec::<f64>::try_from(g[0].flatten(0, -1)).unwrap();
         // f(α) = L_val(w − ξ ∇_w L_train(w, α), α), by central differences.
         let backup: Vec<Tensor> = params.iter().map(|p| p.detach().copy()).collect();
         let f = || {
@@ -639,7 +722,7 @@ mod tests {
     fn darts_and_darts_pt_run_and_decide_every_edge() {
         core_tensor::seed::seed_torch(2);
         let space = CellSpace::new(3, &["none", "skip_connect", "nor_conv_3x3"]).unwrap();
-        let data = tiny_data(96, 5);
+        let data = crate::train::tiny_data(96, 5);
         for (order, rule) in [(DartsOrder::First, MixRule::Softmax), (DartsOrder::Second, MixRule::MaxW)] {
             let (wv, av) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
             let mut net = Supernet::new(&wv.root(), &av.root(), &space, tiny_cfg(), rule).unwrap();

@@ -250,6 +250,22 @@ pub fn train_classifier(
     })
 }
 
+/// Three-class 8×8 procedural images split into equal train / validation / test thirds (tests).
+#[cfg(test)]
+pub(crate) fn tiny_data(n: usize, seed: u64) -> ImageData {
+    let gen = crate::data::ProceduralImages { classes: 3, size: 8, ..Default::default() };
+    let (x, y) = gen.generate(n, &mut core_tensor::seed::rng(seed)).expect("valid settings");
+    let k = (n / 3) as i64;
+    ImageData {
+        x_train: x.narrow(0, 0, k),
+        y_train: y.narrow(0, 0, k),
+        x_val: x.narrow(0, k, k),
+        y_val: y.narrow(0, k, k),
+        x_test: x.narrow(0, 2 * k, k),
+        y_test: y.narrow(0, 2 * k, k),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -348,13 +348,20 @@ fn every_step_saves_each_accepted_step() {
     for (t, y) in sol.ts.iter().zip(&sol.ys) {
         assert!((y[0] - (-t).exp()).abs() < 1e-6);
     }
-    // dopri5 steps onto save times (its Hermite interpolant is below its order): each appears once
+    // dopri5 interpolates save times with its own 4th-order dense output: the steps are those of
+    // the plain solve, a save time on a step end appears once, the one between steps is added
     let mid = 0.5 * (sol.ts[1] + sol.ts[2]);
     let with = SaveAt { ts: vec![sol.ts[1], mid, 1.0], ..SaveAt::every_step() };
     let s2 = solve(&f, &ExplicitRk::dopri5(), (0.0, 1.0), &y0, &control, &with).unwrap();
     assert!(s2.ts.windows(2).all(|w| w[0] < w[1]), "{:?}", s2.ts);
     assert!(with.ts.iter().all(|t| s2.ts.contains(t)));
-    assert_eq!(s2.ts.len(), s2.stats.accepted + 1);
+    assert_eq!(s2.stats.accepted, sol.stats.accepted);
+    assert_eq!(s2.ts.len(), s2.stats.accepted + 2);
+    // tsit5 (cubic Hermite, two orders below the method) steps onto save times: each appears once
+    let s3 = solve(&f, &ExplicitRk::tsit5(), (0.0, 1.0), &y0, &control, &with).unwrap();
+    assert!(s3.ts.windows(2).all(|w| w[0] < w[1]), "{:?}", s3.ts);
+    assert!(with.ts.iter().all(|t| s3.ts.contains(t)));
+    assert_eq!(s3.ts.len(), s3.stats.accepted + 1);
     // RK4 with constant steps interpolates a save time between steps
     let rk = solve(&f, &ExplicitRk::rk4(), (0.0, 1.0), &y0, &StepControl::constant(0.25), &with).unwrap();
     assert_eq!(rk.ts.len(), 5 + 2, "{:?}", rk.ts);

@@ -57,6 +57,9 @@
 //! - [`config`]: the network settings ([`DartsNetConfig`], [`OpSet`], [`Variant`]).
 //! - [`ops`]: the modules behind the edge operations and their builder.
 //! - [`network`]: the cells and the [`DartsNetwork`].
+//! - [`supernet`]: the [`DartsSupernet`] (all ops on all 14 edges, Max-W, PC-DARTS), searched by
+//!   [`darts_search_with`](crate::supernet::darts_search_with) (DARTS 1st / 2nd order, sharpDARTS).
+//! - [`pt`]: DARTS-PT's perturbation-based selection of a genotype ([`darts_pt_genotype`]).
 //!
 //! [`SearchSpace`]: crate::space::SearchSpace
 //! [`SearchSpace::enumerate`]: crate::space::SearchSpace::enumerate
@@ -65,12 +68,18 @@ mod config;
 mod genotype;
 mod network;
 mod ops;
+mod pt;
 mod search_space;
+mod supernet;
 
+#[cfg(test)]
+mod supernet_tests;
 #[cfg(test)]
 mod tests;
 
 pub use config::{DartsNetConfig, OpSet, Variant};
 pub use genotype::{CellGenotype, DartsOp, Genotype, EDGES, STEPS};
 pub use network::DartsNetwork;
+pub use pt::{darts_pt_genotype, PtStep, PtTarget};
 pub use search_space::DartsSpace;
+pub use supernet::{node_edges, DartsSupernet, SupernetConfig, MIXED_EDGES, NORMAL, REDUCE};

@@ -8,11 +8,34 @@ use super::genotype::{CellGenotype, Genotype, STEPS};
 use super::ops::{apply_bn, ActConvBn, Builder, FactorizedReduce, Geom, OpModule};
 use crate::{Error, Result};
 
-/// Preprocessing of the cell input `c_{k−2}`.
+/// Preprocessing of the cell input `c_{k−2}`: ReLU-Conv-BN, or FactorizedReduce after a reduction.
 #[derive(Debug)]
-enum Pre {
+pub(super) enum Pre {
     Conv(ActConvBn),
     Reduce(FactorizedReduce),
+}
+
+impl Pre {
+    pub(super) fn new(
+        b: &Builder,
+        p: &nn::Path<'_>,
+        c_in: i64,
+        c: i64,
+        reduction_prev: bool,
+    ) -> Result<Self> {
+        Ok(if reduction_prev {
+            Pre::Reduce(FactorizedReduce::new(b, p, c_in, c)?)
+        } else {
+            Pre::Conv(ActConvBn::relu_conv_bn(b, p, c_in, c))
+        })
+    }
+
+    pub(super) fn forward(&self, b: &Builder, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Pre::Conv(m) => m.forward(b, x, train),
+            Pre::Reduce(m) => m.forward(b, x, train),
+        }
+    }
 }
 
 /// One cell of a [`DartsNetwork`].
@@ -34,11 +57,7 @@ impl CellModule {
         reduction: bool,
         reduction_prev: bool,
     ) -> Result<Self> {
-        let pre0 = if reduction_prev {
-            Pre::Reduce(FactorizedReduce::new(b, &(p / "pre0"), c_pp, c)?)
-        } else {
-            Pre::Conv(ActConvBn::relu_conv_bn(b, &(p / "pre0"), c_pp, c))
-        };
+        let pre0 = Pre::new(b, &(p / "pre0"), c_pp, c, reduction_prev)?;
         let pre1 = ActConvBn::relu_conv_bn(b, &(p / "pre1"), c_p, c);
         let ops =
             g.0.iter()
@@ -52,10 +71,7 @@ impl CellModule {
     }
 
     fn forward(&self, b: &Builder, s0: &Tensor, s1: &Tensor, train: bool, drop_path: f64) -> Tensor {
-        let s0 = match &self.pre0 {
-            Pre::Conv(m) => m.forward(b, s0, train),
-            Pre::Reduce(m) => m.forward(b, s0, train),
-        };
+        let s0 = self.pre0.forward(b, s0, train);
         let mut states = vec![s0, self.pre1.forward(b, s1, train)];
         let scale = if b.selu() { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
         for j in 0..STEPS {
@@ -75,6 +91,44 @@ impl CellModule {
         }
         Tensor::cat(&states[2..], 1)
     }
+}
+
+/// The stem: 3×3 convolution to `stem_multiplier · C` channels (+ BN); returns its width too.
+pub(super) fn stem(
+    b: &Builder,
+    path: &nn::Path<'_>,
+    cfg: &DartsNetConfig,
+) -> (nn::Conv2D, Option<nn::BatchNorm>, i64) {
+    let c_stem = cfg.stem_multiplier * cfg.channels;
+    let geom = Geom { k: 3, stride: 1, padding: 1, dilation: 1, groups: 1 };
+    let stem = b.conv(&(path / "stem"), cfg.in_channels, c_stem, geom);
+    (stem, b.bn(&(path / "stem_bn"), c_stem), c_stem)
+}
+
+/// The linear classifier after global average pooling.
+pub(super) fn classifier(b: &Builder, path: &nn::Path<'_>, c_in: i64, classes: i64) -> nn::Linear {
+    if b.selu() {
+        core_tensor::nn::mlp::lecun_normal_linear(&(path / "classifier"), c_in, classes, true)
+    } else {
+        core_tensor::nn::mlp::torch_default_linear(&(path / "classifier"), c_in, classes, true)
+    }
+}
+
+/// Checks images `[B, in_channels, H, W]` (floating point, `H`, `W` divisible by `2^reductions`).
+pub(super) fn check_images(x: &Tensor, cfg: &DartsNetConfig) -> Result<()> {
+    let size = x.size();
+    let div = 1i64 << cfg.reduction_layers().len();
+    if !x.is_floating_point() {
+        return Err(Error::invalid("x", format!("{:?}", x.kind()), "images must be floating point"));
+    }
+    if size.len() != 4 || size[1] != cfg.in_channels || size[2] % div != 0 || size[3] % div != 0 {
+        return Err(Error::shape(
+            "x",
+            format!("[B, {}, H, W] with H, W divisible by {div}", cfg.in_channels),
+            size,
+        ));
+    }
+    Ok(())
 }
 
 /// A classification network built from a [`Genotype`] (module docs).
@@ -97,14 +151,7 @@ impl DartsNetwork {
         cfg.validate()?;
         genotype.check()?;
         let b = Builder { variant: cfg.variant, op_set: cfg.op_set };
-        let c_stem = cfg.stem_multiplier * cfg.channels;
-        let stem = b.conv(
-            &(path / "stem"),
-            cfg.in_channels,
-            c_stem,
-            Geom { k: 3, stride: 1, padding: 1, dilation: 1, groups: 1 },
-        );
-        let stem_bn = b.bn(&(path / "stem_bn"), c_stem);
+        let (stem, stem_bn, c_stem) = stem(&b, path, &cfg);
         let reductions = cfg.reduction_layers();
         let (mut c_pp, mut c_p, mut c) = (c_stem, c_stem, cfg.channels);
         let mut reduction_prev = false;
@@ -126,11 +173,7 @@ impl DartsNetwork {
             (c_pp, c_p) = (c_p, STEPS as i64 * c);
             reduction_prev = reduction;
         }
-        let classifier = if b.selu() {
-            core_tensor::nn::mlp::lecun_normal_linear(&(path / "classifier"), c_p, cfg.classes, true)
-        } else {
-            core_tensor::nn::mlp::torch_default_linear(&(path / "classifier"), c_p, cfg.classes, true)
-        };
+        let classifier = classifier(&b, path, c_p, cfg.classes);
         Ok(DartsNetwork { builder: b, stem, stem_bn, cells, classifier, cfg })
     }
 
@@ -155,18 +198,7 @@ impl DartsNetwork {
     /// # Errors
     /// A wrongly shaped input.
     pub fn features(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let size = x.size();
-        let div = 1i64 << self.cfg.reduction_layers().len();
-        if !x.is_floating_point() {
-            return Err(Error::invalid("x", format!("{:?}", x.kind()), "images must be floating point"));
-        }
-        if size.len() != 4 || size[1] != self.cfg.in_channels || size[2] % div != 0 || size[3] % div != 0 {
-            return Err(Error::shape(
-                "x",
-                format!("[B, {}, H, W] with H, W divisible by {div}", self.cfg.in_channels),
-                size,
-            ));
-        }
+        check_images(x, &self.cfg)?;
         let b = &self.builder;
         let s = apply_bn(&self.stem_bn, x.apply(&self.stem), train);
         let (mut s0, mut s1) = (s.shallow_clone(), s);

@@ -193,6 +193,11 @@ impl OpModule {
         })
     }
 
+    /// Whether the op outputs zeros whatever its input (`none`).
+    pub(super) fn is_zero(&self) -> bool {
+        matches!(self, OpModule::Zero { .. })
+    }
+
     pub(super) fn forward(&self, b: &Builder, x: &Tensor, train: bool) -> Tensor {
         match self {
             OpModule::Zero { stride } => {

@@ -37,6 +37,7 @@ const SHIPPED_TABLE: &str = include_str!("../../data/micro_table.json");
 /// Epochs of the micro-benchmark protocol.
 pub const TABLE_EPOCHS: usize = 10;
 
+pub mod darts_space;
 pub mod forecast;
 
 /// Training seeds of the micro-benchmark.
@@ -44,7 +45,13 @@ pub const TABLE_SEEDS: [u64; 3] = [0, 1, 2];
 
 /// Every nas task.
 pub fn tasks() -> TaskGroup {
-    TaskGroup::new("nas").with_all([NAS_MICROBENCH, NAS_PROXIES, NAS_SEARCH, forecast::NAS_FORECAST])
+    TaskGroup::new("nas").with_all([
+        NAS_MICROBENCH,
+        NAS_PROXIES,
+        NAS_SEARCH,
+        forecast::NAS_FORECAST,
+        darts_space::DARTS_SPACE_SEARCH,
+    ])
 }
 
 /// The micro-benchmark table for this profile.

@@ -48,6 +48,13 @@ impl ExplicitRk {
     pub fn dopri8() -> Self {
         ExplicitRk { tableau: &tableaus::DOPRI8 }
     }
+    /// Whether the tableau is Dormand–Prince 5(4), whose own 4th-order dense output is used. By
+    /// content, not address: a `const` tableau has no fixed address (two references to it may or
+    /// may not be equal, depending on the optimisation level).
+    fn is_dopri5(&self) -> bool {
+        let d = &tableaus::DOPRI5;
+        self.tableau.name == d.name && self.tableau.c == d.c && self.tableau.b == d.b && self.tableau.a == d.a
+    }
     /// By name: euler, midpoint, heun, rk4, bosh3, dopri5, tsit5, dopri8.
     pub fn by_name(name: &str) -> Result<Self> {
         tableaus::ALL.iter().find(|t| t.name == name).map(|t| ExplicitRk { tableau: t }).ok_or_else(|| {
@@ -143,14 +150,14 @@ impl<S: State> Solver<S> for ExplicitRk {
         combined_error_norm(self.tableau, step, h, y0, rtol, atol)
     }
     fn dense_order(&self) -> u32 {
-        if std::ptr::eq(self.tableau, &tableaus::DOPRI5) {
+        if self.is_dopri5() {
             4
         } else {
             3
         }
     }
     fn interpolant(&self, step: &Step<S>, y0: &S, f1: &S, h: f64) -> Result<Interpolant<S>> {
-        if std::ptr::eq(self.tableau, &tableaus::DOPRI5) {
+        if self.is_dopri5() {
             let r2 = S::combination(&[(1.0, &step.y1), (-1.0, y0)])?;
             let r3 = S::combination(&[(h, &step.ks[0]), (-1.0, &r2)])?;
             let r4 = S::combination(&[(1.0, &r2), (-h, &step.ks[6]), (-1.0, &r3)])?;
