@@ -10,7 +10,8 @@
 //! [`darts_space`] (the DARTS space with DARTS, sharpDARTS and self-normalising networks),
 //! [`forecast`] (a recurrence / attention / gating forecasting-cell space) with [`lorenz`]
 //! (Lorenz-96 data), [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT),
-//! [`search`] (random search, regularised evolution), [`proxies`] (zero-cost proxies), [`data`]
+//! [`search`] (random search, regularised evolution), [`nb201`] (NAS-Bench-201 results from a CSV
+//! export of the official file), [`proxies`] (zero-cost proxies), [`data`]
 //! (procedural images, CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the
 //! tabular micro-benchmark), [`suite`] (benchmark-suite tasks, the
 //! forecasting-cell task in [`suite::forecast`]).
@@ -37,6 +38,7 @@ pub mod data;
 pub mod forecast;
 pub mod lorenz;
 pub mod model;
+pub mod nb201;
 pub mod proxies;
 pub mod search;
 pub mod space;

@@ -177,6 +177,62 @@ pub struct Genotype {
 }
 
 impl Genotype {
+    /// The cells found by first-order DARTS on CIFAR-10 (Liu et al. 2019; `DARTS_V1` in its code).
+    pub fn darts_v1() -> Self {
+        use DartsOp::*;
+        Genotype {
+            normal: CellGenotype([
+                (SepConv3x3, 1),
+                (SepConv3x3, 0),
+                (SkipConnect, 0),
+                (SepConv3x3, 1),
+                (SkipConnect, 0),
+                (SepConv3x3, 1),
+                (SepConv3x3, 0),
+                (SkipConnect, 2),
+            ]),
+            reduce: CellGenotype([
+                (MaxPool3x3, 0),
+                (MaxPool3x3, 1),
+                (SkipConnect, 2),
+                (MaxPool3x3, 0),
+                (MaxPool3x3, 0),
+                (SkipConnect, 2),
+                (SkipConnect, 2),
+                (AvgPool3x3, 0),
+            ]),
+        }
+    }
+
+    /// sharpDARTS's published CIFAR-10 cell, "SharpSepConvDARTS" (Hundt et al. 2019;
+    /// `SHARPSEPCONV_DARTS` in its code): found over the eight DARTS ops with SharpSepConv behind
+    /// `sep_conv_*` / `dil_conv_*`, so build it with [`OpSet::Sharp`](super::OpSet::Sharp).
+    pub fn sharp_sepconv_darts() -> Self {
+        use DartsOp::*;
+        Genotype {
+            normal: CellGenotype([
+                (SepConv3x3, 0),
+                (SepConv3x3, 1),
+                (SepConv3x3, 0),
+                (SepConv3x3, 2),
+                (SkipConnect, 0),
+                (SepConv3x3, 1),
+                (SkipConnect, 0),
+                (SepConv3x3, 1),
+            ]),
+            reduce: CellGenotype([
+                (MaxPool3x3, 0),
+                (SkipConnect, 1),
+                (SkipConnect, 2),
+                (AvgPool3x3, 0),
+                (SkipConnect, 2),
+                (AvgPool3x3, 0),
+                (SkipConnect, 2),
+                (SkipConnect, 3),
+            ]),
+        }
+    }
+
     /// The cells found by second-order DARTS on CIFAR-10 (Liu et al. 2019; `DARTS_V2` in its code).
     pub fn darts_v2() -> Self {
         use DartsOp::*;
