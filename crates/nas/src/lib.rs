@@ -10,7 +10,7 @@
 //! [`darts_space`] (the DARTS space with DARTS, sharpDARTS and self-normalising networks),
 //! [`forecast`] (a recurrence / attention / gating forecasting-cell space) with [`lorenz`]
 //! (Lorenz-96 data), [`model`] (cell networks), [`supernet`] (DARTS, Max-W, DARTS-PT),
-//! [`search`] (random search, regularised evolution), [`nb201`] (NAS-Bench-201 results from a CSV
+//! [`resnet`] (ResNet-8, the fixed reference for dataset difficulty), [`search`] (random search, regularised evolution), [`nb201`] (NAS-Bench-201 results from a CSV
 //! export of the official file), [`proxies`] (zero-cost proxies), [`data`]
 //! (procedural images, CIFAR-10 binary), [`train`] (the shared training protocol), [`table`] (the
 //! tabular micro-benchmark), [`suite`] (benchmark-suite tasks, the
@@ -40,6 +40,7 @@ pub mod lorenz;
 pub mod model;
 pub mod nb201;
 pub mod proxies;
+pub mod resnet;
 pub mod search;
 pub mod space;
 pub mod suite;

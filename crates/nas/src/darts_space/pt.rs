@@ -6,8 +6,9 @@
 //!    validation accuracy measured; the edge keeps the op whose removal hurts most (`none` is never
 //!    kept). Between decisions the weights are fine-tuned (`α` frozen).
 //! 2. **Topology.** The nodes with more than two incoming edges (nodes 1–3 of each cell) are visited
-//!    in a random order; each incoming edge is removed in turn, and the node keeps the two edges
-//!    whose removal hurts most. Fine-tuning again between decisions.
+//!    in a random order; on each, edges are dropped greedily until two are left: every remaining
+//!    edge is removed in turn and the one whose removal leaves the highest accuracy is dropped for
+//!    good. Fine-tuning again between decisions.
 //!
 //! The result is the supernet's [`DartsSupernet::genotype`] once every edge is decided.
 
@@ -30,7 +31,8 @@ pub struct PtStep {
     pub cell: usize,
     /// The edge (op selection) or the node (topology selection).
     pub target: PtTarget,
-    /// Supernet validation accuracy with each candidate removed (NaN: not a candidate).
+    /// Supernet validation accuracy with each candidate removed (NaN: not a candidate); for a node,
+    /// the first round of the greedy edge removal.
     pub acc_without: Vec<f64>,
     /// The candidates kept: one op index, or the two edge inputs of the node.
     pub kept: Vec<usize>,
@@ -124,20 +126,32 @@ pub fn darts_pt_genotype(
     nodes.shuffle(rng);
     for (n, &(t, j)) in nodes.iter().enumerate() {
         let r = node_edges(j);
+        // greedy: drop the edge whose removal hurts least until two are left
+        let mut alive: Vec<usize> = (0..r.len()).collect();
         let mut acc_without = vec![f64::NAN; r.len()];
-        for (input, e) in r.clone().enumerate() {
-            net.remove_edge(t, e, true)?;
-            let a = acc(net);
-            net.remove_edge(t, e, false)?;
-            acc_without[input] = a?;
+        while alive.len() > 2 {
+            let mut round = Vec::with_capacity(alive.len());
+            for &input in &alive {
+                let e = r.start + input;
+                net.remove_edge(t, e, true)?;
+                let a = acc(net);
+                net.remove_edge(t, e, false)?;
+                round.push((a?, input));
+            }
+            if alive.len() == r.len() {
+                for &(a, input) in &round {
+                    acc_without[input] = a;
+                }
+            }
+            let (_, drop) =
+                round
+                    .iter()
+                    .cloned()
+                    .fold((f64::NEG_INFINITY, usize::MAX), |b, (a, i)| if a > b.0 { (a, i) } else { b });
+            net.remove_edge(t, r.start + drop, true)?;
+            alive.retain(|&i| i != drop);
         }
-        let mut order: Vec<usize> = (0..r.len()).collect();
-        order.sort_by(|a, b| acc_without[*a].total_cmp(&acc_without[*b]).then(a.cmp(b)));
-        let mut kept: Vec<usize> = order[..2].to_vec();
-        kept.sort_unstable();
-        for (input, e) in r.enumerate() {
-            net.remove_edge(t, e, !kept.contains(&input))?;
-        }
+        let kept = alive;
         steps.push(PtStep { cell: t, target: PtTarget::Node(j), acc_without, kept });
         if n + 1 < nodes.len() {
             tune(net, weights, data, tune_cfg, tune_epochs, rng)?;

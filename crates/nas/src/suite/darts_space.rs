@@ -70,11 +70,11 @@ struct Scale {
 fn scale(cfg: &SuiteConfig) -> Scale {
     Scale {
         image: cfg.pick(16, 32),
-        n_train: cfg.pick(800, 25_000),
+        n_train: cfg.pick(500, 25_000),
         n_test: cfg.pick(1000, 10_000),
         search_channels: cfg.pick(8, 16),
         search_layers: cfg.pick(5, 8),
-        search_epochs: cfg.pick(4, 50),
+        search_epochs: cfg.pick(3, 50),
         batch: cfg.pick(64, 64),
         eval_channels: cfg.pick(8, 36),
         eval_layers: cfg.pick(5, 20),
@@ -243,6 +243,7 @@ fn run(cfg: &SuiteConfig) -> Result<TaskReport> {
     let names = ["DARTS (1st order)", "sharpDARTS (Max-W, cosine power)", "DARTS-PT"];
     let mut found: Vec<Vec<Genotype>> = vec![Vec::new(); 3];
     let mut supernet_acc: Vec<(Genotype, f64)> = Vec::new();
+    let clock = std::time::Instant::now();
     for (k, &seed) in seeds.iter().enumerate() {
         let mut darts = search(&data, &s, seed, dev, false)?;
         pb.inc(1);
@@ -271,7 +272,9 @@ fn run(cfg: &SuiteConfig) -> Result<TaskReport> {
         found[1].push(sharp.genotype.clone());
         found[2].push(pt);
     }
+    let search_s = clock.elapsed().as_secs_f64();
     // One protocol for everything.
+    let clock = std::time::Instant::now();
     let mut method_acc: Vec<Vec<f64>> = vec![Vec::new(); 3];
     for (m, gs) in found.iter().enumerate() {
         for (g, &seed) in gs.iter().zip(&seeds) {
@@ -285,6 +288,7 @@ fn run(cfg: &SuiteConfig) -> Result<TaskReport> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let eval_s = clock.elapsed().as_secs_f64();
     // The first-seed genotypes of the methods join the random ones for the rank correlation.
     let mut pairs: Vec<(f64, f64)> =
         random_acc.iter().cloned().zip(supernet_acc.iter().map(|(_, a)| *a)).collect();
@@ -296,6 +300,8 @@ fn run(cfg: &SuiteConfig) -> Result<TaskReport> {
     let (rand_mean, rand_var) = mean_var(&random_acc)?;
     let mut r = TaskReport::new();
     r.metric("random_mean_test_acc", Metric::new(rand_mean, "", Better::Higher))?;
+    r.metric("search_seconds", Metric::new(search_s, "s", Better::Lower))?;
+    r.metric("evaluation_seconds", Metric::new(eval_s, "s", Better::Lower))?;
     r.metric("random_sd_test_acc", Metric::new(rand_var.sqrt(), "", Better::Lower))?;
     r.metric("supernet_vs_standalone_kendall_tau", Metric::new(tau, "", Better::Higher))?;
     r.metric("supernet_vs_standalone_spearman_rho", Metric::new(rho, "", Better::Higher))?;
