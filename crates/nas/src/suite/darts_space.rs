@@ -17,7 +17,7 @@
 //!    between each genotype's accuracy inside the trained DARTS supernet (shared weights) and its
 //!    stand-alone accuracy.
 //!
-//! Data: the procedural 10-class image set (the quick profile at 16×16, CPU minutes); with
+//! Data: the procedural 10-class image set (the quick profile at 12×12, a few CPU minutes); with
 //! `SCIML_CIFAR10=<dir with data_batch_1.bin … test_batch.bin>` the full profile searches and
 //! evaluates on CIFAR-10 (DARTS's split: half of the training set for the weights, half for `α`).
 
@@ -69,16 +69,16 @@ struct Scale {
 
 fn scale(cfg: &SuiteConfig) -> Scale {
     Scale {
-        image: cfg.pick(16, 32),
+        image: cfg.pick(12, 32),
         n_train: cfg.pick(500, 25_000),
         n_test: cfg.pick(1000, 10_000),
-        search_channels: cfg.pick(8, 16),
+        search_channels: cfg.pick(6, 16),
         search_layers: cfg.pick(5, 8),
         search_epochs: cfg.pick(3, 50),
         batch: cfg.pick(64, 64),
         eval_channels: cfg.pick(8, 36),
         eval_layers: cfg.pick(5, 20),
-        eval_epochs: cfg.pick(8, 100),
+        eval_epochs: cfg.pick(15, 100),
         method_seeds: cfg.pick(2, 3),
         random_genotypes: cfg.pick(8, 16),
         pt_tune_epochs: cfg.pick(0, 1),
@@ -228,8 +228,8 @@ fn run(cfg: &SuiteConfig) -> Result<TaskReport> {
     let pb = core_tensor::bench::progress_bar(steps, "darts space", cfg.progress);
     // PT measures the supernet on a part of the validation half (hundreds of evaluations).
     let pt_data = ImageData {
-        x_val: data.x_val.narrow(0, 0, data.x_val.size()[0].min(400)),
-        y_val: data.y_val.narrow(0, 0, data.y_val.size()[0].min(400)),
+        x_val: data.x_val.narrow(0, 0, data.x_val.size()[0].min(200)),
+        y_val: data.y_val.narrow(0, 0, data.y_val.size()[0].min(200)),
         x_train: data.x_train.shallow_clone(),
         y_train: data.y_train.shallow_clone(),
         x_test: data.x_test.shallow_clone(),
