@@ -73,43 +73,8 @@ pub fn with_single_thread<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// States of at most this many elements run on one intra-op thread on the CPU
-/// ([`with_threads_for`]).
-///
-/// Measured on a 2-core machine (neural ODE, MLP 2-64-64-2, RK4, 10 steps): two threads were 6.7×
-/// slower than one at 512 × 2 elements, 1.6× at 4096 × 2, 1.3× at 16 384 × 2, and 1.6× faster at
-/// 65 536 × 2 — per-op thread synchronisation costs more than small kernels gain.
-pub const SMALL_STATE: usize = 1 << 15;
-
-/// `SCIML_AUTO_THREADS=0` turns the automatic single-thread choice of [`with_threads_for`] off.
-pub const AUTO_THREADS_ENV: &str = "SCIML_AUTO_THREADS";
-
-/// Runs `f` on one libtorch intra-op thread when the work is small — a state of at most
-/// [`SMALL_STATE`] elements on the CPU — and as it is otherwise (GPU, large states, or
-/// `SCIML_AUTO_THREADS=0`). The solvers run every solve through this.
-pub fn with_threads_for<T>(elements: usize, on_cpu: bool, f: impl FnOnce() -> T) -> T {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let enabled = *ENABLED.get_or_init(|| std::env::var(AUTO_THREADS_ENV).map_or(true, |v| v.trim() != "0"));
-    if enabled && on_cpu && elements <= SMALL_STATE && tch::get_num_threads() > 1 {
-        with_single_thread(f)
-    } else {
-        f()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn small_cpu_work_runs_on_one_thread_and_the_count_is_restored() {
-        let prev = tch::get_num_threads();
-        tch::set_num_threads(2);
-        assert_eq!(with_threads_for(1024, true, tch::get_num_threads), 1);
-        assert_eq!(with_threads_for(SMALL_STATE + 1, true, tch::get_num_threads), 2);
-        assert_eq!(with_threads_for(1024, false, tch::get_num_threads), 2);
-        assert_eq!(tch::get_num_threads(), 2);
-        tch::set_num_threads(prev);
-    }
-
     use super::*;
 
     #[test]

@@ -167,27 +167,6 @@ pub fn solve_backward_at(
     grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
 ) -> Result<(Vec<Tensor>, Tensor, Stats, Stats)> {
     check_save_times(span, ts)?;
-    let small = (y0.numel(), y0.device() == tch::Device::Cpu);
-    core_tensor::device::with_threads_for(small.0, small.1, || {
-        backward_at(term, params, solver, span, y0, control, gradient, ts, grad_ys)
-    })
-}
-
-/// [`solve_backward_at`] after its checks, on the threads [`with_threads_for`] chose.
-///
-/// [`with_threads_for`]: core_tensor::device::with_threads_for
-#[allow(clippy::too_many_arguments)]
-fn backward_at(
-    term: &dyn OdeTerm<Tensor>,
-    params: &[Tensor],
-    solver: &dyn Solver<Tensor>,
-    span: (f64, f64),
-    y0: &Tensor,
-    control: &StepControl,
-    gradient: &Gradient,
-    ts: &[f64],
-    grad_ys: impl FnOnce(&[Tensor]) -> Result<Vec<Tensor>>,
-) -> Result<(Vec<Tensor>, Tensor, Stats, Stats)> {
     let cotangents = |ys: &[Tensor]| one_cotangent_each(ys, grad_ys);
     let saveat = SaveAt { ts: ts.to_vec(), ..Default::default() };
     match gradient {

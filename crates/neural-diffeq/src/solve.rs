@@ -172,9 +172,7 @@ pub fn solve_with_event<S: State>(
 ) -> Result<Solution<S>> {
     check_problem(span, y0, saveat)?;
     check_control(solver, span, control)?;
-    core_tensor::device::with_threads_for(y0.len(), y0.on_cpu(), || {
-        Stepper::start(term, solver, span, y0, control, saveat, event)?.run()
-    })
+    Stepper::start(term, solver, span, y0, control, saveat, event)?.run()
 }
 
 /// A finite span of non-zero length, a finite `y0`, save times inside the span and sorted along it.

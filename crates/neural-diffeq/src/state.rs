@@ -9,11 +9,6 @@ use tch::{Kind, Tensor};
 pub trait State: Sized {
     /// A copy sharing nothing mutable (`shallow_clone` for tensors, which are immutable here).
     fn dup(&self) -> Self;
-    /// Whether the state lives on the CPU (vectors always; tensors by their device): small CPU
-    /// states are solved on one libtorch thread ([`core_tensor::device::with_threads_for`]).
-    fn on_cpu(&self) -> bool {
-        true
-    }
     /// `self + Σ c_i x_i`.
     fn lincomb(&self, terms: &[(f64, &Self)]) -> Result<Self>;
     /// `Σ c_i x_i` (at least one term).
@@ -99,9 +94,6 @@ impl State for Tensor {
     }
     fn dup(&self) -> Self {
         self.shallow_clone()
-    }
-    fn on_cpu(&self) -> bool {
-        self.device() == tch::Device::Cpu
     }
     fn lincomb(&self, terms: &[(f64, &Self)]) -> Result<Self> {
         let terms: Vec<(f64, &Tensor)> = terms.iter().filter(|(c, _)| *c != 0.0).copied().collect();

@@ -44,22 +44,6 @@ pub fn sdeint<B: BrownianMotion + ?Sized>(
     control: &StepControl,
     saveat: &SaveAt,
 ) -> Result<Solution<Tensor>> {
-    let on_cpu = y0.device() == tch::Device::Cpu;
-    core_tensor::device::with_threads_for(y0.numel(), on_cpu, || {
-        sdeint_threaded(term, solver, span, y0, brownian, control, saveat)
-    })
-}
-
-/// [`sdeint`] on the threads [`with_threads_for`](core_tensor::device::with_threads_for) chose.
-fn sdeint_threaded<B: BrownianMotion + ?Sized>(
-    term: &dyn SdeTerm,
-    solver: &dyn SdeSolver,
-    span: (f64, f64),
-    y0: &Tensor,
-    brownian: &B,
-    control: &StepControl,
-    saveat: &SaveAt,
-) -> Result<Solution<Tensor>> {
     let (t0, t1) = span;
     check_span(span, brownian)?;
     check_saveat(saveat, span)?;
