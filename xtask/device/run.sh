@@ -47,6 +47,12 @@ fi
 
 echo "libtorch: $TORCH_LIB (pack built for $(cat "$here/libtorch-version"))" | tee "$out/tests.log"
 echo "SCIML_DEVICE=$SCIML_DEVICE" | tee -a "$out/tests.log"
+# what the machine offers: the GPU, and whether the python torch next to TORCH_LIB sees it
+if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | sed 's/^/gpu: /' | tee -a "$out/tests.log"
+fi
+python3 -c 'import torch; print("python torch", torch.__version__, "cuda available:", torch.cuda.is_available())' \
+    2>/dev/null | tee -a "$out/tests.log" || true
 printf 'package\ttarget\tstatus\tpassed\tfailed\tignored\tseconds\n' >"$out/summary.tsv"
 : >"$out/failures.txt"
 
