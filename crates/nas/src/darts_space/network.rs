@@ -10,69 +10,98 @@ use crate::{Error, Result};
 
 /// Preprocessing of the cell input `c_{k−2}`: ReLU-Conv-BN, or FactorizedReduce after a reduction.
 #[derive(Debug)]
-pub(super) enum Pre {
+enum Pre {
     Conv(ActConvBn),
     Reduce(FactorizedReduce),
 }
 
-impl Pre {
-    pub(super) fn new(
-        b: &Builder,
-        p: &nn::Path<'_>,
-        c_in: i64,
-        c: i64,
-        reduction_prev: bool,
-    ) -> Result<Self> {
-        Ok(if reduction_prev {
-            Pre::Reduce(FactorizedReduce::new(b, p, c_in, c)?)
+/// The widths of one cell: its inputs `c_{k−2}`, `c_{k−1}` (`c_pp`, `c_p` channels), its node
+/// width `c`, whether it reduces and whether the cell before it did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CellShape {
+    pub(super) c_pp: i64,
+    pub(super) c_p: i64,
+    pub(super) c: i64,
+    pub(super) reduction: bool,
+    pub(super) reduction_prev: bool,
+}
+
+/// The shapes of the `cfg.layers` cells after a stem of `c_stem` channels (reductions at
+/// [`DartsNetConfig::reduction_layers`] double the node width), and the width of the last cell's
+/// output (`STEPS · c`, the classifier's input).
+pub(super) fn cell_shapes(cfg: &DartsNetConfig, c_stem: i64) -> (Vec<CellShape>, i64) {
+    let reductions = cfg.reduction_layers();
+    let (mut c_pp, mut c_p, mut c) = (c_stem, c_stem, cfg.channels);
+    let mut reduction_prev = false;
+    let mut shapes = Vec::with_capacity(cfg.layers);
+    for i in 0..cfg.layers {
+        let reduction = reductions.contains(&i);
+        if reduction {
+            c *= 2;
+        }
+        shapes.push(CellShape { c_pp, c_p, c, reduction, reduction_prev });
+        (c_pp, c_p) = (c_p, STEPS as i64 * c);
+        reduction_prev = reduction;
+    }
+    (shapes, c_p)
+}
+
+/// The preprocessing of a cell's two inputs to its node width: `pre0` for `c_{k−2}`
+/// (FactorizedReduce after a reduction cell), ReLU-Conv-BN `pre1` for `c_{k−1}`.
+#[derive(Debug)]
+pub(super) struct CellInputs {
+    pre0: Pre,
+    pre1: ActConvBn,
+}
+
+impl CellInputs {
+    pub(super) fn new(b: &Builder, p: &nn::Path<'_>, s: &CellShape) -> Result<Self> {
+        let pre0 = if s.reduction_prev {
+            Pre::Reduce(FactorizedReduce::new(b, &(p / "pre0"), s.c_pp, s.c)?)
         } else {
-            Pre::Conv(ActConvBn::relu_conv_bn(b, p, c_in, c))
-        })
+            Pre::Conv(ActConvBn::relu_conv_bn(b, &(p / "pre0"), s.c_pp, s.c))
+        };
+        Ok(CellInputs { pre0, pre1: ActConvBn::relu_conv_bn(b, &(p / "pre1"), s.c_p, s.c) })
     }
 
-    pub(super) fn forward(&self, b: &Builder, x: &Tensor, train: bool) -> Tensor {
-        match self {
-            Pre::Conv(m) => m.forward(b, x, train),
-            Pre::Reduce(m) => m.forward(b, x, train),
-        }
+    /// The cell's first two states.
+    pub(super) fn forward(&self, b: &Builder, s0: &Tensor, s1: &Tensor, train: bool) -> Vec<Tensor> {
+        let s0 = match &self.pre0 {
+            Pre::Conv(m) => m.forward(b, s0, train),
+            Pre::Reduce(m) => m.forward(b, s0, train),
+        };
+        vec![s0, self.pre1.forward(b, s1, train)]
     }
 }
 
 /// One cell of a [`DartsNetwork`].
 #[derive(Debug)]
 struct CellModule {
-    pre0: Pre,
-    pre1: ActConvBn,
+    inputs_pre: CellInputs,
     ops: Vec<OpModule>,
     inputs: Vec<usize>,
 }
 
 impl CellModule {
-    /// A cell reading `c_pp`/`c_p` channels and writing `STEPS · c` channels.
-    fn new(
-        b: &Builder,
-        p: &nn::Path<'_>,
-        g: &CellGenotype,
-        (c_pp, c_p, c): (i64, i64, i64),
-        reduction: bool,
-        reduction_prev: bool,
-    ) -> Result<Self> {
-        let pre0 = Pre::new(b, &(p / "pre0"), c_pp, c, reduction_prev)?;
-        let pre1 = ActConvBn::relu_conv_bn(b, &(p / "pre1"), c_p, c);
+    /// A cell of shape `s` (reading `c_pp`/`c_p` channels, writing `STEPS · c` channels).
+    fn new(b: &Builder, p: &nn::Path<'_>, g: &CellGenotype, s: &CellShape) -> Result<Self> {
         let ops =
             g.0.iter()
                 .enumerate()
                 .map(|(e, (op, input))| {
-                    let stride = if reduction && *input < 2 { 2 } else { 1 };
-                    OpModule::new(b, &(p / format!("edge{e}")), *op, c, stride)
+                    let stride = if s.reduction && *input < 2 { 2 } else { 1 };
+                    OpModule::new(b, &(p / format!("edge{e}")), *op, s.c, stride)
                 })
                 .collect::<Result<Vec<_>>>()?;
-        Ok(CellModule { pre0, pre1, ops, inputs: g.0.iter().map(|(_, i)| *i).collect() })
+        Ok(CellModule {
+            inputs_pre: CellInputs::new(b, p, s)?,
+            ops,
+            inputs: g.0.iter().map(|(_, i)| *i).collect(),
+        })
     }
 
     fn forward(&self, b: &Builder, s0: &Tensor, s1: &Tensor, train: bool, drop_path: f64) -> Tensor {
-        let s0 = self.pre0.forward(b, s0, train);
-        let mut states = vec![s0, self.pre1.forward(b, s1, train)];
+        let mut states = self.inputs_pre.forward(b, s0, s1, train);
         let scale = if b.selu() { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
         for j in 0..STEPS {
             let edge = |e: usize| {
@@ -152,27 +181,15 @@ impl DartsNetwork {
         genotype.check()?;
         let b = Builder { variant: cfg.variant, op_set: cfg.op_set };
         let (stem, stem_bn, c_stem) = stem(&b, path, &cfg);
-        let reductions = cfg.reduction_layers();
-        let (mut c_pp, mut c_p, mut c) = (c_stem, c_stem, cfg.channels);
-        let mut reduction_prev = false;
-        let mut cells = Vec::with_capacity(cfg.layers);
-        for i in 0..cfg.layers {
-            let reduction = reductions.contains(&i);
-            if reduction {
-                c *= 2;
-            }
-            let g = if reduction { &genotype.reduce } else { &genotype.normal };
-            cells.push(CellModule::new(
-                &b,
-                &(path / format!("cell{i}")),
-                g,
-                (c_pp, c_p, c),
-                reduction,
-                reduction_prev,
-            )?);
-            (c_pp, c_p) = (c_p, STEPS as i64 * c);
-            reduction_prev = reduction;
-        }
+        let (shapes, c_p) = cell_shapes(&cfg, c_stem);
+        let cells = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let g = if s.reduction { &genotype.reduce } else { &genotype.normal };
+                CellModule::new(&b, &(path / format!("cell{i}")), g, s)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let classifier = classifier(&b, path, c_p, cfg.classes);
         Ok(DartsNetwork { builder: b, stem, stem_bn, cells, classifier, cfg })
     }

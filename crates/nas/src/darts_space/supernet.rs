@@ -26,8 +26,8 @@ use tch::{Kind, Tensor};
 
 use super::config::DartsNetConfig;
 use super::genotype::{CellGenotype, DartsOp, Genotype, EDGES, STEPS};
-use super::network::{check_images, classifier, stem, Pre};
-use super::ops::{apply_bn, ActConvBn, Builder, OpModule};
+use super::network::{cell_shapes, check_images, classifier, stem, CellInputs};
+use super::ops::{apply_bn, Builder, OpModule};
 use super::search_space::DartsSpace;
 use crate::supernet::{masked_weights, mix, MixRule, OneShot};
 use crate::train::{accuracy, cross_entropy};
@@ -119,8 +119,7 @@ impl Decisions {
 /// One cell of the supernet.
 #[derive(Debug)]
 struct MixedCell {
-    pre0: Pre,
-    pre1: ActConvBn,
+    inputs: CellInputs,
     /// `[MIXED_EDGES][K]` op modules, built on `C / partial_channels` channels.
     ops: Vec<Vec<OpModule>>,
     reduction: bool,
@@ -173,23 +172,15 @@ impl DartsSupernet {
         let net = cfg.net;
         let b = Builder { variant: net.variant, op_set: net.op_set };
         let (stem_conv, stem_bn, c_stem) = stem(&b, weights, &net);
-        let reductions = net.reduction_layers();
-        let (mut c_pp, mut c_p, mut c) = (c_stem, c_stem, net.channels);
-        let mut reduction_prev = false;
+        let (shapes, c_p) = cell_shapes(&net, c_stem);
         let mut cells = Vec::with_capacity(net.layers);
-        for i in 0..net.layers {
-            let reduction = reductions.contains(&i);
-            if reduction {
-                c *= 2;
-            }
+        for (i, shape) in shapes.iter().enumerate() {
             let p = weights / format!("cell{i}");
-            let pre0 = Pre::new(&b, &(&p / "pre0"), c_pp, c, reduction_prev)?;
-            let pre1 = ActConvBn::relu_conv_bn(&b, &(&p / "pre1"), c_p, c);
-            let c_op = c / cfg.partial_channels;
+            let c_op = shape.c / cfg.partial_channels;
             let mut ops = Vec::with_capacity(MIXED_EDGES);
             for j in 0..STEPS {
                 for (input, e) in node_edges(j).enumerate() {
-                    let stride = if reduction && input < 2 { 2 } else { 1 };
+                    let stride = if shape.reduction && input < 2 { 2 } else { 1 };
                     let edge = space
                         .ops()
                         .iter()
@@ -198,9 +189,11 @@ impl DartsSupernet {
                     ops.push(edge);
                 }
             }
-            cells.push(MixedCell { pre0, pre1, ops, reduction });
-            (c_pp, c_p) = (c_p, STEPS as i64 * c);
-            reduction_prev = reduction;
+            cells.push(MixedCell {
+                inputs: CellInputs::new(&b, &p, shape)?,
+                ops,
+                reduction: shape.reduction,
+            });
         }
         let classifier = classifier(&b, weights, c_p, net.classes);
         let k = space.ops().len() as i64;
@@ -322,7 +315,7 @@ impl DartsSupernet {
         let b = &self.builder;
         let t = usize::from(cell.reduction);
         let d = &self.decisions[t];
-        let mut states = vec![cell.pre0.forward(b, s0, train), cell.pre1.forward(b, s1, train)];
+        let mut states = cell.inputs.forward(b, s0, s1, train);
         for j in 0..STEPS {
             let mut node: Option<Tensor> = None;
             for (input, e) in node_edges(j).enumerate() {
