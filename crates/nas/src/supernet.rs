@@ -523,6 +523,15 @@ pub struct PtDecision {
     pub op: usize,
 }
 
+/// DARTS-PT's choice on an edge: the candidate whose removal left the lowest accuracy (the first on
+/// ties); NaN marks a non-candidate. `None` when there is no candidate.
+pub(crate) fn most_damaging(acc_without: &[f64]) -> Option<usize> {
+    (0..acc_without.len()).filter(|o| !acc_without[*o].is_nan()).fold(None, |best, o| match best {
+        Some(b) if acc_without[b] <= acc_without[o] => Some(b),
+        _ => Some(o),
+    })
+}
+
 /// DARTS-PT perturbation-based selection on a trained supernet (module docs). Between decisions
 /// the weights are fine-tuned for `tune_epochs` epochs of `tune` (α frozen). Returns the selected
 /// cell and the decisions in order; the supernet ends with every edge decided.
@@ -553,12 +562,7 @@ pub fn darts_pt_select(
             *slot = net.val_accuracy(&data.x_val, &data.y_val, 256);
             net.set_removed(edge, o, false)?;
         }
-        let op = (0..k)
-            .filter(|o| !acc_without[*o].is_nan())
-            .fold(None, |best: Option<usize>, o| match best {
-                Some(b) if acc_without[b] <= acc_without[o] => Some(b),
-                _ => Some(o),
-            })
+        let op = most_damaging(&acc_without)
             .ok_or_else(|| Error::invalid("edge", edge, "every op of the edge was removed"))?;
         net.decide(edge, op)?;
         decisions.push(PtDecision { edge, acc_without, op });

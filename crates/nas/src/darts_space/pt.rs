@@ -20,6 +20,7 @@ use tch::nn;
 use super::genotype::{DartsOp, Genotype, STEPS};
 use super::network::check_images;
 use super::supernet::{node_edges, DartsSupernet, MIXED_EDGES};
+use crate::supernet::most_damaging;
 use crate::train::{cross_entropy, sgd_epochs, ImageData, TrainConfig};
 use crate::{Error, Result};
 use core_tensor::train::optim::trainable_named;
@@ -108,12 +109,7 @@ pub fn darts_pt_genotype(
             net.set_op_removed(t, e, o, false)?;
             acc_without[o] = a?;
         }
-        let op = (0..k)
-            .filter(|o| !acc_without[*o].is_nan())
-            .fold(None, |best: Option<usize>, o| match best {
-                Some(b) if acc_without[b] <= acc_without[o] => Some(b),
-                _ => Some(o),
-            })
+        let op = most_damaging(&acc_without)
             .ok_or_else(|| Error::invalid("space", format!("{ops:?}"), "needs an op other than none"))?;
         net.decide_op(t, e, op)?;
         steps.push(PtStep { cell: t, target: PtTarget::Edge(e), acc_without, kept: vec![op] });

@@ -412,11 +412,11 @@ fn one_shot(
     let space = t.config.space()?;
     let (wv, av) = (nn::VarStore::new(device), nn::VarStore::new(device));
     let mut net = Supernet::new(&wv.root(), &av.root(), &space, t.config.network, rule)?;
-    let mut dc = DartsConfig::new(order, epochs, 50);
-    if rule == MixRule::MaxW {
-        dc.weights.schedule =
-            core_tensor::train::LrSchedule::CosinePower { t_max: epochs, eta_min: 0.001, power: 2.0 };
-    }
+    let dc = if rule == MixRule::MaxW {
+        DartsConfig::sharp(order, epochs, 50)
+    } else {
+        DartsConfig::new(order, epochs, 50)
+    };
     let mut r = rng(derive_seed(seed, 7));
     darts_search(&net, &wv, data, &dc, &mut r, |_, _| {})?;
     let magnitude = net.magnitude_cell();
