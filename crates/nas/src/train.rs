@@ -250,6 +250,39 @@ pub fn train_classifier(
     })
 }
 
+/// [`train_classifier`] for a network whose forward pass checks its input and may fail (the
+/// DARTS networks, ResNet-8): the forward pass runs once on an image of every split first, so a
+/// network that cannot take the data is that error, not a NaN loss; an error in training (which the
+/// check rules out) is returned as itself.
+///
+/// # Errors
+/// As [`train_classifier`], or the forward pass's own error.
+pub fn train_network(
+    forward: impl Fn(&Tensor, bool) -> Result<Tensor>,
+    params: Vec<(String, Tensor)>,
+    data: &ImageData,
+    cfg: &TrainConfig,
+    rng: &mut impl Rng,
+) -> Result<TrainOutcome> {
+    data.validate()?;
+    let mut width = 1;
+    for x in [&data.x_train, &data.x_val, &data.x_test] {
+        width = tch::no_grad(|| forward(&x.narrow(0, 0, 1), false))?.size().last().copied().unwrap_or(1);
+    }
+    let failed = std::cell::RefCell::new(None);
+    let checked = |x: &Tensor, train: bool| {
+        forward(x, train).unwrap_or_else(|e| {
+            failed.borrow_mut().get_or_insert(e);
+            Tensor::full([x.size()[0], width], f64::NAN, (x.kind(), x.device()))
+        })
+    };
+    let out = train_classifier(checked, params, data, cfg, rng);
+    match failed.into_inner() {
+        Some(e) => Err(e),
+        None => out,
+    }
+}
+
 /// Three-class 8×8 procedural images split into equal train / validation / test thirds (tests).
 #[cfg(test)]
 pub(crate) fn tiny_data(n: usize, seed: u64) -> ImageData {
@@ -269,6 +302,7 @@ pub(crate) fn tiny_data(n: usize, seed: u64) -> ImageData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core_tensor::seed::rng;
     use tch::nn;
 
     #[test]
@@ -286,6 +320,26 @@ mod tests {
         let y = Tensor::from_slice(&[0i64, 1, 1]);
         let acc = accuracy(|x| x.shallow_clone(), &logits, &y, 2);
         assert!((acc - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_network_that_cannot_take_the_data_is_its_own_error() {
+        let data = tiny_data(12, 0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = crate::resnet::ResNet8::new(&vs.root(), 1, 4, 3).unwrap(); // 1 channel, data has 3
+        let params = core_tensor::train::optim::trainable_named(&vs);
+        let e =
+            train_network(|x, t| net.forward_t(x, t), params, &data, &TrainConfig::new(1, 4), &mut rng(0))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("`x`"), "{e}");
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = crate::resnet::ResNet8::new(&vs.root(), 3, 4, 3).unwrap();
+        let params = core_tensor::train::optim::trainable_named(&vs);
+        let out =
+            train_network(|x, t| net.forward_t(x, t), params, &data, &TrainConfig::new(1, 4), &mut rng(0))
+                .unwrap();
+        assert!(out.train_loss[0].is_finite() && (0.0..=1.0).contains(&out.test_acc));
     }
 
     #[test]
