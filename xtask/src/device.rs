@@ -159,11 +159,9 @@ fn cargo_json(stage: &Path, libtorch: &Path, target_dir: &Path, args: &[&str]) -
          -C link-arg=-ltorch_cuda -C link-arg=-lc10_cuda",
         lib = lib.display()
     );
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(stage)
-        .args(args)
+    let mut c = crate::cargo(stage, libtorch);
+    c.args(args)
         .args(["--profile", "device", "--target", TRIPLE, "--message-format=json-render-diagnostics"])
-        .env("LIBTORCH", libtorch)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", flags)
         .stdout(Stdio::piped())
@@ -185,8 +183,8 @@ pub fn pack(root: &Path, a: &PackArgs) -> Result<PathBuf, String> {
     let n = stage_sources(root, &stage)?;
     step(&format!("staged {n} files in {}", stage.display()));
     if setup::locked_tch_minor(&stage)? != a.tch_minor {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(&stage).args(["update", "-p", "tch", "--precise", &format!("0.{}.0", a.tch_minor)]);
+        let mut c = crate::cargo(&stage, &libtorch);
+        c.args(["update", "-p", "tch", "--precise", &format!("0.{}.0", a.tch_minor)]);
         crate::run_step(&format!("cargo update -p tch --precise 0.{}.0 (staged copy)", a.tch_minor), c)?;
     }
     let target_dir = base.join("target");
