@@ -281,12 +281,13 @@ impl DartsSupernet {
         let active: Vec<usize> = (0..cell.ops[e].len()).filter(|o| d.active(e, *o)).collect();
         let only_zero = active.iter().all(|o| cell.ops[e][*o].is_zero());
         let mut acc: Option<Tensor> = None;
+        let we = w.get(e as i64);
         for o in active {
             let op = &cell.ops[e][o];
             if op.is_zero() && !only_zero {
                 continue;
             }
-            let y = op.forward(b, &xa, train) * w.get(e as i64).get(o as i64);
+            let y = op.forward(b, &xa, train) * we.get(o as i64);
             acc = Some(match acc {
                 Some(a) => a + y,
                 None => y,
