@@ -37,8 +37,10 @@ pub mod error;
 pub mod interop;
 pub mod memory;
 pub mod metrics;
+pub mod native;
 pub mod nn;
 pub mod seed;
+pub mod simd;
 pub mod suite;
 pub mod train;
 

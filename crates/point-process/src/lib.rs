@@ -33,7 +33,7 @@ pub mod hawkes;
 pub mod neural;
 pub mod optim;
 pub mod poisson;
-pub mod simd;
+pub use core_tensor::simd;
 pub mod suite;
 
 pub use error::{Error, Result};

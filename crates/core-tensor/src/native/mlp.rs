@@ -1,0 +1,368 @@
+//! A multi-layer perceptron evaluated and differentiated in plain Rust.
+
+use super::activation;
+use super::real::Real;
+use crate::error::{Error, Result};
+use crate::nn::{Activation, Mlp};
+use rayon::prelude::*;
+use tch::{Device, Tensor};
+
+/// Rows per block: the batch is cut into blocks of this many rows, evaluated in parallel. Fixed
+/// (not derived from the thread count), so that results do not depend on the machine.
+pub const BLOCK_ROWS: usize = 256;
+
+/// `x ↦ W_L φ(… φ(W_1 x + b_1) …) + b_L` (then the optional final activation), the network of
+/// [`Mlp`] in evaluation mode, in plain Rust.
+///
+/// Shapes: input `[rows, widths[0]]`, output `[rows, widths[last]]`, both row-major slices.
+/// Weights are stored as libtorch stores them (`[out, in]` row-major); parameters, in the flat
+/// order used by [`NativeMlp::vjp`], are each layer's weight then its bias, input layer first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeMlp<T> {
+    widths: Vec<usize>,
+    weights: Vec<Vec<T>>,
+    biases: Vec<Option<Vec<T>>>,
+    activation: Activation,
+    final_activation: Option<Activation>,
+}
+
+/// The activations of one forward pass, kept for the vector–Jacobian product; reusable across
+/// passes (buffers are resized, not reallocated, when the batch keeps its size).
+#[derive(Debug, Default)]
+pub struct MlpCache<T> {
+    rows: usize,
+    blocks: Vec<Block<T>>,
+}
+
+#[derive(Debug, Default)]
+struct Block<T> {
+    /// Pre-activations per layer, `[rows, widths[l + 1]]`.
+    z: Vec<Vec<T>>,
+    /// Activations per layer (the last one is the output).
+    a: Vec<Vec<T>>,
+    /// Scratch cotangents of the backward pass.
+    g: Vec<T>,
+    g_in: Vec<T>,
+    /// This block's parameter gradient.
+    gp: Vec<T>,
+}
+
+impl<T: Real> NativeMlp<T> {
+    /// A network from its widths `[in, hidden..., out]`, weights (`[out, in]` row-major per layer),
+    /// optional biases and activations. Checks every size.
+    pub fn new(
+        widths: Vec<usize>,
+        weights: Vec<Vec<T>>,
+        biases: Vec<Option<Vec<T>>>,
+        activation: Activation,
+        final_activation: Option<Activation>,
+    ) -> Result<Self> {
+        if widths.len() < 2 || widths.contains(&0) {
+            return Err(Error::invalid("widths", format!("{widths:?}"), "need [in, ..., out], all > 0"));
+        }
+        let layers = widths.len() - 1;
+        if weights.len() != layers || biases.len() != layers {
+            return Err(Error::invalid(
+                "weights, biases",
+                format!("{} and {}", weights.len(), biases.len()),
+                format!("need {layers} layers for widths {widths:?}"),
+            ));
+        }
+        for l in 0..layers {
+            if weights[l].len() != widths[l] * widths[l + 1] {
+                return Err(Error::shape(
+                    format!("weights[{l}]"),
+                    [widths[l + 1], widths[l]],
+                    [weights[l].len()],
+                ));
+            }
+            if let Some(b) = &biases[l] {
+                if b.len() != widths[l + 1] {
+                    return Err(Error::shape(format!("biases[{l}]"), [widths[l + 1]], [b.len()]));
+                }
+            }
+        }
+        Ok(NativeMlp { widths, weights, biases, activation, final_activation })
+    }
+
+    /// A copy of a libtorch [`Mlp`]'s weights, converted to `T` (dropout is ignored: evaluation mode).
+    pub fn from_mlp(mlp: &Mlp) -> Result<Self> {
+        let mut widths = vec![mlp.in_dim() as usize];
+        let mut weights = Vec::new();
+        let mut biases = Vec::new();
+        for layer in mlp.layers() {
+            widths.push(layer.ws.size()[0] as usize);
+            weights.push(host_values::<T>(&layer.ws)?);
+            biases.push(layer.bs.as_ref().map(host_values::<T>).transpose()?);
+        }
+        let cfg = mlp.config();
+        NativeMlp::new(widths, weights, biases, cfg.activation, cfg.final_activation)
+    }
+
+    /// Copies the current values of `mlp`'s weights (after an optimiser step, say); `mlp` must
+    /// have this network's widths.
+    pub fn load(&mut self, mlp: &Mlp) -> Result<()> {
+        let fresh = NativeMlp::<T>::from_mlp(mlp)?;
+        if fresh.widths != self.widths
+            || fresh.biases.iter().zip(&self.biases).any(|(a, b)| a.is_some() != b.is_some())
+        {
+            return Err(Error::invalid(
+                "mlp",
+                format!("widths {:?}", fresh.widths),
+                format!("expected this network's widths {:?}", self.widths),
+            ));
+        }
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Layer widths `[in, hidden..., out]`.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.widths[0]
+    }
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        self.widths[self.widths.len() - 1]
+    }
+    /// Number of parameters (the length of a flat parameter gradient).
+    pub fn num_params(&self) -> usize {
+        self.weights.iter().map(Vec::len).sum::<usize>()
+            + self.biases.iter().map(|b| b.as_ref().map_or(0, Vec::len)).sum::<usize>()
+    }
+    /// Floating-point operations of one forward pass over `rows` rows (multiply–adds count two).
+    pub fn forward_flops(&self, rows: usize) -> usize {
+        self.widths.windows(2).map(|w| 2 * rows * w[0] * w[1]).sum()
+    }
+
+    fn check_rows(&self, name: &str, xs: &[T], width: usize) -> Result<usize> {
+        if !xs.len().is_multiple_of(width) {
+            return Err(Error::shape(name, format!("[rows, {width}]"), [xs.len()]));
+        }
+        Ok(xs.len() / width)
+    }
+
+    /// `y = MLP(x)` for `x [rows, in]`: a new `[rows, out]` vector.
+    pub fn forward(&self, x: &[T]) -> Result<Vec<T>> {
+        let mut cache = MlpCache::default();
+        let mut out = vec![T::ZERO; self.check_rows("x", x, self.in_dim())? * self.out_dim()];
+        self.forward_into(x, &mut out, &mut cache)?;
+        Ok(out)
+    }
+
+    /// `out = MLP(x)` for `x [rows, in]`, `out [rows, out]`, keeping the activations in `cache`
+    /// for [`NativeMlp::vjp`]. Blocks of [`BLOCK_ROWS`] rows run in parallel.
+    pub fn forward_into(&self, x: &[T], out: &mut [T], cache: &mut MlpCache<T>) -> Result<()> {
+        let rows = self.check_rows("x", x, self.in_dim())?;
+        if out.len() != rows * self.out_dim() {
+            return Err(Error::shape("out", [rows, self.out_dim()], [out.len()]));
+        }
+        cache.rows = rows;
+        let n_blocks = rows.div_ceil(BLOCK_ROWS).max(1);
+        cache.blocks.resize_with(n_blocks, Block::default);
+        let (wi, wo) = (self.in_dim(), self.out_dim());
+        if n_blocks == 1 {
+            self.forward_block(x, out, &mut cache.blocks[0]);
+        } else {
+            cache
+                .blocks
+                .par_iter_mut()
+                .zip(x.par_chunks(BLOCK_ROWS * wi))
+                .zip(out.par_chunks_mut(BLOCK_ROWS * wo))
+                .for_each(|((b, x), o)| self.forward_block(x, o, b));
+        }
+        Ok(())
+    }
+
+    fn layer_activation(&self, l: usize) -> Option<Activation> {
+        if l + 1 < self.weights.len() {
+            Some(self.activation)
+        } else {
+            self.final_activation
+        }
+    }
+
+    fn forward_block(&self, x: &[T], out: &mut [T], b: &mut Block<T>) {
+        let layers = self.weights.len();
+        let rows = x.len() / self.in_dim();
+        b.z.resize_with(layers, Vec::new);
+        b.a.resize_with(layers, Vec::new);
+        for l in 0..layers {
+            let (wi, wo) = (self.widths[l], self.widths[l + 1]);
+            let z = &mut b.z[l];
+            z.resize(rows * wo, T::ZERO);
+            let beta = match &self.biases[l] {
+                Some(bias) => {
+                    for row in z.chunks_exact_mut(wo) {
+                        row.copy_from_slice(bias);
+                    }
+                    T::ONE
+                }
+                None => T::ZERO,
+            };
+            let (done, rest) = b.a.split_at_mut(l);
+            let input: &[T] = if l == 0 { x } else { &done[l - 1] };
+            T::gemm(rows, wi, wo, T::ONE, (input, wi, 1), (&self.weights[l], 1, wi), beta, (z, wo, 1));
+            let a = &mut rest[0];
+            a.resize(rows * wo, T::ZERO);
+            match self.layer_activation(l) {
+                Some(act) => activation::apply(act, z, a),
+                None => a.copy_from_slice(z),
+            }
+        }
+        out.copy_from_slice(&b.a[layers - 1]);
+    }
+
+    /// Vector–Jacobian product at the inputs `x` of the last [`NativeMlp::forward_into`] (whose
+    /// activations `cache` holds): given `gy = ∂L/∂y [rows, out]`, adds `∂L/∂θ` to `gparams`
+    /// (flat, [`NativeMlp::num_params`]) and, when asked, writes `∂L/∂x [rows, in]` to `gx`.
+    pub fn vjp(
+        &self,
+        cache: &mut MlpCache<T>,
+        x: &[T],
+        gy: &[T],
+        gx: Option<&mut [T]>,
+        gparams: &mut [T],
+    ) -> Result<()> {
+        let rows = self.check_rows("x", x, self.in_dim())?;
+        if rows != cache.rows || cache.blocks.is_empty() {
+            return Err(Error::invalid(
+                "cache",
+                cache.rows,
+                format!("holds no forward pass of these {rows} rows"),
+            ));
+        }
+        if gy.len() != rows * self.out_dim() {
+            return Err(Error::shape("gy", [rows, self.out_dim()], [gy.len()]));
+        }
+        if gparams.len() != self.num_params() {
+            return Err(Error::shape("gparams", [self.num_params()], [gparams.len()]));
+        }
+        let (wi, wo) = (self.in_dim(), self.out_dim());
+        let mut scratch;
+        let gx: &mut [T] = match gx {
+            Some(g) if g.len() == rows * wi => g,
+            Some(g) => return Err(Error::shape("gx", [rows, wi], [g.len()])),
+            None => {
+                scratch = Vec::new();
+                &mut scratch[..]
+            }
+        };
+        let want_gx = !gx.is_empty();
+        let np = self.num_params();
+        let gx_chunk = if want_gx { BLOCK_ROWS * wi } else { 1 };
+        let blocks = &mut cache.blocks;
+        if blocks.len() == 1 {
+            self.backward_block(x, gy, if want_gx { Some(gx) } else { None }, &mut blocks[0], np);
+        } else {
+            let mut gx_parts: Vec<Option<&mut [T]>> = if want_gx {
+                gx.chunks_mut(gx_chunk).map(Some).collect()
+            } else {
+                (0..blocks.len()).map(|_| None).collect()
+            };
+            blocks
+                .par_iter_mut()
+                .zip(x.par_chunks(BLOCK_ROWS * wi))
+                .zip(gy.par_chunks(BLOCK_ROWS * wo))
+                .zip(gx_parts.par_iter_mut())
+                .for_each(|(((b, x), gy), gx)| self.backward_block(x, gy, gx.take(), b, np));
+        }
+        for b in blocks.iter() {
+            for (p, g) in gparams.iter_mut().zip(&b.gp) {
+                *p += *g;
+            }
+        }
+        Ok(())
+    }
+
+    fn backward_block(&self, x: &[T], gy: &[T], gx: Option<&mut [T]>, b: &mut Block<T>, np: usize) {
+        let layers = self.weights.len();
+        let rows = x.len() / self.in_dim();
+        b.gp.clear();
+        b.gp.resize(np, T::ZERO);
+        b.g.clear();
+        b.g.extend_from_slice(gy);
+        // parameter offsets, input layer first
+        let mut offsets = Vec::with_capacity(layers);
+        let mut off = 0;
+        for l in 0..layers {
+            offsets.push(off);
+            off += self.weights[l].len() + self.biases[l].as_ref().map_or(0, Vec::len);
+        }
+        let mut gx = gx;
+        for l in (0..layers).rev() {
+            let (wi, wo) = (self.widths[l], self.widths[l + 1]);
+            if let Some(act) = self.layer_activation(l) {
+                activation::backward(act, &b.z[l], &b.a[l], &mut b.g);
+            }
+            let input: &[T] = if l == 0 { x } else { &b.a[l - 1] };
+            let (gw, gb) = b.gp[offsets[l]..].split_at_mut(self.weights[l].len());
+            // ∂L/∂W = gᵀ · input   ([wo, rows] × [rows, wi])
+            T::gemm(wo, rows, wi, T::ONE, (&b.g, 1, wo), (input, wi, 1), T::ONE, (gw, wi, 1));
+            if self.biases[l].is_some() {
+                let gb = &mut gb[..wo];
+                for row in b.g.chunks_exact(wo) {
+                    for (s, v) in gb.iter_mut().zip(row) {
+                        *s += *v;
+                    }
+                }
+            }
+            if l == 0 && gx.is_none() {
+                break;
+            }
+            // ∂L/∂input = g · W   ([rows, wo] × [wo, wi])
+            let target: &mut Vec<T> = &mut b.g_in;
+            target.clear();
+            target.resize(rows * wi, T::ZERO);
+            T::gemm(rows, wo, wi, T::ONE, (&b.g, wo, 1), (&self.weights[l], wi, 1), T::ZERO, (target, wi, 1));
+            std::mem::swap(&mut b.g, &mut b.g_in);
+            if l == 0 {
+                if let Some(gx) = gx.take() {
+                    gx.copy_from_slice(&b.g);
+                }
+            }
+        }
+    }
+
+    /// A flat parameter vector (the order of [`NativeMlp::vjp`]) as one tensor per variable of the
+    /// libtorch [`Mlp`] (`layer{i}/weight [out, in]`, `layer{i}/bias [out]`, in that order) on
+    /// `device`.
+    pub fn unflatten(&self, flat: &[T], device: Device) -> Result<Vec<Tensor>> {
+        if flat.len() != self.num_params() {
+            return Err(Error::shape("flat", [self.num_params()], [flat.len()]));
+        }
+        let mut out = Vec::new();
+        let mut off = 0;
+        for l in 0..self.weights.len() {
+            let (wi, wo) = (self.widths[l], self.widths[l + 1]);
+            let t = to_tensor(&flat[off..off + wi * wo], &[wo as i64, wi as i64], device)?;
+            out.push(t);
+            off += wi * wo;
+            if self.biases[l].is_some() {
+                out.push(to_tensor(&flat[off..off + wo], &[wo as i64], device)?);
+                off += wo;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A libtorch tensor's values as a host vector of `T`.
+fn host_values<T: Real>(t: &Tensor) -> Result<Vec<T>> {
+    let flat = t.f_to_kind(tch::Kind::Double)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
+    let v = Vec::<f64>::try_from(&flat)
+        .map_err(|e| Error::invalid("tensor", format!("{:?}", t.size()), e.to_string()))?;
+    Ok(v.into_iter().map(T::from_f64).collect())
+}
+
+fn to_tensor<T: Real>(v: &[T], shape: &[i64], device: Device) -> Result<Tensor> {
+    let d: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
+    Ok(Tensor::from_slice(&d).f_view(shape)?.f_to_kind(T::KIND)?.f_to(device)?)
+}
+
+#[cfg(test)]
+#[path = "mlp_tests.rs"]
+mod tests;
