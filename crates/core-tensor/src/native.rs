@@ -18,6 +18,7 @@
 pub mod activation;
 pub mod mlp;
 pub mod real;
+pub mod skinny;
 
 pub use mlp::{MlpCache, NativeMlp};
 pub use real::Real;

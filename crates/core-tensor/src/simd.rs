@@ -109,6 +109,8 @@ pub fn dispatch<K: Kernel>(simd: Simd, kernel: K) -> K::Output {
 pub trait MulAdd {
     /// `a · b + c`.
     fn mul_add(a: f64, b: f64, c: f64) -> f64;
+    /// `a · b + c` in `f32`.
+    fn mul_add32(a: f32, b: f32, c: f32) -> f32;
 }
 
 /// Two roundings (no FMA instruction on the baseline target; a software FMA would be slow).
@@ -121,11 +123,19 @@ impl MulAdd for Separate {
     fn mul_add(a: f64, b: f64, c: f64) -> f64 {
         a * b + c
     }
+    #[inline(always)]
+    fn mul_add32(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
 }
 
 impl MulAdd for Fused {
     #[inline(always)]
     fn mul_add(a: f64, b: f64, c: f64) -> f64 {
+        a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn mul_add32(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::activation;
 use super::real::Real;
+use super::skinny::{self, SKINNY};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Mlp};
 use rayon::prelude::*;
@@ -205,7 +206,11 @@ impl<T: Real> NativeMlp<T> {
             };
             let (done, rest) = b.a.split_at_mut(l);
             let input: &[T] = if l == 0 { x } else { &done[l - 1] };
-            T::gemm(rows, wi, wo, T::ONE, (input, wi, 1), (&self.weights[l], 1, wi), beta, (z, wo, 1));
+            if wo <= SKINNY {
+                skinny::row_dots(input, &self.weights[l], wi, self.biases[l].as_deref(), z);
+            } else {
+                T::gemm(rows, wi, wo, T::ONE, (input, wi, 1), (&self.weights[l], 1, wi), beta, (z, wo, 1));
+            }
             let a = &mut rest[0];
             a.resize(rows * wo, T::ZERO);
             match self.layer_activation(l) {
@@ -301,7 +306,20 @@ impl<T: Real> NativeMlp<T> {
             let input: &[T] = if l == 0 { x } else { &b.a[l - 1] };
             let (gw, gb) = b.gp[offsets[l]..].split_at_mut(self.weights[l].len());
             // ∂L/∂W = gᵀ · input   ([wo, rows] × [rows, wi])
-            T::gemm(wo, rows, wi, T::ONE, (&b.g, 1, wo), (input, wi, 1), T::ONE, (gw, wi, 1));
+            if wo <= SKINNY {
+                skinny::outer_accumulate(&b.g, wo, input, wi, gw);
+            } else if wi <= SKINNY {
+                // accumulate ∂L/∂Wᵀ [wi, wo] as rows, then add it transposed
+                let mut gwt = vec![T::ZERO; wi * wo];
+                skinny::outer_accumulate(input, wi, &b.g, wo, &mut gwt);
+                for i in 0..wi {
+                    for j in 0..wo {
+                        gw[j * wi + i] += gwt[i * wo + j];
+                    }
+                }
+            } else {
+                T::gemm(wo, rows, wi, T::ONE, (&b.g, 1, wo), (input, wi, 1), T::ONE, (gw, wi, 1));
+            }
             if self.biases[l].is_some() {
                 let gb = &mut gb[..wo];
                 for row in b.g.chunks_exact(wo) {
@@ -317,7 +335,13 @@ impl<T: Real> NativeMlp<T> {
             let target: &mut Vec<T> = &mut b.g_in;
             target.clear();
             target.resize(rows * wi, T::ZERO);
-            T::gemm(rows, wo, wi, T::ONE, (&b.g, wo, 1), (&self.weights[l], wi, 1), T::ZERO, (target, wi, 1));
+            if wi <= SKINNY {
+                let w = &self.weights[l];
+                let wt: Vec<T> = (0..wi * wo).map(|e| w[(e % wo) * wi + e / wo]).collect();
+                skinny::row_dots(&b.g, &wt, wo, None, target);
+            } else {
+                T::gemm(rows, wo, wi, T::ONE, (&b.g, wo, 1), (&self.weights[l], wi, 1), T::ZERO, (target, wi, 1));
+            }
             std::mem::swap(&mut b.g, &mut b.g_in);
             if l == 0 {
                 if let Some(gx) = gx.take() {

@@ -49,7 +49,7 @@ pub trait Real:
         beta: Self,
         c: (&mut [Self], usize, usize),
     );
-    /// `x ← tanh(x)` elementwise, vectorised (within a few units in the last place; NaN stays NaN).
+    /// `x ← tanh(x)` elementwise, vectorised (within 3 units in the last place; NaN stays NaN).
     fn tanh_in_place(xs: &mut [Self]);
 }
 
@@ -165,9 +165,11 @@ impl Real for f64 {
     }
 }
 
-/// `tanh` of `f32` values evaluated in `f64` as `1 − 2 / (e^{2|x|} + 1)` with the vectorisable
-/// [`simd::exp`], `|x| − |x|³/3` below 2⁻¹² (where the quotient would cancel), then rounded to
-/// `f32`: within 1 ulp of the correctly rounded value.
+/// `tanh` of `f32` values in `f32` arithmetic, branch-free so that it vectorises (16 lanes with
+/// AVX-512): `tanh a = m / (m + 2)` with `m = e^{2a} − 1` for `a = |x|` (clipped at 10, where
+/// `tanh` rounds to 1). With `2a = n ln 2 + r`, `|r| ≤ ln 2 / 2`, `m = 2ⁿ · r q(r) + (2ⁿ − 1)`
+/// where `r q(r) = e^r − 1` (Taylor, degree 7): no cancellation near 0, so the relative error stays
+/// within 3 ulp of the correctly rounded value (tested) down to the smallest inputs. NaN stays NaN.
 struct TanhF32<'a>(&'a mut [f32]);
 
 impl Kernel for TanhF32<'_> {
@@ -175,22 +177,34 @@ impl Kernel for TanhF32<'_> {
     #[inline(always)]
     fn run<F: MulAdd>(self) {
         for x in self.0.iter_mut() {
-            *x = tanh_via_exp::<F>(*x);
+            *x = tanh_f32::<F>(*x);
         }
     }
 }
 
 #[inline(always)]
-fn tanh_via_exp<F: MulAdd>(x: f32) -> f32 {
-    let v = x as f64;
-    let a = v.abs();
-    // comparisons, not `min`, so that NaN stays NaN; tanh(20) = 1 in f64 already
-    let clipped = if a > 20.0 { 20.0 } else { a };
-    let e = simd::exp::<F>(2.0 * clipped);
-    let big = 1.0 - 2.0 / (e + 1.0);
-    let small = a - a * a * a * (1.0 / 3.0);
-    let t = if a < 1.0 / 4096.0 { small } else { big };
-    (t.copysign(v)) as f32
+fn tanh_f32<F: MulAdd>(x: f32) -> f32 {
+    let a = x.abs();
+    // comparisons, not `min`, so that NaN stays NaN
+    let c = if a > 10.0 { 10.0 } else { a };
+    let y = 2.0 * c;
+    // round y / ln 2 to nearest by adding 1.5·2²³ (no float-to-int conversion, which would not
+    // vectorise): the low mantissa bits of `shifted` then hold n ∈ [0, 29]
+    const SHIFT: f32 = 12_582_912.0;
+    let shifted = F::mul_add32(y, std::f32::consts::LOG2_E, SHIFT);
+    let n = shifted.to_bits().wrapping_sub(SHIFT.to_bits());
+    let nf = shifted - SHIFT;
+    // ln 2 in two parts; the first has 15 significant bits, so n · part is exact
+    let r = F::mul_add32(-nf, 1.428_606_8e-6, F::mul_add32(-nf, 0.693_145_75, y));
+    // q(r) = (e^r − 1) / r = Σ r^k / (k + 1)!
+    let mut q = 1.0 / 40_320.0;
+    for k in [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0] {
+        q = F::mul_add32(q, r, k);
+    }
+    let scale = f32::from_bits(n.wrapping_add(127) << 23);
+    let m = F::mul_add32(scale * r, q, scale - 1.0);
+    let t = m / (m + 2.0);
+    t.copysign(x)
 }
 
 #[cfg(test)]
@@ -209,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn f32_tanh_is_within_one_ulp_of_the_double_precision_value() {
+    fn f32_tanh_is_within_three_ulp_of_the_correctly_rounded_value() {
         let mut xs: Vec<f32> = (0..=400_000).map(|i| -20.0 + 40.0 * i as f32 / 400_000.0).collect();
         xs.extend((0..=100_000).map(|i| -0.01 + 0.02 * i as f32 / 100_000.0));
         xs.extend([0.0, -0.0, 1e-30, -1e-7, 3e-4, 100.0, -1e30, f32::MAX, f32::INFINITY, f32::NEG_INFINITY]);
@@ -217,7 +231,7 @@ mod tests {
         f32::tanh_in_place(&mut got);
         for (x, g) in xs.iter().zip(&got) {
             let want = (*x as f64).tanh() as f32;
-            assert!(ulps32(*g, want) <= 1.0, "tanh({x}) = {g}, want {want}");
+            assert!(ulps32(*g, want) <= 3.0, "tanh({x}) = {g}, want {want}");
         }
         let mut nan = [f32::NAN, 1.0];
         f32::tanh_in_place(&mut nan);
@@ -227,7 +241,7 @@ mod tests {
             let mut again = xs.clone();
             simd::dispatch(s, TanhF32(&mut again));
             for (x, g) in xs.iter().zip(&again) {
-                assert!(ulps32(*g, (*x as f64).tanh() as f32) <= 1.0, "{s:?}: tanh({x}) = {g}");
+                assert!(ulps32(*g, (*x as f64).tanh() as f32) <= 3.0, "{s:?}: tanh({x}) = {g}");
             }
         }
     }
