@@ -36,6 +36,7 @@ pub mod diffusion;
 pub mod error;
 pub mod ie;
 pub mod models;
+pub mod native;
 pub mod problems;
 pub mod quadrature;
 pub mod regularise;

@@ -340,7 +340,16 @@ impl<T: Real> NativeMlp<T> {
                 let wt: Vec<T> = (0..wi * wo).map(|e| w[(e % wo) * wi + e / wo]).collect();
                 skinny::row_dots(&b.g, &wt, wo, None, target);
             } else {
-                T::gemm(rows, wo, wi, T::ONE, (&b.g, wo, 1), (&self.weights[l], wi, 1), T::ZERO, (target, wi, 1));
+                T::gemm(
+                    rows,
+                    wo,
+                    wi,
+                    T::ONE,
+                    (&b.g, wo, 1),
+                    (&self.weights[l], wi, 1),
+                    T::ZERO,
+                    (target, wi, 1),
+                );
             }
             std::mem::swap(&mut b.g, &mut b.g_in);
             if l == 0 {

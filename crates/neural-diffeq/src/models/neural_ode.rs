@@ -4,9 +4,11 @@
 use crate::adjoint::{solve_backward, Gradient};
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
+use crate::native::MlpField;
 use crate::solve::{solve, SaveAt, Solution};
 use crate::solver::{Solver, Stats};
 use crate::term::OdeTerm;
+use core_tensor::native::Real;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, Tensor};
 
@@ -64,6 +66,35 @@ impl NeuralOde {
     /// The configuration.
     pub fn config(&self) -> &NeuralOdeConfig {
         &self.config
+    }
+    /// The vector field's network.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+    /// A copy of the vector field for the native path ([`crate::native`]): solved on
+    /// [`Batch`](crate::native::Batch) states of width [`NeuralOde::state_dim`], in `f32` or `f64`.
+    pub fn native<T: Real>(&self) -> Result<MlpField<T>> {
+        MlpField::from_mlp(&self.mlp, self.config.time_input)
+    }
+    /// Adds a native parameter gradient (flat, from [`crate::native::backprop`] or
+    /// [`crate::native::adjoint`]) to the `.grad` of this model's variables, on their device and
+    /// in their kind.
+    pub fn add_native_grads<T: Real>(&self, field: &MlpField<T>, grad_params: &[T]) -> Result<()> {
+        let device = self.mlp.layers()[0].ws.device();
+        let grads = field.mlp().unflatten(grad_params, device)?;
+        let params: Vec<Tensor> = self
+            .mlp
+            .layers()
+            .iter()
+            .flat_map(|l| {
+                std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(Tensor::shallow_clone))
+            })
+            .collect();
+        if params.len() != grads.len() || params.iter().zip(&grads).any(|(p, g)| p.size() != g.size()) {
+            return Err(invalid("field", "native field", "was not made from this model (different shapes)"));
+        }
+        crate::adjoint::accumulate(&params, &grads);
+        Ok(())
     }
     /// Width of the solved state.
     pub fn state_dim(&self) -> i64 {
