@@ -1,9 +1,13 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! Criterion benches of `neural-diffeq` on the workloads its peers are timed on
 //! (`benches/peers/{torchdiffeq,diffrax,torchsde,torchcde}.py`):
-//! - neural ODE with an MLP 2-64-64-2 tanh vector field, batch 512, t from 0 to 1; dopri5 at
+//! - neural ODE with an MLP 2-64-64-2 tanh vector field, batch 512, f32, t from 0 to 1; dopri5 at
 //!   rtol = atol = 1e-6 (forward, forward + backward through the solver, forward + continuous
-//!   adjoint) and RK4 with 100 fixed steps;
+//!   adjoint) and RK4 with 100 fixed steps. `neural_ode/*` times the native path
+//!   (`neural_diffeq::native`: the same solvers on plain-Rust states, the MLP outside libtorch),
+//!   the fastest this crate offers for the workload and the one compared with the peers;
+//!   `neural_ode_libtorch/*` times the same workloads on libtorch tensors (autograd graph recorded
+//!   in the forward solves, as a training step would);
 //! - neural SDE, Euler–Maruyama, forward + backward;
 //! - neural CDE, Hermite cubic path, RK4 on the observation grid, forward + backward.
 
@@ -19,7 +23,7 @@ fn neural_ode_benches(c: &mut Criterion) {
     let x0 = Tensor::randn([512, 2], (Kind::Float, dev));
     let dopri5 = ExplicitRk::dopri5();
     let tol = StepControl::adaptive(1e-6, 1e-6);
-    let mut g = c.benchmark_group("neural_ode");
+    let mut g = c.benchmark_group("neural_ode_libtorch");
     g.sample_size(20);
     g.bench_function("dopri5_forward", |b| {
         b.iter(|| solve(&ode, &dopri5, (0.0, 1.0), &x0, &tol, &SaveAt::t1()).expect("solve"))
@@ -48,6 +52,27 @@ fn neural_ode_benches(c: &mut Criterion) {
     let fixed = StepControl::constant(0.01);
     g.bench_function("rk4_100_steps_forward", |b| {
         b.iter(|| solve(&ode, &rk4, (0.0, 1.0), &x0, &fixed, &SaveAt::t1()).expect("solve"))
+    });
+    g.finish();
+
+    // the native path on the same model and initial state
+    use neural_diffeq::native::{self, Batch};
+    let field = ode.native::<f32>().expect("native field");
+    let y0 = Batch::<f32>::from_tensor(&x0).expect("batch");
+    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let mut g = c.benchmark_group("neural_ode");
+    g.sample_size(20);
+    g.bench_function("dopri5_forward", |b| {
+        b.iter(|| native::solve(&field, &dopri5, (0.0, 1.0), &y0, &tol, &SaveAt::t1()).expect("solve"))
+    });
+    g.bench_function("dopri5_backprop", |b| {
+        b.iter(|| native::backprop(&field, &dopri5, (0.0, 1.0), &y0, &tol, ones).expect("backprop"))
+    });
+    g.bench_function("dopri5_adjoint", |b| {
+        b.iter(|| native::adjoint(&field, &dopri5, (0.0, 1.0), &y0, &tol, &tol, ones).expect("adjoint"))
+    });
+    g.bench_function("rk4_100_steps_forward", |b| {
+        b.iter(|| native::solve(&field, &rk4, (0.0, 1.0), &y0, &fixed, &SaveAt::t1()).expect("solve"))
     });
     g.finish();
 }

@@ -53,6 +53,17 @@ pub fn backprop<T: Real>(
     span: (f64, f64),
     y0: &Batch<T>,
     control: &StepControl,
+    grad_y1: impl FnOnce(&Batch<T>) -> Result<Batch<T>> + Send,
+) -> Result<NativeGradient<T>> {
+    core_tensor::native::on_pool(|| backprop_on_pool(field, solver, span, y0, control, grad_y1))
+}
+
+fn backprop_on_pool<T: Real>(
+    field: &MlpField<T>,
+    solver: &ExplicitRk,
+    span: (f64, f64),
+    y0: &Batch<T>,
+    control: &StepControl,
     grad_y1: impl FnOnce(&Batch<T>) -> Result<Batch<T>>,
 ) -> Result<NativeGradient<T>> {
     let sol = solve(field, solver, span, y0, control, &SaveAt::t1().with_steps())?;
@@ -142,6 +153,20 @@ impl<T: Real> OdeTerm<Batch<T>> for Augmented<'_, T> {
 /// and `g(t0) = ∂L/∂θ`, exact up to the backward solve's error.
 #[allow(clippy::too_many_arguments)]
 pub fn adjoint<T: Real>(
+    field: &MlpField<T>,
+    solver: &ExplicitRk,
+    span: (f64, f64),
+    y0: &Batch<T>,
+    control: &StepControl,
+    backward_control: &StepControl,
+    grad_y1: impl FnOnce(&Batch<T>) -> Result<Batch<T>> + Send,
+) -> Result<NativeGradient<T>> {
+    core_tensor::native::on_pool(|| {
+        adjoint_on_pool(field, solver, span, y0, control, backward_control, grad_y1)
+    })
+}
+
+fn adjoint_on_pool<T: Real>(
     field: &MlpField<T>,
     solver: &ExplicitRk,
     span: (f64, f64),
