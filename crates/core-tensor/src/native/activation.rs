@@ -13,6 +13,12 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Whether `φ'` needs the pre-activation `z`; otherwise [`backward`] reads only `a = φ(z)` (tanh,
+/// sigmoid, relu, identity), and `z` need not be kept.
+pub fn derivative_needs_input(act: Activation) -> bool {
+    !matches!(act, Activation::Identity | Activation::Tanh | Activation::Sigmoid | Activation::Relu)
+}
+
 /// `a ← φ(z)` elementwise (`a` and `z` of one length). NaN inputs give NaN outputs.
 pub fn apply<T: Real>(act: Activation, z: &[T], a: &mut [T]) {
     debug_assert_eq!(z.len(), a.len());
@@ -43,7 +49,8 @@ pub fn apply<T: Real>(act: Activation, z: &[T], a: &mut [T]) {
     }
 }
 
-/// `g ← g · φ'(z)` elementwise, given the pre-activation `z` and the activation `a = φ(z)`.
+/// `g ← g · φ'(z)` elementwise, given the pre-activation `z` and the activation `a = φ(z)` (`z` is
+/// not read where [`derivative_needs_input`] is false).
 pub fn backward<T: Real>(act: Activation, z: &[T], a: &[T], g: &mut [T]) {
     debug_assert!(z.len() == g.len() && a.len() == g.len());
     let scale = |g: &mut [T], d: &dyn Fn(f64, f64) -> f64| {

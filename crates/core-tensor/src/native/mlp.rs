@@ -35,15 +35,20 @@ pub struct MlpCache<T> {
     blocks: Vec<Block<T>>,
 }
 
+/// One row block's buffers, feature-major (`[width, rows]`).
 #[derive(Debug, Default)]
 struct Block<T> {
-    /// Pre-activations per layer, `[rows, widths[l + 1]]`.
+    /// The block's input, transposed: `[in, rows]`.
+    xt: Vec<T>,
+    /// Pre-activations per layer (kept only for activations whose derivative needs them).
     z: Vec<Vec<T>>,
     /// Activations per layer (the last one is the output).
     a: Vec<Vec<T>>,
     /// Scratch cotangents of the backward pass.
     g: Vec<T>,
     g_in: Vec<T>,
+    /// Scratch for one layer's weight gradient.
+    gw: Vec<T>,
     /// This block's parameter gradient.
     gp: Vec<T>,
 }
@@ -189,36 +194,55 @@ impl<T: Real> NativeMlp<T> {
     fn forward_block(&self, x: &[T], out: &mut [T], b: &mut Block<T>) {
         let layers = self.weights.len();
         let rows = x.len() / self.in_dim();
+        b.xt.resize(x.len(), T::ZERO);
+        skinny::transpose(x, rows, self.in_dim(), &mut b.xt);
         b.z.resize_with(layers, Vec::new);
         b.a.resize_with(layers, Vec::new);
         for l in 0..layers {
             let (wi, wo) = (self.widths[l], self.widths[l + 1]);
-            let z = &mut b.z[l];
-            z.resize(rows * wo, T::ZERO);
-            let beta = match &self.biases[l] {
-                Some(bias) => {
-                    for row in z.chunks_exact_mut(wo) {
-                        row.copy_from_slice(bias);
-                    }
-                    T::ONE
-                }
-                None => T::ZERO,
-            };
             let (done, rest) = b.a.split_at_mut(l);
-            let input: &[T] = if l == 0 { x } else { &done[l - 1] };
-            if wo <= SKINNY {
-                skinny::row_dots(input, &self.weights[l], wi, self.biases[l].as_deref(), z);
-            } else {
-                T::gemm(rows, wi, wo, T::ONE, (input, wi, 1), (&self.weights[l], 1, wi), beta, (z, wo, 1));
-            }
+            let input: &[T] = if l == 0 { &b.xt } else { &done[l - 1] };
             let a = &mut rest[0];
             a.resize(rows * wo, T::ZERO);
-            match self.layer_activation(l) {
-                Some(act) => activation::apply(act, z, a),
-                None => a.copy_from_slice(z),
+            // a = W · input   ([wo, wi] × [wi, rows])
+            if wi <= SKINNY || wo <= SKINNY {
+                skinny::small_gemm((&self.weights[l], wi, 1), wo, wi, input, a);
+            } else {
+                T::gemm(
+                    wo,
+                    wi,
+                    rows,
+                    T::ONE,
+                    (&self.weights[l], wi, 1),
+                    (input, rows, 1),
+                    T::ZERO,
+                    (a, rows, 1),
+                );
+            }
+            let act = self.layer_activation(l);
+            if let (Some(Activation::Tanh), Some(bias)) = (act, &self.biases[l]) {
+                T::bias_tanh_in_place(a, bias, rows);
+                continue;
+            }
+            if let Some(bias) = &self.biases[l] {
+                for (row, bj) in a.chunks_exact_mut(rows.max(1)).zip(bias) {
+                    for v in row {
+                        *v += *bj;
+                    }
+                }
+            }
+            if let Some(act) = act {
+                if activation::derivative_needs_input(act) {
+                    let z = &mut b.z[l];
+                    z.clear();
+                    z.extend_from_slice(a);
+                    activation::apply(act, z, a);
+                } else {
+                    apply_in_place(act, a);
+                }
             }
         }
-        out.copy_from_slice(&b.a[layers - 1]);
+        skinny::transpose(&b.a[layers - 1], self.out_dim(), rows, out);
     }
 
     /// Vector–Jacobian product at the inputs `x` of the last [`NativeMlp::forward_into`] (whose
@@ -288,73 +312,55 @@ impl<T: Real> NativeMlp<T> {
         let rows = x.len() / self.in_dim();
         b.gp.clear();
         b.gp.resize(np, T::ZERO);
-        b.g.clear();
-        b.g.extend_from_slice(gy);
-        // parameter offsets, input layer first
-        let mut offsets = Vec::with_capacity(layers);
-        let mut off = 0;
-        for l in 0..layers {
-            offsets.push(off);
-            off += self.weights[l].len() + self.biases[l].as_ref().map_or(0, Vec::len);
-        }
+        b.g.resize(gy.len(), T::ZERO);
+        skinny::transpose(gy, rows, self.out_dim(), &mut b.g);
+        let mut off = self.num_params();
         let mut gx = gx;
         for l in (0..layers).rev() {
             let (wi, wo) = (self.widths[l], self.widths[l + 1]);
+            off -= self.weights[l].len() + self.biases[l].as_ref().map_or(0, Vec::len);
             if let Some(act) = self.layer_activation(l) {
-                activation::backward(act, &b.z[l], &b.a[l], &mut b.g);
+                let z = if activation::derivative_needs_input(act) { &b.z[l] } else { &b.a[l] };
+                activation::backward(act, z, &b.a[l], &mut b.g);
             }
-            let input: &[T] = if l == 0 { x } else { &b.a[l - 1] };
-            let (gw, gb) = b.gp[offsets[l]..].split_at_mut(self.weights[l].len());
-            // ∂L/∂W = gᵀ · input   ([wo, rows] × [rows, wi])
-            if wo <= SKINNY {
-                skinny::outer_accumulate(&b.g, wo, input, wi, gw);
-            } else if wi <= SKINNY {
-                // accumulate ∂L/∂Wᵀ [wi, wo] as rows, then add it transposed
-                let mut gwt = vec![T::ZERO; wi * wo];
-                skinny::outer_accumulate(input, wi, &b.g, wo, &mut gwt);
-                for i in 0..wi {
-                    for j in 0..wo {
-                        gw[j * wi + i] += gwt[i * wo + j];
-                    }
+            let input: &[T] = if l == 0 { &b.xt } else { &b.a[l - 1] };
+            let (gw, gb) = b.gp[off..].split_at_mut(self.weights[l].len());
+            // ∂L/∂W = g · inputᵀ   ([wo, rows] × [rows, wi])
+            if wi <= SKINNY || wo <= SKINNY {
+                b.gw.resize(wo * wi, T::ZERO);
+                skinny::row_dots(&b.g, input, rows, &mut b.gw);
+                for (s, v) in gw.iter_mut().zip(&b.gw) {
+                    *s += *v;
                 }
             } else {
-                T::gemm(wo, rows, wi, T::ONE, (&b.g, 1, wo), (input, wi, 1), T::ONE, (gw, wi, 1));
+                T::gemm(wo, rows, wi, T::ONE, (&b.g, rows, 1), (input, 1, rows), T::ONE, (gw, wi, 1));
             }
             if self.biases[l].is_some() {
-                let gb = &mut gb[..wo];
-                for row in b.g.chunks_exact(wo) {
-                    for (s, v) in gb.iter_mut().zip(row) {
-                        *s += *v;
-                    }
-                }
+                skinny::row_sums(&b.g, rows, &mut gb[..wo]);
             }
             if l == 0 && gx.is_none() {
                 break;
             }
-            // ∂L/∂input = g · W   ([rows, wo] × [wo, wi])
-            let target: &mut Vec<T> = &mut b.g_in;
-            target.clear();
-            target.resize(rows * wi, T::ZERO);
-            if wi <= SKINNY {
-                let w = &self.weights[l];
-                let wt: Vec<T> = (0..wi * wo).map(|e| w[(e % wo) * wi + e / wo]).collect();
-                skinny::row_dots(&b.g, &wt, wo, None, target);
+            // ∂L/∂input = Wᵀ · g   ([wi, wo] × [wo, rows])
+            b.g_in.resize(rows * wi, T::ZERO);
+            if wi <= SKINNY || wo <= SKINNY {
+                skinny::small_gemm((&self.weights[l], 1, wi), wi, wo, &b.g, &mut b.g_in);
             } else {
                 T::gemm(
-                    rows,
-                    wo,
                     wi,
+                    wo,
+                    rows,
                     T::ONE,
-                    (&b.g, wo, 1),
-                    (&self.weights[l], wi, 1),
+                    (&self.weights[l], 1, wi),
+                    (&b.g, rows, 1),
                     T::ZERO,
-                    (target, wi, 1),
+                    (&mut b.g_in, rows, 1),
                 );
             }
             std::mem::swap(&mut b.g, &mut b.g_in);
             if l == 0 {
                 if let Some(gx) = gx.take() {
-                    gx.copy_from_slice(&b.g);
+                    skinny::transpose(&b.g, wi, rows, gx);
                 }
             }
         }
@@ -380,6 +386,18 @@ impl<T: Real> NativeMlp<T> {
             }
         }
         Ok(out)
+    }
+}
+
+/// `a ← φ(a)` for the activations whose derivative reads only `a`.
+fn apply_in_place<T: Real>(act: Activation, a: &mut [T]) {
+    match act {
+        Activation::Identity => {}
+        Activation::Tanh => T::tanh_in_place(a),
+        _ => {
+            let z = a.to_vec();
+            activation::apply(act, &z, a);
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub trait Real:
     );
     /// `x ← tanh(x)` elementwise, vectorised (within 3 units in the last place; NaN stays NaN).
     fn tanh_in_place(xs: &mut [Self]);
+    /// `x[j, r] ← tanh(x[j, r] + bias[j])` for `x [bias.len(), n]` (one pass; feature-major rows).
+    fn bias_tanh_in_place(xs: &mut [Self], bias: &[Self], n: usize);
 }
 
 /// Panics unless an `r × c` matrix with strides `(rs, cs)` lies inside a slice of length `len`.
@@ -124,7 +126,10 @@ impl Real for f32 {
         gemm_body!(matrixmultiply::sgemm, m, k, n, alpha, a, b, beta, c)
     }
     fn tanh_in_place(xs: &mut [Self]) {
-        simd::dispatch(Simd::detected(), TanhF32(xs))
+        simd::dispatch(Simd::detected(), TanhF32 { xs, bias: &[], n: 0 })
+    }
+    fn bias_tanh_in_place(xs: &mut [Self], bias: &[Self], n: usize) {
+        simd::dispatch(Simd::detected(), TanhF32 { xs, bias, n })
     }
 }
 
@@ -163,6 +168,13 @@ impl Real for f64 {
             *x = x.tanh();
         }
     }
+    fn bias_tanh_in_place(xs: &mut [Self], bias: &[Self], n: usize) {
+        for (row, b) in xs.chunks_exact_mut(n.max(1)).zip(bias) {
+            for x in row {
+                *x = (*x + b).tanh();
+            }
+        }
+    }
 }
 
 /// `tanh` of `f32` values in `f32` arithmetic, branch-free so that it vectorises (16 lanes with
@@ -170,14 +182,27 @@ impl Real for f64 {
 /// `tanh` rounds to 1). With `2a = n ln 2 + r`, `|r| ≤ ln 2 / 2`, `m = 2ⁿ · r q(r) + (2ⁿ − 1)`
 /// where `r q(r) = e^r − 1` (Taylor, degree 7): no cancellation near 0, so the relative error stays
 /// within 3 ulp of the correctly rounded value (tested) down to the smallest inputs. NaN stays NaN.
-struct TanhF32<'a>(&'a mut [f32]);
+/// With a `bias` (one per run of `n` values), `tanh(x + bias)`.
+struct TanhF32<'a> {
+    xs: &'a mut [f32],
+    bias: &'a [f32],
+    n: usize,
+}
 
 impl Kernel for TanhF32<'_> {
     type Output = ();
     #[inline(always)]
     fn run<F: MulAdd>(self) {
-        for x in self.0.iter_mut() {
-            *x = tanh_f32::<F>(*x);
+        if self.bias.is_empty() {
+            for x in self.xs.iter_mut() {
+                *x = tanh_f32::<F>(*x);
+            }
+            return;
+        }
+        for (row, b) in self.xs.chunks_exact_mut(self.n.max(1)).zip(self.bias) {
+            for x in row.iter_mut() {
+                *x = tanh_f32::<F>(*x + *b);
+            }
         }
     }
 }
@@ -239,10 +264,24 @@ mod tests {
         // every instruction set is as accurate
         for s in Simd::available() {
             let mut again = xs.clone();
-            simd::dispatch(s, TanhF32(&mut again));
+            simd::dispatch(s, TanhF32 { xs: &mut again, bias: &[], n: 0 });
             for (x, g) in xs.iter().zip(&again) {
                 assert!(ulps32(*g, (*x as f64).tanh() as f32) <= 3.0, "{s:?}: tanh({x}) = {g}");
             }
+        }
+    }
+
+    #[test]
+    fn bias_tanh_adds_one_bias_per_run() {
+        let x: Vec<f32> = (0..12).map(|i| i as f32 * 0.3 - 2.0).collect();
+        let bias = [0.5f32, -1.0, 0.25];
+        let mut got = x.clone();
+        f32::bias_tanh_in_place(&mut got, &bias, 4);
+        let mut got64: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+        f64::bias_tanh_in_place(&mut got64, &[0.5, -1.0, 0.25], 4);
+        for i in 0..12 {
+            let want = ((x[i] + bias[i / 4]) as f64).tanh();
+            assert!((got[i] as f64 - want).abs() < 1e-6 && (got64[i] - want).abs() < 1e-6);
         }
     }
 

@@ -88,6 +88,18 @@ impl<T: Real> MlpField<T> {
     /// and `gᵀ ∂f/∂θ` to `grad_params` (flat, [`MlpField::num_params`]). Recomputes the forward
     /// pass at `y`.
     pub fn vjp(&self, t: f64, y: &Batch<T>, g: &[T], grad_y: &mut [T], grad_params: &mut [T]) -> Result<()> {
+        self.vf_vjp(t, y, g, grad_y, grad_params).map(|_| ())
+    }
+
+    /// [`MlpField::vjp`] that also returns `f(t, y)`, from the same forward pass.
+    pub fn vf_vjp(
+        &self,
+        t: f64,
+        y: &Batch<T>,
+        g: &[T],
+        grad_y: &mut [T],
+        grad_params: &mut [T],
+    ) -> Result<Batch<T>> {
         self.check(y)?;
         if g.len() != y.len_values() || grad_y.len() != y.len_values() {
             return Err(core_tensor::Error::shape(
@@ -109,7 +121,7 @@ impl<T: Real> MlpField<T> {
                 *a += *b;
             }
         }
-        Ok(())
+        Batch::new(f, y.rows(), y.cols())
     }
 }
 

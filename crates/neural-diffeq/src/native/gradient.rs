@@ -133,13 +133,12 @@ impl<T: Real> OdeTerm<Batch<T>> for Augmented<'_, T> {
         let (y, rest) = z.data().split_at(n);
         let (a, _) = rest.split_at(n);
         let y = Batch::new(y.to_vec(), self.rows, self.cols)?;
-        let f = self.field.vf(t, &y)?;
         let mut out = vec![T::ZERO; z.len()];
-        out[..n].copy_from_slice(f.data());
-        {
+        let f = {
             let (ga, gp) = out[n..].split_at_mut(n);
-            self.field.vjp(t, &y, a, ga, gp)?;
-        }
+            self.field.vf_vjp(t, &y, a, ga, gp)?
+        };
+        out[..n].copy_from_slice(f.data());
         for v in &mut out[n..] {
             *v = -*v;
         }
