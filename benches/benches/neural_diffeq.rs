@@ -8,7 +8,8 @@
 //!   the fastest this crate offers for the workload and the one compared with the peers;
 //!   `neural_ode_libtorch/*` times the same workloads on libtorch tensors (autograd graph recorded
 //!   in the forward solves, as a training step would);
-//! - neural SDE, Euler–Maruyama, forward + backward;
+//! - neural SDE, Euler–Maruyama, forward + backward (`neural_sde/*` native, `neural_sde_libtorch/*`
+//!   tensors);
 //! - neural CDE, Hermite cubic path, RK4 on the observation grid, forward + backward.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -92,7 +93,7 @@ fn neural_sde_benches(c: &mut Criterion) {
     let vs = nn::VarStore::new(dev);
     let sde = NeuralSde::new(&vs.root(), 8, &[64]).expect("valid config");
     let y0 = Tensor::randn([512, 8], (Kind::Float, dev));
-    let mut g = c.benchmark_group("neural_sde");
+    let mut g = c.benchmark_group("neural_sde_libtorch");
     g.sample_size(20);
     let mut seed = 0;
     g.bench_function("euler_forward_backward", |b| {
@@ -103,6 +104,22 @@ fn neural_sde_benches(c: &mut Criterion) {
             let ys =
                 sdeint_on_grid(&sde, &EulerMaruyama, &y0, &path, &SaveAt::every_step()).expect("solve").ys;
             ys.last().expect("solved").sum(Kind::Float).backward();
+        })
+    });
+    g.finish();
+
+    // the native path: the same draws (drawn into a host vector), the same steps
+    use neural_diffeq::native::{sde as native_sde, Batch};
+    let field = sde.native::<f32>().expect("native sde");
+    let y0n = Batch::<f32>::from_tensor(&y0).expect("batch");
+    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let mut g = c.benchmark_group("neural_sde");
+    g.sample_size(20);
+    g.bench_function("euler_forward_backward", |b| {
+        b.iter(|| {
+            seed += 1;
+            let inc = native_sde::brownian_increments::<f32>(seed, 100, 512, 8, 0.01).expect("increments");
+            native_sde::euler_maruyama_backprop(&field, &y0n, 0.01, &inc, ones).expect("backprop")
         })
     });
     g.finish();

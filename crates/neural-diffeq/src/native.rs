@@ -15,7 +15,9 @@
 //!   step's stages; the same gradient as [`Gradient::Backprop`](crate::adjoint::Gradient::Backprop));
 //! - [`adjoint`]: the continuous adjoint, solved backwards with the forward method over the whole
 //!   augmented state (like [`Gradient::Adjoint`](crate::adjoint::Gradient::Adjoint) without the
-//!   seminorm).
+//!   seminorm);
+//! - [`sde`]: neural SDEs with diagonal noise ([`NeuralSde::native`](crate::models::NeuralSde::native)),
+//!   Euler–Maruyama on a Brownian path's grid and its exact reverse sweep.
 //!
 //! Parameter gradients come back flat and go to the libtorch variables with
 //! [`NeuralOde::add_native_grads`](crate::models::NeuralOde::add_native_grads), so a libtorch
@@ -25,9 +27,11 @@
 mod batch;
 mod field;
 mod gradient;
+pub mod sde;
 
 pub use batch::Batch;
 pub use core_tensor::native::Real;
+pub(crate) use field::add_flat_grads;
 pub use field::MlpField;
 pub use gradient::{adjoint, backprop, NativeGradient};
 

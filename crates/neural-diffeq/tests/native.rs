@@ -168,3 +168,65 @@ fn bad_inputs_are_errors() {
     let mlp = core_tensor::nn::Mlp::new(&vs.root(), &[2, 8, 3], Default::default()).unwrap();
     assert!(native::MlpField::<f32>::from_mlp(&mlp, false).is_err());
 }
+
+#[test]
+fn euler_maruyama_and_its_gradient_equal_the_tensor_path_in_f64() {
+    use neural_diffeq::models::NeuralSde;
+    use neural_diffeq::native::sde;
+    use neural_diffeq::sde::{sdeint_on_grid, BrownianPath, EulerMaruyama};
+    core_tensor::seed::seed_everything(5);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = NeuralSde::new(&vs.root(), 3, &[16]).unwrap();
+    vs.double();
+    let y0 = Tensor::randn([300, 3], (Kind::Double, Device::Cpu));
+    let w = Tensor::randn([300, 3], (Kind::Double, Device::Cpu));
+    let path = BrownianPath::increments_only(0.0, 0.02, 50, &[300, 3], 9, Kind::Double, Device::Cpu).unwrap();
+    // tensor path: autograd through the steps
+    let x = y0.detach().set_requires_grad(true);
+    let ys = sdeint_on_grid(&model, &EulerMaruyama, &x, &path, &SaveAt::t1()).unwrap().ys;
+    (ys.last().unwrap() * &w).sum(Kind::Double).backward();
+    let mut want_p = Vec::new();
+    for v in ["drift", "diffusion"] {
+        let mut named: Vec<(String, Tensor)> =
+            vs.variables().into_iter().filter(|(k, _)| k.starts_with(v)).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        want_p.push(named.iter().flat_map(|(_, t)| host(&t.grad())).collect::<Vec<_>>());
+    }
+    // native path on the same increments
+    let field = model.native::<f64>().unwrap();
+    let inc = sde::host_increments::<f64>(&path).unwrap();
+    assert_eq!(sde::brownian_increments::<f64>(9, 50, 300, 3, 0.02).unwrap(), inc);
+    let path32 =
+        BrownianPath::increments_only(0.0, 0.02, 50, &[300, 3], 9, Kind::Float, Device::Cpu).unwrap();
+    assert_eq!(
+        sde::brownian_increments::<f32>(9, 50, 300, 3, 0.02).unwrap(),
+        sde::host_increments::<f32>(&path32).unwrap()
+    );
+    let wb = Batch::<f64>::from_tensor(&w).unwrap();
+    let got = sde::euler_maruyama_backprop(&field, &Batch::from_tensor(&y0).unwrap(), 0.02, &inc, |_| {
+        Ok(wb.clone())
+    })
+    .unwrap();
+    let e = max_rel(got.y1.data(), &host(ys.last().unwrap()));
+    assert!(e < 1e-12, "y(1): {e}");
+    let e = max_rel(got.grad_y0.data(), &host(&x.grad()));
+    assert!(e < 1e-12, "∂y0: {e}");
+    // variables sort as layer0/bias, layer0/weight, ...: compare the native gradients through the
+    // model's own accumulation instead of by position
+    for v in vs.trainable_variables() {
+        let _ = v.grad().zero_();
+    }
+    model.add_native_grads(&field, &got.grad_drift, &got.grad_diffusion).unwrap();
+    for (i, v) in ["drift", "diffusion"].iter().enumerate() {
+        let mut named: Vec<(String, Tensor)> =
+            vs.variables().into_iter().filter(|(k, _)| k.starts_with(v)).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let g: Vec<f64> = named.iter().flat_map(|(_, t)| host(&t.grad())).collect();
+        let e = max_rel(&g, &want_p[i]);
+        assert!(e < 1e-12, "∂{v}: {e}");
+    }
+    // bad input
+    assert!(sde::euler_maruyama(&field, &Batch::zeros(300, 2), 0.02, &inc).is_err());
+    assert!(sde::euler_maruyama(&field, &Batch::from_tensor(&y0).unwrap(), 0.0, &inc).is_err());
+    assert!(sde::euler_maruyama(&field, &Batch::from_tensor(&y0).unwrap(), 0.02, &inc[..10]).is_err());
+}

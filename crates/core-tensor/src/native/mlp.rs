@@ -403,15 +403,12 @@ fn apply_in_place<T: Real>(act: Activation, a: &mut [T]) {
 
 /// A libtorch tensor's values as a host vector of `T`.
 fn host_values<T: Real>(t: &Tensor) -> Result<Vec<T>> {
-    let flat = t.f_to_kind(tch::Kind::Double)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
-    let v = Vec::<f64>::try_from(&flat)
-        .map_err(|e| Error::invalid("tensor", format!("{:?}", t.size()), e.to_string()))?;
-    Ok(v.into_iter().map(T::from_f64).collect())
+    let flat = t.f_to_kind(T::KIND)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
+    Vec::<T>::try_from(&flat).map_err(|e| Error::invalid("tensor", format!("{:?}", t.size()), e.to_string()))
 }
 
 fn to_tensor<T: Real>(v: &[T], shape: &[i64], device: Device) -> Result<Tensor> {
-    let d: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
-    Ok(Tensor::from_slice(&d).f_view(shape)?.f_to_kind(T::KIND)?.f_to(device)?)
+    Ok(Tensor::from_slice(v).f_view(shape)?.f_to(device)?)
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 use crate::simd::{self, Kernel, MulAdd, Simd};
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
-use tch::Kind;
 
-/// `f32` or `f64`: arithmetic, conversions, a strided GEMM and a vectorised `tanh`.
+/// `f32` or `f64`: arithmetic, conversions, a strided GEMM and a vectorised `tanh` (the dtype,
+/// `ZERO` and `ONE` come from [`tch::kind::Element`]).
 pub trait Real:
-    Copy
+    tch::kind::Element
+    + Copy
     + Send
     + Sync
     + Default
@@ -23,10 +24,6 @@ pub trait Real:
     + SubAssign
     + MulAssign
 {
-    /// The libtorch dtype of the same width.
-    const KIND: Kind;
-    /// 0.
-    const ZERO: Self;
     /// 1.
     const ONE: Self;
     /// Conversion from `f64` (rounding to nearest for `f32`).
@@ -98,8 +95,6 @@ macro_rules! gemm_body {
 }
 
 impl Real for f32 {
-    const KIND: Kind = Kind::Float;
-    const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
@@ -134,8 +129,6 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
-    const KIND: Kind = Kind::Double;
-    const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {

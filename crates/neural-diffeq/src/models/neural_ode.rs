@@ -80,21 +80,7 @@ impl NeuralOde {
     /// [`crate::native::adjoint`]) to the `.grad` of this model's variables, on their device and
     /// in their kind.
     pub fn add_native_grads<T: Real>(&self, field: &MlpField<T>, grad_params: &[T]) -> Result<()> {
-        let device = self.mlp.layers()[0].ws.device();
-        let grads = field.mlp().unflatten(grad_params, device)?;
-        let params: Vec<Tensor> = self
-            .mlp
-            .layers()
-            .iter()
-            .flat_map(|l| {
-                std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(Tensor::shallow_clone))
-            })
-            .collect();
-        if params.len() != grads.len() || params.iter().zip(&grads).any(|(p, g)| p.size() != g.size()) {
-            return Err(invalid("field", "native field", "was not made from this model (different shapes)"));
-        }
-        crate::adjoint::accumulate(&params, &grads);
-        Ok(())
+        crate::native::add_flat_grads(&self.mlp, field.mlp(), grad_params)
     }
     /// Width of the solved state.
     pub fn state_dim(&self) -> i64 {

@@ -2,7 +2,9 @@
 //! `dy = f_θ(y) dt + σ_φ(y) ⊙ dW`, `σ_φ` ending in a sigmoid.
 
 use crate::error::{invalid, Result};
+use crate::native::sde::MlpSde;
 use crate::sde::{Noise, SdeTerm};
+use core_tensor::native::Real;
 use core_tensor::nn::{Activation, Mlp, MlpConfig};
 use tch::{nn, nn::ModuleT, Tensor};
 
@@ -34,6 +36,21 @@ impl NeuralSde {
     /// State width.
     pub fn dim(&self) -> i64 {
         self.dim
+    }
+    /// A copy of both networks for the native path ([`crate::native::sde`]), in `f32` or `f64`.
+    pub fn native<T: Real>(&self) -> Result<MlpSde<T>> {
+        MlpSde::from_mlps(&self.drift, &self.diffusion)
+    }
+    /// Adds native parameter gradients (from [`crate::native::sde::euler_maruyama_backprop`]) to
+    /// the `.grad` of this model's variables.
+    pub fn add_native_grads<T: Real>(
+        &self,
+        sde: &MlpSde<T>,
+        grad_drift: &[T],
+        grad_diffusion: &[T],
+    ) -> Result<()> {
+        crate::native::add_flat_grads(&self.drift, sde.drift(), grad_drift)?;
+        crate::native::add_flat_grads(&self.diffusion, sde.diffusion(), grad_diffusion)
     }
 }
 

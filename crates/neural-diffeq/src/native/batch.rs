@@ -35,21 +35,14 @@ impl<T: Real> Batch<T> {
                 "expected a floating [rows, cols] tensor",
             ));
         }
-        let flat = x.f_to_kind(tch::Kind::Double)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
-        let v = Vec::<f64>::try_from(&flat).map_err(|e| invalid("x", format!("{size:?}"), &e.to_string()))?;
-        Ok(Batch {
-            data: v.into_iter().map(T::from_f64).collect(),
-            rows: size[0] as usize,
-            cols: size[1] as usize,
-        })
+        let flat = x.f_to_kind(T::KIND)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
+        let data =
+            Vec::<T>::try_from(&flat).map_err(|e| invalid("x", format!("{size:?}"), &e.to_string()))?;
+        Ok(Batch { data, rows: size[0] as usize, cols: size[1] as usize })
     }
     /// The batch as a tensor of `T`'s kind on `device`.
     pub fn to_tensor(&self, device: Device) -> Result<Tensor> {
-        let d: Vec<f64> = self.data.iter().map(|v| v.to_f64()).collect();
-        Ok(Tensor::from_slice(&d)
-            .f_view([self.rows as i64, self.cols as i64])?
-            .f_to_kind(T::KIND)?
-            .f_to(device)?)
+        Ok(Tensor::from_slice(&self.data).f_view([self.rows as i64, self.cols as i64])?.f_to(device)?)
     }
     /// Row-major values.
     pub fn data(&self) -> &[T] {

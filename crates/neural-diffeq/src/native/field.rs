@@ -125,6 +125,25 @@ impl<T: Real> MlpField<T> {
     }
 }
 
+/// Adds a flat parameter gradient of `native` (a copy of `mlp`) to the `.grad` of `mlp`'s
+/// variables, on their device and in their kind.
+pub(crate) fn add_flat_grads<T: Real>(mlp: &Mlp, native: &NativeMlp<T>, flat: &[T]) -> Result<()> {
+    let device = mlp.layers()[0].ws.device();
+    let grads = native.unflatten(flat, device)?;
+    let params: Vec<tch::Tensor> = mlp
+        .layers()
+        .iter()
+        .flat_map(|l| {
+            std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(tch::Tensor::shallow_clone))
+        })
+        .collect();
+    if params.len() != grads.len() || params.iter().zip(&grads).any(|(p, g)| p.size() != g.size()) {
+        return Err(invalid("native", "native network", "was not made from this model (different shapes)"));
+    }
+    crate::adjoint::accumulate(&params, &grads);
+    Ok(())
+}
+
 impl<T: Real> Batch<T> {
     /// Number of values (`rows · cols`).
     pub(crate) fn len_values(&self) -> usize {

@@ -108,6 +108,10 @@ impl BrownianPath {
     pub fn span(&self) -> (f64, f64) {
         (self.t0, self.t1())
     }
+    /// Every increment, `[steps, shape...]`.
+    pub fn increments(&self) -> &Tensor {
+        &self.dw
+    }
     /// Increment of step `k`.
     ///
     /// # Errors
