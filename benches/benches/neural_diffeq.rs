@@ -128,7 +128,8 @@ fn neural_sde_benches(c: &mut Criterion) {
 /// The neural-CDE workload: batch 256, 100 observations on t ∈ [0, 1], channels = time + 2 data
 /// channels (random walks with N(0, 0.1²) steps), Hermite cubic path with backward differences
 /// built once, hidden state 32, vector field 32-128-(32·3) (ReLU, tanh output), RK4 with the
-/// observation spacing as its step, linear read-out of z(1); forward + backward of the summed output.
+/// observation spacing as its step, linear read-out of z(1); forward + backward of the summed output
+/// (`neural_cde/*` native, `neural_cde_libtorch/*` tensors).
 fn neural_cde_benches(c: &mut Criterion) {
     use neural_diffeq::cde::{ControlPath, Interpolation, NeuralCde};
     core_tensor::seed::seed_everything(0);
@@ -141,13 +142,26 @@ fn neural_cde_benches(c: &mut Criterion) {
     let cde = NeuralCde::new(&vs.root(), path.channels(), 32, &[128], 1).expect("valid config");
     let rk4 = ExplicitRk::rk4();
     let step = StepControl::constant(times[1] - times[0]);
-    let mut g = c.benchmark_group("neural_cde");
+    let mut g = c.benchmark_group("neural_cde_libtorch");
     g.sample_size(10);
     g.bench_function("hermite_rk4_forward_backward", |b| {
         b.iter(|| {
             let (out, _) = cde.forward_with(&path, &rk4, &step).expect("solve");
             out.sum(Kind::Float).backward();
         })
+    });
+    g.finish();
+
+    // the native path: the same model and path (read into host memory once, like the tensor path's
+    // knots and slopes built once)
+    use neural_diffeq::native::{cde as native_cde, Batch};
+    let model = cde.native::<f32>().expect("native cde");
+    let host = native_cde::HostPath::<f32>::new(&path).expect("host path");
+    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let mut g = c.benchmark_group("neural_cde");
+    g.sample_size(10);
+    g.bench_function("hermite_rk4_forward_backward", |b| {
+        b.iter(|| native_cde::forward_backward(&model, &host, &rk4, &step, ones).expect("solve"))
     });
     g.finish();
 }

@@ -202,6 +202,11 @@ impl ControlPath {
     pub fn channel_scale(&self) -> Tensor {
         self.values.abs().amax([0, 1].as_slice(), false).clamp_min(1e-6)
     }
+    /// Knots, knot values `[B, T, C]`, knot slopes `[B, T, C]` and the interpolation (for the
+    /// native path's host copy).
+    pub(crate) fn parts(&self) -> (&[f64], &Tensor, &Tensor, Interpolation) {
+        (&self.knots, &self.values, &self.slopes, self.interp)
+    }
     /// `X` at the first knot, `[B, C]`.
     pub fn initial(&self) -> Tensor {
         self.values.select(1, 0)
@@ -299,6 +304,34 @@ impl NeuralCde {
             hidden,
             channels,
         })
+    }
+    /// A copy of the three networks for the native path ([`crate::native::cde`]).
+    pub fn native<T: core_tensor::native::Real>(&self) -> Result<crate::native::cde::NativeCde<T>> {
+        crate::native::cde::NativeCde::from_parts(
+            &self.init,
+            &self.field,
+            &self.readout,
+            self.hidden,
+            self.channels,
+        )
+    }
+    /// Adds native parameter gradients (from [`crate::native::cde::forward_backward`]) to the
+    /// `.grad` of this model's variables.
+    pub fn add_native_grads<T: core_tensor::native::Real>(
+        &self,
+        model: &crate::native::cde::NativeCde<T>,
+        grads: &crate::native::cde::CdeGradient<T>,
+    ) -> Result<()> {
+        for (lin, net, g) in [
+            (&self.init, model.init(), &grads.grad_init),
+            (&self.readout, model.readout(), &grads.grad_readout),
+        ] {
+            let t = net.unflatten(g, lin.ws.device())?;
+            let mut params = vec![lin.ws.shallow_clone()];
+            params.extend(lin.bs.as_ref().map(Tensor::shallow_clone));
+            crate::adjoint::accumulate(&params, &t);
+        }
+        crate::native::add_flat_grads(&self.field, model.field(), &grads.grad_field)
     }
     /// Outputs `[B, outputs]` for the control path, integrating with Dopri5 (stepping onto the knots,
     /// where a linear path's derivative jumps) and counters.

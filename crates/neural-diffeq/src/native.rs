@@ -16,6 +16,8 @@
 //! - [`adjoint`]: the continuous adjoint, solved backwards with the forward method over the whole
 //!   augmented state (like [`Gradient::Adjoint`](crate::adjoint::Gradient::Adjoint) without the
 //!   seminorm);
+//! - [`cde`]: neural CDEs ([`NeuralCde::native`](crate::cde::NeuralCde::native)): outputs and
+//!   gradients of initial map, solve and read-out;
 //! - [`sde`]: neural SDEs with diagonal noise ([`NeuralSde::native`](crate::models::NeuralSde::native)),
 //!   Euler–Maruyama on a Brownian path's grid and its exact reverse sweep.
 //!
@@ -25,6 +27,7 @@
 //! The native path runs on the CPU; tensors on other devices are copied to and from it.
 
 mod batch;
+pub mod cde;
 mod field;
 mod gradient;
 pub mod sde;
@@ -33,7 +36,7 @@ pub use batch::Batch;
 pub use core_tensor::native::Real;
 pub(crate) use field::add_flat_grads;
 pub use field::MlpField;
-pub use gradient::{adjoint, backprop, NativeGradient};
+pub use gradient::{adjoint, backprop, NativeGradient, VjpField};
 
 use crate::controller::StepControl;
 use crate::error::Result;

@@ -230,3 +230,44 @@ fn euler_maruyama_and_its_gradient_equal_the_tensor_path_in_f64() {
     assert!(sde::euler_maruyama(&field, &Batch::from_tensor(&y0).unwrap(), 0.0, &inc).is_err());
     assert!(sde::euler_maruyama(&field, &Batch::from_tensor(&y0).unwrap(), 0.02, &inc[..10]).is_err());
 }
+
+#[test]
+fn neural_cde_outputs_and_gradients_equal_the_tensor_path_in_f64() {
+    use neural_diffeq::cde::{ControlPath, Interpolation, NeuralCde};
+    use neural_diffeq::native::cde::{forward_backward, HostPath};
+    core_tensor::seed::seed_everything(8);
+    let (batch, obs) = (200i64, 12usize);
+    let times: Vec<f64> = (0..obs).map(|i| i as f64 / (obs - 1) as f64).collect();
+    let x =
+        (Tensor::randn([batch, obs as i64, 2], (Kind::Double, Device::Cpu)) * 0.3).cumsum(1, Kind::Double);
+    for (interp, solver, control) in [
+        (Interpolation::HermiteBackward, ExplicitRk::rk4(), StepControl::constant(times[1])),
+        (Interpolation::Linear, ExplicitRk::rk4(), StepControl::constant(times[1] / 2.0)),
+        (Interpolation::NaturalCubic, ExplicitRk::dopri5(), StepControl::adaptive(1e-7, 1e-7)),
+    ] {
+        let path = ControlPath::without_counts(&times, &x, interp).unwrap();
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let cde = NeuralCde::new(&vs.root(), path.channels(), 6, &[16], 2).unwrap();
+        vs.double();
+        let (out, _) = cde.forward_with(&path, &solver, &control).unwrap();
+        let w = Tensor::randn([batch, 2], (Kind::Double, Device::Cpu));
+        (&out * &w).sum(Kind::Double).backward();
+        let mut named = vs.variables().into_iter().collect::<Vec<_>>();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let want: Vec<f64> = named.iter().flat_map(|(_, t)| host(&t.grad())).collect();
+        // native
+        let model = cde.native::<f64>().unwrap();
+        let hp = HostPath::<f64>::new(&path).unwrap();
+        let wb = Batch::<f64>::from_tensor(&w).unwrap();
+        let got = forward_backward(&model, &hp, &solver, &control, |_| Ok(wb.clone())).unwrap();
+        let e = max_rel(got.out.data(), &host(&out));
+        assert!(e < 1e-12, "{interp:?} outputs: {e}");
+        for v in vs.trainable_variables() {
+            let _ = v.grad().zero_();
+        }
+        cde.add_native_grads(&model, &got).unwrap();
+        let g: Vec<f64> = named.iter().flat_map(|(_, t)| host(&t.grad())).collect();
+        let e = max_rel(&g, &want);
+        assert!(e < 1e-10, "{interp:?} gradients: {e}");
+    }
+}

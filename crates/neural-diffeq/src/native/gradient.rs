@@ -4,11 +4,42 @@ use super::batch::Batch;
 use super::field::MlpField;
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
-use crate::solve::{solve, SaveAt};
+use crate::solve::{solve, SaveAt, Solution};
 use crate::solver::{ExplicitRk, Stats};
 use crate::state::State;
 use crate::term::OdeTerm;
 use core_tensor::native::Real;
+
+/// A native vector field that differentiates itself: what [`backprop`] and [`adjoint`] need.
+pub trait VjpField<T: Real>: OdeTerm<Batch<T>> + Sync {
+    /// Number of parameters (length of a flat parameter gradient).
+    fn num_params(&self) -> usize;
+    /// `f(t, y)`, adding `gᵀ ∂f/∂y` to `grad_y` and `gᵀ ∂f/∂θ` to `grad_params`.
+    fn vf_vjp(
+        &self,
+        t: f64,
+        y: &Batch<T>,
+        g: &[T],
+        grad_y: &mut [T],
+        grad_params: &mut [T],
+    ) -> Result<Batch<T>>;
+}
+
+impl<T: Real> VjpField<T> for MlpField<T> {
+    fn num_params(&self) -> usize {
+        MlpField::num_params(self)
+    }
+    fn vf_vjp(
+        &self,
+        t: f64,
+        y: &Batch<T>,
+        g: &[T],
+        grad_y: &mut [T],
+        grad_params: &mut [T],
+    ) -> Result<Batch<T>> {
+        MlpField::vf_vjp(self, t, y, g, grad_y, grad_params)
+    }
+}
 
 /// What a native gradient computation returns.
 #[derive(Debug, Clone)]
@@ -47,8 +78,8 @@ fn check_cotangent<T: Real>(g: &Batch<T>, y1: &Batch<T>) -> Result<()> {
 /// `ȳ₀ = ȳ₁ + Σᵢ Ȳᵢ`. Stage inputs are rebuilt from the kept `kᵢ`; stages with a zero cotangent
 /// (FSAL's last) are skipped. Step sizes are constants of the sweep, as in
 /// [`Gradient::Backprop`](crate::adjoint::Gradient::Backprop), whose gradient this equals.
-pub fn backprop<T: Real>(
-    field: &MlpField<T>,
+pub fn backprop<T: Real, F: VjpField<T>>(
+    field: &F,
     solver: &ExplicitRk,
     span: (f64, f64),
     y0: &Batch<T>,
@@ -58,8 +89,8 @@ pub fn backprop<T: Real>(
     core_tensor::native::on_pool(|| backprop_on_pool(field, solver, span, y0, control, grad_y1))
 }
 
-fn backprop_on_pool<T: Real>(
-    field: &MlpField<T>,
+pub(crate) fn backprop_on_pool<T: Real, F: VjpField<T>>(
+    field: &F,
     solver: &ExplicitRk,
     span: (f64, f64),
     y0: &Batch<T>,
@@ -72,8 +103,21 @@ fn backprop_on_pool<T: Real>(
         .last()
         .ok_or_else(|| invalid("span", format!("{span:?}"), "the solve saved no state"))?
         .clone();
-    let mut gy = grad_y1(&y1)?;
+    let gy = grad_y1(&y1)?;
     check_cotangent(&gy, &y1)?;
+    let (grad_y0, grad_params, backward) = reverse_sweep(field, solver, &sol, y0, gy)?;
+    Ok(NativeGradient { y1, grad_y0, grad_params, forward: sol.stats, backward })
+}
+
+/// The reverse sweep of [`backprop`] over a solve kept with its steps
+/// (`SaveAt::with_steps`): `(∂L/∂y0, ∂L/∂θ, counters)` for the cotangent `gy = ∂L/∂y(t1)`.
+pub(crate) fn reverse_sweep<T: Real, F: VjpField<T>>(
+    field: &F,
+    solver: &ExplicitRk,
+    sol: &Solution<Batch<T>>,
+    y0: &Batch<T>,
+    mut gy: Batch<T>,
+) -> Result<(Batch<T>, Vec<T>, Stats)> {
     let tb = solver.tableau;
     let s = tb.stages();
     let n = y0.len();
@@ -96,7 +140,7 @@ fn backprop_on_pool<T: Real>(
                 tb.a[i].iter().zip(ks).filter(|(a, _)| **a != 0.0).map(|(a, k)| (h * a, k)).collect();
             let yi = y_start.lincomb(&terms)?;
             let mut g_yi = vec![T::ZERO; n];
-            field.vjp(t + tb.c[i] * h, &yi, &kb, &mut g_yi, &mut gp)?;
+            field.vf_vjp(t + tb.c[i] * h, &yi, &kb, &mut g_yi, &mut gp)?;
             back.nfe += 1;
             for (a, b) in gy_start.iter_mut().zip(&g_yi) {
                 *a += *b;
@@ -116,18 +160,19 @@ fn backprop_on_pool<T: Real>(
         back.steps += 1;
         back.accepted += 1;
     }
-    Ok(NativeGradient { y1, grad_y0: gy, grad_params: gp, forward: sol.stats, backward: back })
+    Ok((gy, gp, back))
 }
 
 /// The augmented system of the continuous adjoint as one flat state `[y, a, g]` (`1 × (2N + P)`):
 /// `y' = f(t, y)`, `a' = −aᵀ ∂f/∂y`, `g' = −aᵀ ∂f/∂θ`.
-struct Augmented<'a, T> {
-    field: &'a MlpField<T>,
+struct Augmented<'a, T, F> {
+    field: &'a F,
+    _t: std::marker::PhantomData<T>,
     rows: usize,
     cols: usize,
 }
 
-impl<T: Real> OdeTerm<Batch<T>> for Augmented<'_, T> {
+impl<T: Real, F: VjpField<T>> OdeTerm<Batch<T>> for Augmented<'_, T, F> {
     fn vf(&self, t: f64, z: &Batch<T>) -> Result<Batch<T>> {
         let n = self.rows * self.cols;
         let (y, rest) = z.data().split_at(n);
@@ -151,8 +196,8 @@ impl<T: Real> OdeTerm<Batch<T>> for Augmented<'_, T> {
 /// tolerances `(rtol, atol)` measured over the whole augmented state. Returns `a(t0) = ∂L/∂y0`
 /// and `g(t0) = ∂L/∂θ`, exact up to the backward solve's error.
 #[allow(clippy::too_many_arguments)]
-pub fn adjoint<T: Real>(
-    field: &MlpField<T>,
+pub fn adjoint<T: Real, F: VjpField<T>>(
+    field: &F,
     solver: &ExplicitRk,
     span: (f64, f64),
     y0: &Batch<T>,
@@ -165,8 +210,8 @@ pub fn adjoint<T: Real>(
     })
 }
 
-fn adjoint_on_pool<T: Real>(
-    field: &MlpField<T>,
+fn adjoint_on_pool<T: Real, F: VjpField<T>>(
+    field: &F,
     solver: &ExplicitRk,
     span: (f64, f64),
     y0: &Batch<T>,
@@ -190,7 +235,7 @@ fn adjoint_on_pool<T: Real>(
     z.extend_from_slice(gy1.data());
     z.resize(2 * n + p, T::ZERO);
     let z1 = Batch::new(z, 1, 2 * n + p)?;
-    let aug = Augmented { field, rows, cols };
+    let aug = Augmented { field, rows, cols, _t: std::marker::PhantomData };
     let back = solve(&aug, solver, (span.1, span.0), &z1, backward_control, &SaveAt::t1())?;
     let z0 = back
         .ys
