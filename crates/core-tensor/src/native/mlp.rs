@@ -191,43 +191,73 @@ impl<T: Real> NativeMlp<T> {
         }
     }
 
+    /// Whether layer `l` goes through the packed GEMM (both widths above [`SKINNY`]); otherwise
+    /// through the row-wise kernels, which need feature-major operands.
+    fn packed(&self, l: usize) -> bool {
+        self.widths[l] > SKINNY && self.widths[l + 1] > SKINNY
+    }
+
+    /// The block's input as the `[in, rows]` operand `(slice, row stride, column stride)`: the
+    /// row-major `x` read with strides when the first layer is packed, its transpose otherwise.
+    fn input_operand<'a>(&self, x: &'a [T], xt: &'a [T], rows: usize) -> (&'a [T], usize, usize) {
+        if self.packed(0) {
+            (x, 1, self.in_dim())
+        } else {
+            (xt, rows, 1)
+        }
+    }
+
+    /// Strides `(row, column)` of layer `l`'s `[wo, rows]` activations: the last packed layer
+    /// writes row-major `[rows, out]` (the output's own layout, no transpose), every other one
+    /// feature-major.
+    fn act_strides(&self, l: usize, rows: usize) -> (usize, usize) {
+        if l + 1 == self.weights.len() && self.packed(l) {
+            (1, self.widths[l + 1])
+        } else {
+            (rows, 1)
+        }
+    }
+
     fn forward_block(&self, x: &[T], out: &mut [T], b: &mut Block<T>) {
         let layers = self.weights.len();
         let rows = x.len() / self.in_dim();
-        b.xt.resize(x.len(), T::ZERO);
-        skinny::transpose(x, rows, self.in_dim(), &mut b.xt);
+        if !self.packed(0) {
+            b.xt.resize(x.len(), T::ZERO);
+            skinny::transpose(x, rows, self.in_dim(), &mut b.xt);
+        }
         b.z.resize_with(layers, Vec::new);
         b.a.resize_with(layers, Vec::new);
         for l in 0..layers {
             let (wi, wo) = (self.widths[l], self.widths[l + 1]);
             let (done, rest) = b.a.split_at_mut(l);
-            let input: &[T] = if l == 0 { &b.xt } else { &done[l - 1] };
+            let input = if l == 0 { self.input_operand(x, &b.xt, rows) } else { (&done[l - 1][..], rows, 1) };
             let a = &mut rest[0];
             a.resize(rows * wo, T::ZERO);
+            let (rsc, csc) = self.act_strides(l, rows);
             // a = W · input   ([wo, wi] × [wi, rows])
-            if wi <= SKINNY || wo <= SKINNY {
-                skinny::small_gemm((&self.weights[l], wi, 1), wo, wi, input, a);
+            if self.packed(l) {
+                T::gemm(wo, wi, rows, T::ONE, (&self.weights[l], wi, 1), input, T::ZERO, (a, rsc, csc));
             } else {
-                T::gemm(
-                    wo,
-                    wi,
-                    rows,
-                    T::ONE,
-                    (&self.weights[l], wi, 1),
-                    (input, rows, 1),
-                    T::ZERO,
-                    (a, rows, 1),
-                );
+                skinny::small_gemm((&self.weights[l], wi, 1), wo, wi, input.0, a);
             }
             let act = self.layer_activation(l);
-            if let (Some(Activation::Tanh), Some(bias)) = (act, &self.biases[l]) {
+            let feature_major = rsc == rows;
+            if let (Some(Activation::Tanh), Some(bias), true) = (act, &self.biases[l], feature_major) {
                 T::bias_tanh_in_place(a, bias, rows);
                 continue;
             }
             if let Some(bias) = &self.biases[l] {
-                for (row, bj) in a.chunks_exact_mut(rows.max(1)).zip(bias) {
-                    for v in row {
-                        *v += *bj;
+                if feature_major {
+                    for (row, bj) in a.chunks_exact_mut(rows.max(1)).zip(bias) {
+                        for v in row {
+                            *v += *bj;
+                        }
+                    }
+                } else {
+                    for row in a.chunks_exact_mut(wo) {
+                        for (v, bj) in row.iter_mut().zip(bias) {
+                            *v += *bj;
+                        }
                     }
                 }
             }
@@ -242,7 +272,11 @@ impl<T: Real> NativeMlp<T> {
                 }
             }
         }
-        skinny::transpose(&b.a[layers - 1], self.out_dim(), rows, out);
+        if self.act_strides(layers - 1, rows).0 == 1 {
+            out.copy_from_slice(&b.a[layers - 1]);
+        } else {
+            skinny::transpose(&b.a[layers - 1], self.out_dim(), rows, out);
+        }
     }
 
     /// Vector–Jacobian product at the inputs `x` of the last [`NativeMlp::forward_into`] (whose
@@ -313,7 +347,11 @@ impl<T: Real> NativeMlp<T> {
         b.gp.clear();
         b.gp.resize(np, T::ZERO);
         b.g.resize(gy.len(), T::ZERO);
-        skinny::transpose(gy, rows, self.out_dim(), &mut b.g);
+        if self.act_strides(layers - 1, rows).0 == 1 {
+            b.g.copy_from_slice(gy);
+        } else {
+            skinny::transpose(gy, rows, self.out_dim(), &mut b.g);
+        }
         let mut off = self.num_params();
         let mut gx = gx;
         for l in (0..layers).rev() {
@@ -323,39 +361,67 @@ impl<T: Real> NativeMlp<T> {
                 let z = if activation::derivative_needs_input(act) { &b.z[l] } else { &b.a[l] };
                 activation::backward(act, z, &b.a[l], &mut b.g);
             }
-            let input: &[T] = if l == 0 { &b.xt } else { &b.a[l - 1] };
+            // g as the [wo, rows] operand, in the layout of this layer's activations
+            let (rsg, csg) = self.act_strides(l, rows);
+            let input = if l == 0 { self.input_operand(x, &b.xt, rows) } else { (&b.a[l - 1][..], rows, 1) };
             let (gw, gb) = b.gp[off..].split_at_mut(self.weights[l].len());
             // ∂L/∂W = g · inputᵀ   ([wo, rows] × [rows, wi])
-            if wi <= SKINNY || wo <= SKINNY {
+            if self.packed(l) {
+                let (inp, rsi, csi) = input;
+                T::gemm(wo, rows, wi, T::ONE, (&b.g, rsg, csg), (inp, csi, rsi), T::ONE, (gw, wi, 1));
+            } else {
                 b.gw.resize(wo * wi, T::ZERO);
-                skinny::row_dots(&b.g, input, rows, &mut b.gw);
+                skinny::row_dots(&b.g, input.0, rows, &mut b.gw);
                 for (s, v) in gw.iter_mut().zip(&b.gw) {
                     *s += *v;
                 }
-            } else {
-                T::gemm(wo, rows, wi, T::ONE, (&b.g, rows, 1), (input, 1, rows), T::ONE, (gw, wi, 1));
             }
             if self.biases[l].is_some() {
-                skinny::row_sums(&b.g, rows, &mut gb[..wo]);
+                if rsg == rows {
+                    skinny::row_sums(&b.g, rows, &mut gb[..wo]);
+                } else {
+                    for row in b.g.chunks_exact(wo) {
+                        for (s, v) in gb[..wo].iter_mut().zip(row) {
+                            *s += *v;
+                        }
+                    }
+                }
             }
             if l == 0 && gx.is_none() {
                 break;
             }
-            // ∂L/∂input = Wᵀ · g   ([wi, wo] × [wo, rows])
-            b.g_in.resize(rows * wi, T::ZERO);
-            if wi <= SKINNY || wo <= SKINNY {
-                skinny::small_gemm((&self.weights[l], 1, wi), wi, wo, &b.g, &mut b.g_in);
-            } else {
+            // ∂L/∂input = Wᵀ · g   ([wi, wo] × [wo, rows]); the first layer's, when packed, is
+            // written row-major straight into gx
+            if self.packed(l) {
+                if l == 0 {
+                    if let Some(gx) = gx.take() {
+                        T::gemm(
+                            wi,
+                            wo,
+                            rows,
+                            T::ONE,
+                            (&self.weights[l], 1, wi),
+                            (&b.g, rsg, csg),
+                            T::ZERO,
+                            (gx, 1, wi),
+                        );
+                    }
+                    break;
+                }
+                b.g_in.resize(rows * wi, T::ZERO);
                 T::gemm(
                     wi,
                     wo,
                     rows,
                     T::ONE,
                     (&self.weights[l], 1, wi),
-                    (&b.g, rows, 1),
+                    (&b.g, rsg, csg),
                     T::ZERO,
                     (&mut b.g_in, rows, 1),
                 );
+            } else {
+                b.g_in.resize(rows * wi, T::ZERO);
+                skinny::small_gemm((&self.weights[l], 1, wi), wi, wo, &b.g, &mut b.g_in);
             }
             std::mem::swap(&mut b.g, &mut b.g_in);
             if l == 0 {
@@ -394,6 +460,14 @@ fn apply_in_place<T: Real>(act: Activation, a: &mut [T]) {
     match act {
         Activation::Identity => {}
         Activation::Tanh => T::tanh_in_place(a),
+        Activation::Relu => {
+            for v in a.iter_mut() {
+                // `v < 0`, not `v > 0`: NaN passes through as libtorch's relu lets it
+                if *v < T::ZERO {
+                    *v = T::ZERO;
+                }
+            }
+        }
         _ => {
             let z = a.to_vec();
             activation::apply(act, &z, a);

@@ -24,6 +24,15 @@ fn check_against_libtorch<T: Real>(kind: Kind, tol: f64) {
         (vec![4, 8, 8, 4], MlpConfig::default().activation(Activation::Softplus).bias(false)),
         (vec![3, 7, 2], MlpConfig::default().activation(Activation::Gelu).final_activation(Activation::Tanh)),
         (vec![3, 6, 2], MlpConfig::default().activation(Activation::Lipswish)),
+        // every layer packed: the input read with strides, the output written row-major
+        (
+            vec![6, 12, 5],
+            MlpConfig::default().activation(Activation::Selu).final_activation(Activation::Softplus),
+        ),
+        (
+            vec![7, 9, 11, 6],
+            MlpConfig::default().activation(Activation::Tanh).final_activation(Activation::Tanh),
+        ),
     ];
     for (widths, cfg) in configs {
         let mut vs = nn::VarStore::new(Device::Cpu);

@@ -213,11 +213,15 @@ impl<T: Real> VjpField<T> for BlockField<'_, T> {
         let (out, dx) = self.eval(t, z, &mut cache)?;
         let c = self.model.channels;
         // ∂L/∂F[r, h·C + c] = g[r, h] dX[r, c]
-        let fbar: Vec<T> = g
-            .chunks_exact(self.model.hidden)
-            .zip(dx.chunks_exact(c))
-            .flat_map(|(gr, d)| gr.iter().flat_map(move |gh| d.iter().map(move |dc| *gh * *dc)))
-            .collect();
+        let hid = self.model.hidden;
+        let mut fbar = vec![T::ZERO; g.len() * c];
+        for ((fr, gr), d) in fbar.chunks_exact_mut(hid * c).zip(g.chunks_exact(hid)).zip(dx.chunks_exact(c)) {
+            for (fh, gh) in fr.chunks_exact_mut(c).zip(gr) {
+                for (o, dc) in fh.iter_mut().zip(d) {
+                    *o = *gh * *dc;
+                }
+            }
+        }
         let mut gz = vec![T::ZERO; z.len()];
         self.model.field.vjp(&mut cache, z.data(), &fbar, Some(&mut gz), grad_params)?;
         for (a, b) in grad_z.iter_mut().zip(&gz) {
