@@ -1,8 +1,10 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! The SNN workload timed with snnTorch and SpikingJelly (`benches/peers/`): one training step of Linear 784-1000 → Leaky(β = 0.95) →
 //! Linear 1000-10 → Leaky with fast_sigmoid(25), T = 25, batch 128, Bernoulli(0.2) input,
-//! cross-entropy on spike counts, Adam — in multi-step form (`train_step`, one GEMM over T·B) and
-//! in snnTorch's single-step form (`train_step_single_step`).
+//! cross-entropy on spike counts, Adam. `train_step` and `train_step_tensor` are multi-step (one
+//! GEMM over T·B per linear layer): the fused pass (`spiking::fused`, the fastest this crate offers
+//! for the workload, compared with the peers' `snn/train_step`) and the tensor path with autograd;
+//! `train_step_single_step` is snnTorch's single-step form on the tensor path.
 
 use core_tensor::train::{Optimizer, OptimizerConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -30,7 +32,16 @@ fn snn_benches(c: &mut Criterion) {
     let y = Tensor::randint(10, [128], (Kind::Int64, dev));
     let mut g = c.benchmark_group("snn");
     g.sample_size(20);
-    for (name, multi) in [("train_step", true), ("train_step_single_step", false)] {
+    // the fused pass (spiking::fused): linear maps as libtorch products, each neuron layer's time
+    // loop and its backward pass in plain Rust, then the same optimiser step
+    g.bench_function("train_step", |b| {
+        b.iter(|| {
+            opt.zero_grad();
+            model.fused_backward(&x, |s| loss::ce_count(s, &y)).expect("fused pass");
+            opt.step().expect("step");
+        })
+    });
+    for (name, multi) in [("train_step_tensor", true), ("train_step_single_step", false)] {
         // One raw optimizer step, not the Trainer: the step the peer scripts time.
         g.bench_function(name, |b| {
             b.iter(|| {

@@ -6,7 +6,7 @@ pub mod steps;
 pub mod trainer;
 pub mod zeroth_order;
 
-pub use optim::{trainable_named, zero_grads, Optimizer, OptimizerConfig};
+pub use optim::{accumulate_grads, trainable_named, zero_grads, Optimizer, OptimizerConfig};
 pub use schedule::LrSchedule;
 pub use steps::{StepContext, StepHistory, StepOutput, StepRecord};
 pub use trainer::{

@@ -394,20 +394,7 @@ pub(crate) fn backprop_cotangents(
     Ok(grads[0].shallow_clone())
 }
 
-/// Adds `grads` to the parameters' `.grad` (creating it on first use); undefined entries are skipped.
+/// Adds `grads` to the parameters' `.grad` ([`core_tensor::train::accumulate_grads`]).
 pub(crate) fn accumulate(params: &[Tensor], grads: &[Tensor]) {
-    for (p, g) in params.iter().zip(grads) {
-        if !g.defined() {
-            continue;
-        }
-        let mut pg = p.grad();
-        if pg.defined() {
-            tch::no_grad(|| {
-                let _ = pg.g_add_(&g.to_kind(pg.kind()));
-            });
-        } else {
-            // first gradient: let autograd create `.grad` (a backward of ⟨p, g⟩ sets it to g)
-            tch::with_grad(|| (p * g.detach().to_kind(p.kind())).sum(Kind::Double).backward());
-        }
-    }
+    core_tensor::train::accumulate_grads(params, grads)
 }

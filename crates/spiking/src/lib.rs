@@ -30,6 +30,7 @@
 pub mod data;
 pub mod delay;
 pub mod encode;
+pub mod fused;
 pub mod energy;
 pub mod loss;
 pub mod meta;

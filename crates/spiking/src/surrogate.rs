@@ -166,6 +166,38 @@ impl Surrogate {
         }
     }
 
+    /// The surrogate derivative at one point, `g(x)` (`None` for [`Surrogate::Custom`], whose
+    /// derivative is only known on tensors). Same formulas as [`Surrogate::derivative`].
+    pub fn derivative_at(&self, x: f64) -> Option<f64> {
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        Some(match self {
+            Surrogate::Atan { alpha } => {
+                let u = x * std::f64::consts::FRAC_PI_2 * alpha;
+                (alpha / 2.0) / (1.0 + u * u)
+            }
+            Surrogate::FastSigmoid { slope } => 1.0 / (slope * x.abs() + 1.0).powi(2),
+            Surrogate::Sigmoid { slope } => sigmoid(slope * x) * sigmoid(-slope * x) * slope,
+            Surrogate::StraightThrough => 1.0,
+            Surrogate::Heaviside => f64::from(u8::from(x > 0.0)),
+            Surrogate::Triangular { threshold } => {
+                if x < 0.0 {
+                    *threshold
+                } else {
+                    -threshold
+                }
+            }
+            Surrogate::SpikeRateEscape { beta, slope } => (-(x - 1.0).abs() * beta).exp() * slope,
+            Surrogate::Sfs { slope, cutoff } => {
+                if x > *cutoff {
+                    1.0 / (slope * x.abs() + 1.0).powi(2)
+                } else {
+                    0.0
+                }
+            }
+            Surrogate::Custom { .. } => return None,
+        })
+    }
+
     /// The surrogate derivative `g(x)` (no autograd graph is built).
     pub fn derivative(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| match self {

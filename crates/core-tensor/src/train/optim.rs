@@ -353,6 +353,26 @@ pub fn zero_grads(params: &[Tensor]) {
     }
 }
 
+/// Adds `grads` to the parameters' `.grad` (creating it on first use), each converted to its
+/// parameter's kind; undefined entries are skipped. For gradients computed outside autograd (an
+/// adjoint, a native backward pass) that an optimiser should then apply.
+pub fn accumulate_grads(params: &[Tensor], grads: &[Tensor]) {
+    for (p, g) in params.iter().zip(grads) {
+        if !g.defined() {
+            continue;
+        }
+        let mut pg = p.grad();
+        if pg.defined() {
+            tch::no_grad(|| {
+                let _ = pg.g_add_(&g.to_kind(pg.kind()).to_device(pg.device()));
+            });
+        } else {
+            // first gradient: let autograd create `.grad` (a backward of ⟨p, g⟩ sets it to g)
+            tch::with_grad(|| (p * g.detach().to_kind(p.kind()).to_device(p.device())).sum(tch::Kind::Double).backward());
+        }
+    }
+}
+
 /// Trainable variables of a var store, sorted by name (a deterministic order).
 pub fn trainable_named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> =

@@ -66,4 +66,61 @@ impl Neuron for Leaky {
     fn validate(&self) -> Result<()> {
         self.beta.validate()
     }
+
+    fn as_leaky(&self) -> Option<&Leaky> {
+        Some(self)
+    }
+}
+
+/// A [`Leaky`] neuron's constants for the fused pass ([`crate::fused`]).
+#[derive(Debug, Clone)]
+pub(crate) struct LifConstants {
+    /// Decay β, one value or one per neuron.
+    pub beta: Vec<f32>,
+    /// Threshold θ, one value or one per neuron.
+    pub threshold: Vec<f32>,
+    /// Reset mechanism.
+    pub reset: Reset,
+    /// Surrogate derivative.
+    pub surrogate: crate::Surrogate,
+}
+
+impl Leaky {
+    /// The constants of the fused pass, or why this neuron cannot take it: learnable β or
+    /// threshold, graded spikes, an immediate reset, or a surrogate known only on tensors.
+    pub(crate) fn fused_constants(&self) -> Result<LifConstants> {
+        let beta = self.beta.get();
+        let th = &self.soma.threshold;
+        if beta.requires_grad() || th.requires_grad() {
+            return Err(crate::Error::invalid(
+                "neuron",
+                "Leaky with a learnable β or threshold",
+                "the fused pass supports fixed β and threshold (use forward_multi_step)",
+            ));
+        }
+        if self.soma.is_graded() || !self.soma.reset_delayed() {
+            return Err(crate::Error::invalid(
+                "neuron",
+                "Leaky with graded spikes or an immediate reset",
+                "the fused pass supports unit spikes with the delayed reset (use forward_multi_step)",
+            ));
+        }
+        if self.soma.surrogate().derivative_at(0.0).is_none() {
+            return Err(crate::Error::invalid(
+                "surrogate",
+                format!("{:?}", self.soma.surrogate()),
+                "a custom surrogate has no point-wise derivative for the fused pass",
+            ));
+        }
+        let host = |t: &Tensor| -> Result<Vec<f32>> {
+            Vec::<f32>::try_from(&t.to_kind(tch::Kind::Float).to(tch::Device::Cpu).flatten(0, -1))
+                .map_err(|e| crate::Error::invalid("neuron", "parameter", e.to_string()))
+        };
+        Ok(LifConstants {
+            beta: tch::no_grad(|| host(&beta))?,
+            threshold: tch::no_grad(|| host(th))?,
+            reset: self.soma.reset,
+            surrogate: self.soma.surrogate().clone(),
+        })
+    }
 }

@@ -53,6 +53,7 @@ mod tests;
 pub use alpha::Alpha;
 pub use lapicque::Lapicque;
 pub use leaky::Leaky;
+pub(crate) use leaky::LifConstants;
 pub use options::{NeuronOptions, ParamInit, Reset};
 pub use recurrent::{Feedback, RLeaky, RSynaptic, Recurrent};
 pub use sequence::{run, run_spikes, Recording};

@@ -39,6 +39,18 @@ impl Soma {
     }
 
     /// `R = H(U − θ)`, detached.
+    pub(super) fn is_graded(&self) -> bool {
+        self.graded.is_some()
+    }
+
+    pub(super) fn reset_delayed(&self) -> bool {
+        self.reset_delay || self.reset == Reset::None
+    }
+
+    pub(super) fn surrogate(&self) -> &Surrogate {
+        &self.surrogate
+    }
+
     pub(super) fn reset_signal(&self, mem: &Tensor) -> Tensor {
         heaviside(&(mem - &self.threshold))
     }

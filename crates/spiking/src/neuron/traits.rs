@@ -14,6 +14,12 @@ pub trait Neuron {
         self.state_names().iter().position(|n| *n == "mem").unwrap_or(0)
     }
 
+    /// This neuron as a [`Leaky`](super::Leaky), for the fused training pass
+    /// ([`crate::fused`]); `None` for every other model.
+    fn as_leaky(&self) -> Option<&super::Leaky> {
+        None
+    }
+
     /// Zero state for an input current of shape `[B, ...]`.
     fn init_state(&self, input: &Tensor) -> Vec<Tensor> {
         self.state_names().iter().map(|_| input.zeros_like()).collect()
