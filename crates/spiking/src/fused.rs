@@ -2,19 +2,21 @@
 //!
 //! The tensor path ([`SpikingNet::forward_multi_step`] then `loss.backward()`) runs each leaky
 //! neuron as ~15 libtorch operations per time step and records them all for autograd; for a
-//! 1000-neuron layer over 25 steps that is ~400 dispatched kernels each way. Here the linear
-//! layers stay libtorch matrix products (one over all `T · B` rows, as in multi-step mode), while
-//! each neuron layer's whole time loop runs as one plain-Rust pass over `[T, B, N]`, and so does
-//! its backward pass: with the reset signal detached (as in the tensor path) the membrane
+//! 1000-neuron layer over 25 steps that is ~400 dispatched kernels each way. Here a linear layer
+//! whose input is binary (input spikes, or the spikes of the layer before) runs as event sums
+//! ([`crate::event`]: the weight rows of the inputs that fired, added; the weight gradient
+//! likewise), any other as one libtorch product over all `T · B` rows; each neuron layer's whole
+//! time loop runs as one plain-Rust pass over `[T, B, N]`, and so does its backward pass: with the reset signal detached (as in the tensor path) the membrane
 //! cotangent obeys `m̄_t = β m̄_{t+1} + s̄_t g(U_t − θ)` (times `1 − r_{t+1}` for the zero reset),
-//! `Ī_t = m̄_t`, where `g` is the surrogate derivative. Linear-layer gradients are the products
-//! `Īᵀ h` and `Ī W`, accumulated into the variables' `.grad`, so an optimiser steps the model as
+//! `Ī_t = m̄_t`, where `g` is the surrogate derivative. Linear-layer gradients are `Īᵀ h` (event
+//! sums or a product) and `Ī W`, accumulated into the variables' `.grad`, so an optimiser steps the model as
 //! after `loss.backward()` — the same spikes and, up to rounding, the same gradients (tested).
 //!
 //! Supported: fixed β (scalar or per neuron) and threshold, unit spikes, the delayed reset
 //! (snnTorch's default), subtract / zero / no reset, every built-in surrogate, `f32`. Anything
 //! else is an error naming the layer, with the tensor path as the alternative.
 
+use crate::event::{self, Events};
 use crate::neuron::{LifConstants, Reset};
 use crate::surrogate::Surrogate;
 use crate::{Error, Layer, Result, SpikingNet};
@@ -51,7 +53,13 @@ fn per_neuron(v: &[f32], n: usize, name: &str) -> Result<Vec<f32>> {
 
 /// The leaky neuron over `input [T, rows, n]` (flat): spikes and membrane trace, both `[T, rows, n]`.
 /// Operation order as in [`Leaky`](crate::neuron::Leaky)'s step, so spikes equal the tensor path's.
-fn lif_forward(c: &LifConstants, beta: &[f32], th: &[f32], input: &[f32], t_len: usize) -> (Vec<f32>, Vec<f32>) {
+fn lif_forward(
+    c: &LifConstants,
+    beta: &[f32],
+    th: &[f32],
+    input: &[f32],
+    t_len: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let m = input.len() / t_len;
     let n = beta.len();
     let mut spk = vec![0f32; input.len()];
@@ -60,8 +68,12 @@ fn lif_forward(c: &LifConstants, beta: &[f32], th: &[f32], input: &[f32], t_len:
     for t in 0..t_len {
         let range = t * m..(t + 1) * m;
         let (inp, s_t, m_t) = (&input[range.clone()], &mut spk[range.clone()], &mut mem[range]);
-        for ((((i_r, s_r), m_r), p_r), _) in
-            inp.chunks_exact(n).zip(s_t.chunks_exact_mut(n)).zip(m_t.chunks_exact_mut(n)).zip(prev.chunks_exact_mut(n)).zip(0..)
+        for ((((i_r, s_r), m_r), p_r), _) in inp
+            .chunks_exact(n)
+            .zip(s_t.chunks_exact_mut(n))
+            .zip(m_t.chunks_exact_mut(n))
+            .zip(prev.chunks_exact_mut(n))
+            .zip(0..)
         {
             for j in 0..n {
                 let (b, theta, u) = (beta[j], th[j], p_r[j]);
@@ -98,7 +110,9 @@ fn lif_backward<G: Fn(f32) -> f32>(
         let range = t * m..(t + 1) * m;
         let (u_t, gs, gi) = (&mem[range.clone()], &gspk[range.clone()], &mut gin[range]);
         let prev = if t == 0 { None } else { Some(&mem[(t - 1) * m..t * m]) };
-        for (e, ((((u, s), o), c), _)) in u_t.iter().zip(gs).zip(gi.iter_mut()).zip(carry.iter_mut()).zip(0..).enumerate() {
+        for (e, ((((u, s), o), c), _)) in
+            u_t.iter().zip(gs).zip(gi.iter_mut()).zip(carry.iter_mut()).zip(0..).enumerate()
+        {
             let j = e % n;
             let mbar = *c + *s * g(*u - th[j]);
             *o = mbar;
@@ -116,7 +130,14 @@ fn lif_backward<G: Fn(f32) -> f32>(
 }
 
 /// [`lif_backward`] with the surrogate's derivative as a closure the compiler can inline.
-fn lif_backward_for(c: &LifConstants, beta: &[f32], th: &[f32], mem: &[f32], gspk: &[f32], t_len: usize) -> Vec<f32> {
+fn lif_backward_for(
+    c: &LifConstants,
+    beta: &[f32],
+    th: &[f32],
+    mem: &[f32],
+    gspk: &[f32],
+    t_len: usize,
+) -> Vec<f32> {
     let r = c.reset;
     match c.surrogate {
         Surrogate::FastSigmoid { slope } => {
@@ -134,7 +155,9 @@ fn lif_backward_for(c: &LifConstants, beta: &[f32], th: &[f32], mem: &[f32], gsp
             })
         }
         Surrogate::StraightThrough => lif_backward(r, beta, th, mem, gspk, t_len, |_| 1.0),
-        ref s => lif_backward(r, beta, th, mem, gspk, t_len, |x| s.derivative_at(x as f64).unwrap_or(0.0) as f32),
+        ref s => {
+            lif_backward(r, beta, th, mem, gspk, t_len, |x| s.derivative_at(x as f64).unwrap_or(0.0) as f32)
+        }
     }
 }
 
@@ -200,20 +223,33 @@ impl SpikingNet {
         }
         let (t_len, batch) = (size[0], size[1]);
         let device = stages[0].linear.ws.device();
-        let x = x.to_kind(Kind::Float).to(device);
-        // forward: the linear maps as libtorch products, each neuron's time loop in one pass
-        let mut h = x.shallow_clone();
+        // forward: each linear map as event sums when its input is binary (spikes), as a libtorch
+        // product otherwise; each neuron's time loop in one pass
+        let rows = (t_len * batch) as usize;
+        let mut h = host(x)?;
         let mut saved = Vec::with_capacity(stages.len());
         for st in &stages {
-            let out = st.linear.ws.size()[0];
-            let beta = per_neuron(&st.lif.beta, out as usize, "beta")?;
-            let th = per_neuron(&st.lif.threshold, out as usize, "threshold")?;
-            let current = tch::no_grad(|| h.linear(&st.linear.ws, st.linear.bs.as_ref()));
-            let (spk, mem) = lif_forward(&st.lif, &beta, &th, &host(&current)?, t_len as usize);
-            let spk = Tensor::from_slice(&spk).view([t_len, batch, out]).to(device);
-            saved.push((h, beta, th, mem));
+            let (out, inp) = (st.linear.ws.size()[0] as usize, st.linear.ws.size()[1] as usize);
+            let beta = per_neuron(&st.lif.beta, out, "beta")?;
+            let th = per_neuron(&st.lif.threshold, out, "threshold")?;
+            let events = Events::from_binary(&h, inp);
+            let current = match &events {
+                Some(ev) => {
+                    let wt = host(&st.linear.ws.tr())?;
+                    let bias = st.linear.bs.as_ref().map(host).transpose()?;
+                    event::forward(ev, &wt, bias.as_deref(), out)
+                }
+                None => {
+                    let ht = Tensor::from_slice(&h).view([rows as i64, inp as i64]).to(device);
+                    host(&tch::no_grad(|| ht.linear(&st.linear.ws, st.linear.bs.as_ref())))?
+                }
+            };
+            let (spk, mem) = lif_forward(&st.lif, &beta, &th, &current, t_len as usize);
+            saved.push((h, events, beta, th, mem));
             h = spk;
         }
+        let out_dim = stages[stages.len() - 1].linear.ws.size()[0];
+        let h = Tensor::from_slice(&h).view([t_len, batch, out_dim]).to(device);
         // the loss and its gradient with respect to the output spikes
         let leaf = h.detach().set_requires_grad(true);
         let loss = loss_fn(&leaf)?;
@@ -228,21 +264,36 @@ impl SpikingNet {
         let g = leaf.grad();
         let mut gspk = if g.defined() { host(&g)? } else { vec![0f32; h.numel()] };
         // backward, last stage first
-        for (k, (st, (input, beta, th, mem))) in stages.iter().zip(&saved).enumerate().rev() {
-            let out = st.linear.ws.size()[0];
+        for (k, (st, (input, events, beta, th, mem))) in stages.iter().zip(&saved).enumerate().rev() {
+            let (out, inp) = (st.linear.ws.size()[0], st.linear.ws.size()[1]);
             let gin = lif_backward_for(&st.lif, beta, th, mem, &gspk, t_len as usize);
-            let gin = Tensor::from_slice(&gin).view([t_len * batch, out]).to(device);
-            let flat = input.flatten(0, 1);
-            let (gw, gb) = tch::no_grad(|| (gin.tr().mm(&flat), gin.sum_dim_intlist([0i64].as_slice(), false, Kind::Float)));
+            let gw = match events {
+                Some(ev) => {
+                    let gwt = event::weight_grad(ev, &gin, out as usize);
+                    Tensor::from_slice(&gwt).view([inp, out]).tr().to(device)
+                }
+                None => {
+                    let g = Tensor::from_slice(&gin).view([rows as i64, out]).to(device);
+                    let x = Tensor::from_slice(input).view([rows as i64, inp]).to(device);
+                    tch::no_grad(|| g.tr().mm(&x))
+                }
+            };
+            let mut gb = vec![0f32; out as usize];
+            for row in gin.chunks_exact(out as usize) {
+                for (s, v) in gb.iter_mut().zip(row) {
+                    *s += *v;
+                }
+            }
             let mut params = vec![st.linear.ws.shallow_clone()];
             let mut grads = vec![gw];
             if let Some(b) = &st.linear.bs {
                 params.push(b.shallow_clone());
-                grads.push(gb);
+                grads.push(Tensor::from_slice(&gb).to(device));
             }
             core_tensor::train::accumulate_grads(&params, &grads);
             if k > 0 {
-                gspk = host(&tch::no_grad(|| gin.mm(&st.linear.ws)))?;
+                let g = Tensor::from_slice(&gin).view([rows as i64, out]).to(device);
+                gspk = host(&tch::no_grad(|| g.mm(&st.linear.ws)))?;
             }
         }
         Ok(FusedOutput { loss: value, spk: h })

@@ -30,8 +30,9 @@
 pub mod data;
 pub mod delay;
 pub mod encode;
-pub mod fused;
 pub mod energy;
+pub mod event;
+pub mod fused;
 pub mod loss;
 pub mod meta;
 pub mod net;

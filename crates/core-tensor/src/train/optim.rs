@@ -368,7 +368,9 @@ pub fn accumulate_grads(params: &[Tensor], grads: &[Tensor]) {
             });
         } else {
             // first gradient: let autograd create `.grad` (a backward of ⟨p, g⟩ sets it to g)
-            tch::with_grad(|| (p * g.detach().to_kind(p.kind()).to_device(p.device())).sum(tch::Kind::Double).backward());
+            tch::with_grad(|| {
+                (p * g.detach().to_kind(p.kind()).to_device(p.device())).sum(tch::Kind::Double).backward()
+            });
         }
     }
 }
