@@ -29,23 +29,38 @@ pub struct Events {
 }
 
 impl Events {
-    /// The events of `x [rows, width]`, or `None` if some value is neither 0 nor 1.
+    /// The events of `x [rows, width]`, or `None` if some value is neither 0 nor 1. Row blocks
+    /// are scanned in parallel, without branches on the values.
     pub fn from_binary(x: &[f32], width: usize) -> Option<Events> {
         if width == 0 || !x.len().is_multiple_of(width) || width > u32::MAX as usize {
             return None;
         }
+        let parts: Vec<Option<(Vec<usize>, Vec<u32>)>> = x
+            .par_chunks(ROW_BLOCK * width)
+            .map(|block| {
+                let mut counts = Vec::with_capacity(block.len() / width);
+                let mut inputs = vec![0u32; block.len()];
+                let (mut n, mut bad) = (0usize, false);
+                for row in block.chunks_exact(width) {
+                    for (i, v) in row.iter().enumerate() {
+                        inputs[n] = i as u32;
+                        n += usize::from(*v == 1.0);
+                        bad |= *v != 0.0 && *v != 1.0;
+                    }
+                    counts.push(n);
+                }
+                inputs.truncate(n);
+                (!bad).then_some((counts, inputs))
+            })
+            .collect();
         let mut starts = Vec::with_capacity(x.len() / width + 1);
         let mut inputs = Vec::new();
         starts.push(0);
-        for row in x.chunks_exact(width) {
-            for (i, v) in row.iter().enumerate() {
-                if *v == 1.0 {
-                    inputs.push(i as u32);
-                } else if *v != 0.0 {
-                    return None;
-                }
-            }
-            starts.push(inputs.len());
+        for part in parts {
+            let (counts, ins) = part?;
+            let base = inputs.len();
+            starts.extend(counts.iter().map(|c| base + c));
+            inputs.extend_from_slice(&ins);
         }
         Some(Events { starts, inputs, width })
     }
@@ -79,9 +94,51 @@ pub fn forward(ev: &Events, wt: &[f32], bias: Option<&[f32]>, out: usize) -> Vec
     y
 }
 
-/// `∂L/∂Wᵀ [in, out] = xᵀ g` for the cotangent `g [rows, out]` of `y`.
+/// Rows per block of the transposed events in [`weight_grad`] (a block of `g` is
+/// `GRAD_ROWS × COLS` values, read from cache by every input that fired in it).
+const GRAD_ROWS: usize = 256;
+
+/// For each block of [`GRAD_ROWS`] rows, the rows where each input fired (compressed sparse
+/// columns): `starts[b][i]..starts[b][i + 1]` indexes `rows[b]`.
+struct Columns {
+    starts: Vec<Vec<usize>>,
+    rows: Vec<Vec<u32>>,
+}
+
+fn columns(ev: &Events) -> Columns {
+    let blocks: Vec<(Vec<usize>, Vec<u32>)> = (0..ev.rows().div_ceil(GRAD_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let (r0, r1) = (b * GRAD_ROWS, ((b + 1) * GRAD_ROWS).min(ev.rows()));
+            let mut starts = vec![0usize; ev.width() + 1];
+            for r in r0..r1 {
+                for &i in ev.row(r) {
+                    starts[i as usize + 1] += 1;
+                }
+            }
+            for i in 0..ev.width() {
+                starts[i + 1] += starts[i];
+            }
+            let mut fill = starts.clone();
+            let mut rows = vec![0u32; starts[ev.width()]];
+            for r in r0..r1 {
+                for &i in ev.row(r) {
+                    rows[fill[i as usize]] = r as u32;
+                    fill[i as usize] += 1;
+                }
+            }
+            (starts, rows)
+        })
+        .collect();
+    let (starts, rows) = blocks.into_iter().unzip();
+    Columns { starts, rows }
+}
+
+/// `∂L/∂Wᵀ [in, out] = xᵀ g` for the cotangent `g [rows, out]` of `y`: for each input, the sum of
+/// the rows of `g` where it fired, over row blocks kept in cache, summed in registers.
 pub fn weight_grad(ev: &Events, g: &[f32], out: usize) -> Vec<f32> {
     let width = ev.width();
+    let cols = columns(ev);
     let blocks = out.div_ceil(COLS);
     // one [in, cols] buffer per column block, each filled by one task, then interleaved
     let parts: Vec<Vec<f32>> = (0..blocks)
@@ -89,7 +146,7 @@ pub fn weight_grad(ev: &Events, g: &[f32], out: usize) -> Vec<f32> {
         .map(|c| {
             let (c0, c1) = (c * COLS, ((c + 1) * COLS).min(out));
             let mut acc = vec![0f32; width * (c1 - c0)];
-            simd::dispatch(Simd::detected(), Scatter { ev, g, out, c0, c1, acc: &mut acc });
+            simd::dispatch(Simd::detected(), Gather { cols: &cols, g, out, c0, c1, width, acc: &mut acc });
             acc
         })
         .collect();
@@ -101,6 +158,53 @@ pub fn weight_grad(ev: &Events, g: &[f32], out: usize) -> Vec<f32> {
         }
     }
     gwt
+}
+
+struct Gather<'a> {
+    cols: &'a Columns,
+    g: &'a [f32],
+    out: usize,
+    c0: usize,
+    c1: usize,
+    width: usize,
+    acc: &'a mut [f32],
+}
+
+impl Kernel for Gather<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: MulAdd>(self) {
+        let Gather { cols, g, out, c0, c1, width, acc } = self;
+        let w = c1 - c0;
+        for (starts, rows) in cols.starts.iter().zip(&cols.rows) {
+            for i in 0..width {
+                let rs = &rows[starts[i]..starts[i + 1]];
+                if rs.is_empty() {
+                    continue;
+                }
+                let dst = &mut acc[i * w..(i + 1) * w];
+                if w == COLS {
+                    let mut sum = [0f32; COLS];
+                    for &r in rs {
+                        let row: &[f32; COLS] =
+                            g[r as usize * out + c0..r as usize * out + c1].try_into().expect("a full block");
+                        for j in 0..COLS {
+                            sum[j] += row[j];
+                        }
+                    }
+                    for j in 0..COLS {
+                        dst[j] += sum[j];
+                    }
+                } else {
+                    for &r in rs {
+                        for (a, v) in dst.iter_mut().zip(&g[r as usize * out + c0..r as usize * out + c1]) {
+                            *a += *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 struct Forward<'a> {
@@ -122,53 +226,36 @@ impl Kernel for Forward<'_> {
             let c1 = (c0 + COLS).min(out);
             let w = c1 - c0;
             for (k, yr) in y.chunks_exact_mut(out).enumerate() {
-                let mut acc = [0f32; COLS];
-                if let Some(b) = bias {
-                    acc[..w].copy_from_slice(&b[c0..c1]);
-                }
-                for &i in ev.row(r0 + k) {
-                    let row = &wt[i as usize * out + c0..i as usize * out + c1];
-                    if w == COLS {
-                        let row: &[f32; COLS] = row.try_into().expect("a full block");
+                if w == COLS {
+                    // the block's sums stay in registers
+                    let mut acc = [0f32; COLS];
+                    if let Some(b) = bias {
+                        acc = b[c0..c1].try_into().expect("a full block");
+                    }
+                    for &i in ev.row(r0 + k) {
+                        let row: &[f32; COLS] = wt[i as usize * out + c0..i as usize * out + c1]
+                            .try_into()
+                            .expect("a full block");
                         for j in 0..COLS {
                             acc[j] += row[j];
                         }
-                    } else {
-                        for (a, v) in acc.iter_mut().zip(row) {
+                    }
+                    let dst: &mut [f32; COLS] = (&mut yr[c0..c1]).try_into().expect("a full block");
+                    *dst = acc;
+                } else {
+                    let dst = &mut yr[c0..c1];
+                    match bias {
+                        Some(b) => dst.copy_from_slice(&b[c0..c1]),
+                        None => dst.fill(0.0),
+                    }
+                    for &i in ev.row(r0 + k) {
+                        for (a, v) in dst.iter_mut().zip(&wt[i as usize * out + c0..i as usize * out + c1]) {
                             *a += *v;
                         }
                     }
                 }
-                yr[c0..c1].copy_from_slice(&acc[..w]);
             }
             c0 = c1;
-        }
-    }
-}
-
-struct Scatter<'a> {
-    ev: &'a Events,
-    g: &'a [f32],
-    out: usize,
-    c0: usize,
-    c1: usize,
-    acc: &'a mut [f32],
-}
-
-impl Kernel for Scatter<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run<F: MulAdd>(self) {
-        let Scatter { ev, g, out, c0, c1, acc } = self;
-        let w = c1 - c0;
-        for r in 0..ev.rows() {
-            let gr = &g[r * out + c0..r * out + c1];
-            for &i in ev.row(r) {
-                let dst = &mut acc[i as usize * w..(i as usize + 1) * w];
-                for (a, v) in dst.iter_mut().zip(gr) {
-                    *a += *v;
-                }
-            }
         }
     }
 }
