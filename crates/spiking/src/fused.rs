@@ -20,6 +20,7 @@ use crate::event::{self, Events};
 use crate::neuron::{LifConstants, Reset};
 use crate::surrogate::Surrogate;
 use crate::{Error, Layer, Result, SpikingNet};
+use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 /// What [`SpikingNet::fused_backward`] returns.
@@ -51,49 +52,69 @@ fn per_neuron(v: &[f32], n: usize, name: &str) -> Result<Vec<f32>> {
     }
 }
 
-/// The leaky neuron over `input [T, rows, n]` (flat): spikes and membrane trace, both `[T, rows, n]`.
-/// Operation order as in [`Leaky`](crate::neuron::Leaky)'s step, so spikes equal the tensor path's.
-fn lif_forward(
-    c: &LifConstants,
-    beta: &[f32],
-    th: &[f32],
-    input: &[f32],
-    t_len: usize,
-) -> (Vec<f32>, Vec<f32>) {
-    let m = input.len() / t_len;
-    let n = beta.len();
-    let mut spk = vec![0f32; input.len()];
-    let mut mem = vec![0f32; input.len()];
-    let mut prev = vec![0f32; m];
-    for t in 0..t_len {
-        let range = t * m..(t + 1) * m;
-        let (inp, s_t, m_t) = (&input[range.clone()], &mut spk[range.clone()], &mut mem[range]);
-        for ((((i_r, s_r), m_r), p_r), _) in inp
-            .chunks_exact(n)
-            .zip(s_t.chunks_exact_mut(n))
-            .zip(m_t.chunks_exact_mut(n))
-            .zip(prev.chunks_exact_mut(n))
-            .zip(0..)
-        {
-            for j in 0..n {
-                let (b, theta, u) = (beta[j], th[j], p_r[j]);
-                let r = if u - theta > 0.0 { 1.0 } else { 0.0 };
-                let new = match c.reset {
-                    Reset::Subtract => b * u + i_r[j] - r * theta,
-                    Reset::Zero => b * ((1.0 - r) * u) + i_r[j],
-                    Reset::None => b * u + i_r[j],
-                };
-                s_r[j] = if new - theta > 0.0 { 1.0 } else { 0.0 };
-                m_r[j] = new;
-                p_r[j] = new;
-            }
+/// Batch rows per part of the neuron passes: each neuron's recurrence is independent, so parts of
+/// the batch run in parallel. Fixed, so results do not depend on the thread count.
+const PART_ROWS: usize = 32;
+
+/// Element ranges `[a, b)` of one time plane `[rows, n]`, [`PART_ROWS`] rows each.
+fn parts(m: usize, n: usize) -> Vec<(usize, usize)> {
+    let rows = m / n.max(1);
+    (0..rows.div_ceil(PART_ROWS)).map(|p| (p * PART_ROWS * n, ((p + 1) * PART_ROWS).min(rows) * n)).collect()
+}
+
+/// `buf [T, m]` cut into, for each part, its slice of every time plane.
+fn split_planes<'a>(buf: &'a mut [f32], m: usize, ranges: &[(usize, usize)]) -> Vec<Vec<&'a mut [f32]>> {
+    let mut out: Vec<Vec<&mut [f32]>> = ranges.iter().map(|_| Vec::new()).collect();
+    for plane in buf.chunks_mut(m.max(1)) {
+        let mut rest = plane;
+        let mut off = 0;
+        for (k, &(_, b)) in ranges.iter().enumerate() {
+            let (head, tail) = rest.split_at_mut(b - off);
+            out[k].push(head);
+            rest = tail;
+            off = b;
         }
     }
+    out
+}
+
+/// The leaky neuron over `input [T, rows, n]` (flat): spikes and membrane trace, both `[T, rows, n]`.
+/// Operation order as in [`Leaky`](crate::neuron::Leaky)'s step, so spikes equal the tensor path's.
+fn lif_forward(c: &LifConstants, beta: &[f32], th: &[f32], input: &[f32], t_len: usize) -> (Vec<f32>, Vec<f32>) {
+    let m = input.len() / t_len;
+    let n = beta.len();
+    let ranges = parts(m, n);
+    let mut spk = vec![0f32; input.len()];
+    let mut mem = vec![0f32; input.len()];
+    let (sp, mp) = (split_planes(&mut spk, m, &ranges), split_planes(&mut mem, m, &ranges));
+    ranges.par_iter().zip(sp).zip(mp).for_each(|((&(a, b), mut sp), mut mp)| {
+        let mut prev = vec![0f32; b - a];
+        for t in 0..t_len {
+            let inp = &input[t * m + a..t * m + b];
+            let (s_t, m_t) = (&mut *sp[t], &mut *mp[t]);
+            for (((i_r, s_r), m_r), p_r) in
+                inp.chunks_exact(n).zip(s_t.chunks_exact_mut(n)).zip(m_t.chunks_exact_mut(n)).zip(prev.chunks_exact_mut(n))
+            {
+                for j in 0..n {
+                    let (bj, theta, u) = (beta[j], th[j], p_r[j]);
+                    let r = if u - theta > 0.0 { 1.0 } else { 0.0 };
+                    let new = match c.reset {
+                        Reset::Subtract => bj * u + i_r[j] - r * theta,
+                        Reset::Zero => bj * ((1.0 - r) * u) + i_r[j],
+                        Reset::None => bj * u + i_r[j],
+                    };
+                    s_r[j] = if new - theta > 0.0 { 1.0 } else { 0.0 };
+                    m_r[j] = new;
+                    p_r[j] = new;
+                }
+            }
+        }
+    });
     (spk, mem)
 }
 
 /// The reverse pass of [`lif_forward`]: `∂L/∂input` from `∂L/∂spk`, both `[T, rows, n]`.
-fn lif_backward<G: Fn(f32) -> f32>(
+fn lif_backward<G: Fn(f32) -> f32 + Sync>(
     reset: Reset,
     beta: &[f32],
     th: &[f32],
@@ -104,28 +125,29 @@ fn lif_backward<G: Fn(f32) -> f32>(
 ) -> Vec<f32> {
     let m = mem.len() / t_len;
     let n = beta.len();
+    let ranges = parts(m, n);
     let mut gin = vec![0f32; mem.len()];
-    let mut carry = vec![0f32; m];
-    for t in (0..t_len).rev() {
-        let range = t * m..(t + 1) * m;
-        let (u_t, gs, gi) = (&mem[range.clone()], &gspk[range.clone()], &mut gin[range]);
-        let prev = if t == 0 { None } else { Some(&mem[(t - 1) * m..t * m]) };
-        for (e, ((((u, s), o), c), _)) in
-            u_t.iter().zip(gs).zip(gi.iter_mut()).zip(carry.iter_mut()).zip(0..).enumerate()
-        {
-            let j = e % n;
-            let mbar = *c + *s * g(*u - th[j]);
-            *o = mbar;
-            // ∂U_t/∂U_{t−1}: β, or β(1 − r_t) for the zero reset (r_t = H(U_{t−1} − θ))
-            *c = match reset {
-                Reset::Zero => {
-                    let r = prev.map_or(0.0, |p| if p[e] - th[j] > 0.0 { 1.0 } else { 0.0 });
-                    mbar * beta[j] * (1.0 - r)
-                }
-                _ => mbar * beta[j],
-            };
+    let gp = split_planes(&mut gin, m, &ranges);
+    ranges.par_iter().zip(gp).for_each(|(&(a, b), mut gp)| {
+        let mut carry = vec![0f32; b - a];
+        for t in (0..t_len).rev() {
+            let (u_t, gs) = (&mem[t * m + a..t * m + b], &gspk[t * m + a..t * m + b]);
+            let prev = if t == 0 { None } else { Some(&mem[(t - 1) * m + a..(t - 1) * m + b]) };
+            for (e, ((u, s), (o, c))) in u_t.iter().zip(gs).zip(gp[t].iter_mut().zip(carry.iter_mut())).enumerate() {
+                let j = e % n;
+                let mbar = *c + *s * g(*u - th[j]);
+                *o = mbar;
+                // ∂U_t/∂U_{t−1}: β, or β(1 − r_t) for the zero reset (r_t = H(U_{t−1} − θ))
+                *c = match reset {
+                    Reset::Zero => {
+                        let r = prev.map_or(0.0, |p| if p[e] - th[j] > 0.0 { 1.0 } else { 0.0 });
+                        mbar * beta[j] * (1.0 - r)
+                    }
+                    _ => mbar * beta[j],
+                };
+            }
         }
-    }
+    });
     gin
 }
 
