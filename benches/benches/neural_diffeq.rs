@@ -60,7 +60,7 @@ fn neural_ode_benches(c: &mut Criterion) {
     use neural_diffeq::native::{self, Batch};
     let field = ode.native::<f32>().expect("native field");
     let y0 = Batch::<f32>::from_tensor(&x0).expect("batch");
-    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let ones = |y: &Batch<f32>| Ok(Batch::full(y.rows(), y.cols(), 1.0));
     let mut g = c.benchmark_group("neural_ode");
     g.sample_size(20);
     g.bench_function("dopri5_forward", |b| {
@@ -112,7 +112,7 @@ fn neural_sde_benches(c: &mut Criterion) {
     use neural_diffeq::native::{sde as native_sde, Batch};
     let field = sde.native::<f32>().expect("native sde");
     let y0n = Batch::<f32>::from_tensor(&y0).expect("batch");
-    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let ones = |y: &Batch<f32>| Ok(Batch::full(y.rows(), y.cols(), 1.0));
     let mut g = c.benchmark_group("neural_sde");
     g.sample_size(20);
     g.bench_function("euler_forward_backward", |b| {
@@ -157,7 +157,7 @@ fn neural_cde_benches(c: &mut Criterion) {
     use neural_diffeq::native::{cde as native_cde, Batch};
     let model = cde.native::<f32>().expect("native cde");
     let host = native_cde::HostPath::<f32>::new(&path).expect("host path");
-    let ones = |y: &Batch<f32>| Ok(Batch::new(vec![1.0; y.data().len()], y.rows(), y.cols())?);
+    let ones = |y: &Batch<f32>| Ok(Batch::full(y.rows(), y.cols(), 1.0));
     let mut g = c.benchmark_group("neural_cde");
     g.sample_size(10);
     g.bench_function("hermite_rk4_forward_backward", |b| {

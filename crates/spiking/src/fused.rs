@@ -80,7 +80,13 @@ fn split_planes<'a>(buf: &'a mut [f32], m: usize, ranges: &[(usize, usize)]) -> 
 
 /// The leaky neuron over `input [T, rows, n]` (flat): spikes and membrane trace, both `[T, rows, n]`.
 /// Operation order as in [`Leaky`](crate::neuron::Leaky)'s step, so spikes equal the tensor path's.
-fn lif_forward(c: &LifConstants, beta: &[f32], th: &[f32], input: &[f32], t_len: usize) -> (Vec<f32>, Vec<f32>) {
+fn lif_forward(
+    c: &LifConstants,
+    beta: &[f32],
+    th: &[f32],
+    input: &[f32],
+    t_len: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let m = input.len() / t_len;
     let n = beta.len();
     let ranges = parts(m, n);
@@ -92,8 +98,11 @@ fn lif_forward(c: &LifConstants, beta: &[f32], th: &[f32], input: &[f32], t_len:
         for t in 0..t_len {
             let inp = &input[t * m + a..t * m + b];
             let (s_t, m_t) = (&mut *sp[t], &mut *mp[t]);
-            for (((i_r, s_r), m_r), p_r) in
-                inp.chunks_exact(n).zip(s_t.chunks_exact_mut(n)).zip(m_t.chunks_exact_mut(n)).zip(prev.chunks_exact_mut(n))
+            for (((i_r, s_r), m_r), p_r) in inp
+                .chunks_exact(n)
+                .zip(s_t.chunks_exact_mut(n))
+                .zip(m_t.chunks_exact_mut(n))
+                .zip(prev.chunks_exact_mut(n))
             {
                 for j in 0..n {
                     let (bj, theta, u) = (beta[j], th[j], p_r[j]);
@@ -133,7 +142,9 @@ fn lif_backward<G: Fn(f32) -> f32 + Sync>(
         for t in (0..t_len).rev() {
             let (u_t, gs) = (&mem[t * m + a..t * m + b], &gspk[t * m + a..t * m + b]);
             let prev = if t == 0 { None } else { Some(&mem[(t - 1) * m + a..(t - 1) * m + b]) };
-            for (e, ((u, s), (o, c))) in u_t.iter().zip(gs).zip(gp[t].iter_mut().zip(carry.iter_mut())).enumerate() {
+            for (e, ((u, s), (o, c))) in
+                u_t.iter().zip(gs).zip(gp[t].iter_mut().zip(carry.iter_mut())).enumerate()
+            {
                 let j = e % n;
                 let mbar = *c + *s * g(*u - th[j]);
                 *o = mbar;
@@ -187,7 +198,7 @@ impl SpikingNet {
     /// The stages of a `Linear → Leaky` stack, or why the network is not one.
     fn fused_stages(&self) -> Result<Vec<Stage<'_>>> {
         let layers = self.layers();
-        if layers.is_empty() || layers.len() % 2 != 0 {
+        if layers.is_empty() || !layers.len().is_multiple_of(2) {
             return Err(Error::invalid(
                 "layers",
                 format!("{layers:?}"),

@@ -21,6 +21,10 @@ impl<T: Real> Batch<T> {
         }
         Ok(Batch { data, rows, cols })
     }
+    /// `[rows, cols]` filled with `value` (a cotangent of ones, say).
+    pub fn full(rows: usize, cols: usize, value: T) -> Self {
+        Batch { data: vec![value; rows * cols], rows, cols }
+    }
     /// Zeros `[rows, cols]`.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Batch { data: vec![T::ZERO; rows * cols], rows, cols }
