@@ -2,7 +2,9 @@
 //!
 //! The shared base of sciml-rs, over libtorch through [`tch`]: one error type, device selection,
 //! seeding, neural-network blocks, the training loop, data batching, metrics, checkpoints,
-//! nalgebra interop and the benchmark-suite [`bench::Task`] contract.
+//! nalgebra interop and the benchmark-suite [`bench::Task`] contract; [`native`] evaluates and
+//! differentiates small MLPs in plain Rust (outside libtorch's dispatcher), with the vectorised
+//! math of [`simd`].
 //!
 //! ```
 //! use core_tensor::prelude::*;
