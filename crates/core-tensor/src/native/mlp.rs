@@ -319,7 +319,9 @@ impl<T: Real> NativeMlp<T> {
         let gx_chunk = if want_gx { BLOCK_ROWS * wi } else { 1 };
         let blocks = &mut cache.blocks;
         if blocks.len() == 1 {
-            self.backward_block(x, gy, if want_gx { Some(gx) } else { None }, &mut blocks[0], np);
+            // one block: its gradient goes straight into `gparams`
+            self.backward_block(x, gy, if want_gx { Some(gx) } else { None }, &mut blocks[0], gparams);
+            return Ok(());
         } else {
             let mut gx_parts: Vec<Option<&mut [T]>> = if want_gx {
                 gx.chunks_mut(gx_chunk).map(Some).collect()
@@ -331,7 +333,13 @@ impl<T: Real> NativeMlp<T> {
                 .zip(x.par_chunks(BLOCK_ROWS * wi))
                 .zip(gy.par_chunks(BLOCK_ROWS * wo))
                 .zip(gx_parts.par_iter_mut())
-                .for_each(|(((b, x), gy), gx)| self.backward_block(x, gy, gx.take(), b, np));
+                .for_each(|(((b, x), gy), gx)| {
+                    let mut gp = std::mem::take(&mut b.gp);
+                    gp.clear();
+                    gp.resize(np, T::ZERO);
+                    self.backward_block(x, gy, gx.take(), b, &mut gp);
+                    b.gp = gp;
+                });
         }
         for b in blocks.iter() {
             for (p, g) in gparams.iter_mut().zip(&b.gp) {
@@ -341,11 +349,10 @@ impl<T: Real> NativeMlp<T> {
         Ok(())
     }
 
-    fn backward_block(&self, x: &[T], gy: &[T], gx: Option<&mut [T]>, b: &mut Block<T>, np: usize) {
+    /// The reverse pass of one block, adding its parameter gradient to `gp`.
+    fn backward_block(&self, x: &[T], gy: &[T], gx: Option<&mut [T]>, b: &mut Block<T>, gp: &mut [T]) {
         let layers = self.weights.len();
         let rows = x.len() / self.in_dim();
-        b.gp.clear();
-        b.gp.resize(np, T::ZERO);
         b.g.resize(gy.len(), T::ZERO);
         if self.act_strides(layers - 1, rows).0 == 1 {
             b.g.copy_from_slice(gy);
@@ -364,7 +371,7 @@ impl<T: Real> NativeMlp<T> {
             // g as the [wo, rows] operand, in the layout of this layer's activations
             let (rsg, csg) = self.act_strides(l, rows);
             let input = if l == 0 { self.input_operand(x, &b.xt, rows) } else { (&b.a[l - 1][..], rows, 1) };
-            let (gw, gb) = b.gp[off..].split_at_mut(self.weights[l].len());
+            let (gw, gb) = gp[off..].split_at_mut(self.weights[l].len());
             // ∂L/∂W = g · inputᵀ   ([wo, rows] × [rows, wi])
             if self.packed(l) {
                 let (inp, rsi, csi) = input;

@@ -160,23 +160,37 @@ struct BlockField<'a, T> {
     model: &'a NativeCde<T>,
     path: &'a HostPath<T>,
     r0: usize,
-    cache: Mutex<MlpCache<T>>,
+    cache: Mutex<Scratch<T>>,
+}
+
+/// The field network's activations and the buffers of one evaluation, reused by the next.
+#[derive(Debug, Default)]
+struct Scratch<T> {
+    mlp: MlpCache<T>,
+    /// `f(z)`, `[rows, H·C]`.
+    f: Vec<T>,
+    /// `dX/dt`, `[rows, C]`.
+    dx: Vec<T>,
+    /// `∂L/∂f`, `[rows, H·C]`.
+    fbar: Vec<T>,
+    /// `∂L/∂z`, `[rows, H]`.
+    gz: Vec<T>,
 }
 
 impl<T: Real> BlockField<'_, T> {
-    /// `out[r, h] = Σ_c F[r, h·C + c] dX[r, c]`, with `F = f(z)` (activations left in `cache`) and
-    /// `dX` returned.
-    fn eval(&self, t: f64, z: &Batch<T>, cache: &mut MlpCache<T>) -> Result<(Vec<T>, Vec<T>)> {
+    /// `out[r, h] = Σ_c F[r, h·C + c] dX[r, c]`, with `F = f(z)` and `dX` left in `sc` (and the
+    /// network's activations in `sc.mlp`).
+    fn eval(&self, t: f64, z: &Batch<T>, sc: &mut Scratch<T>) -> Result<Vec<T>> {
         let (rows, hid, c) = (z.rows(), self.model.hidden, self.model.channels);
         if z.cols() != hid {
             return Err(core_tensor::Error::shape("z", format!("[rows, {hid}]"), [rows, z.cols()]).into());
         }
-        let mut f = vec![T::ZERO; rows * hid * c];
-        self.model.field.forward_into(z.data(), &mut f, cache)?;
-        let mut dx = vec![T::ZERO; rows * c];
-        self.path.derivative(t, self.r0, &mut dx);
+        sc.f.resize(rows * hid * c, T::ZERO);
+        self.model.field.forward_into(z.data(), &mut sc.f, &mut sc.mlp)?;
+        sc.dx.resize(rows * c, T::ZERO);
+        self.path.derivative(t, self.r0, &mut sc.dx);
         let mut out = vec![T::ZERO; rows * hid];
-        for ((o, fr), d) in out.chunks_exact_mut(hid).zip(f.chunks_exact(hid * c)).zip(dx.chunks_exact(c)) {
+        for ((o, fr), d) in out.chunks_exact_mut(hid).zip(sc.f.chunks_exact(hid * c)).zip(sc.dx.chunks_exact(c)) {
             for (oh, fh) in o.iter_mut().zip(fr.chunks_exact(c)) {
                 let mut s = T::ZERO;
                 for (a, b) in fh.iter().zip(d) {
@@ -185,14 +199,14 @@ impl<T: Real> BlockField<'_, T> {
                 *oh = s;
             }
         }
-        Ok((out, dx))
+        Ok(out)
     }
 }
 
 impl<T: Real> OdeTerm<Batch<T>> for BlockField<'_, T> {
     fn vf(&self, t: f64, z: &Batch<T>) -> Result<Batch<T>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, _) = self.eval(t, z, &mut cache)?;
+        let mut sc = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let out = self.eval(t, z, &mut sc)?;
         Batch::new(out, z.rows(), z.cols())
     }
 }
@@ -209,22 +223,22 @@ impl<T: Real> VjpField<T> for BlockField<'_, T> {
         grad_z: &mut [T],
         grad_params: &mut [T],
     ) -> Result<Batch<T>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, dx) = self.eval(t, z, &mut cache)?;
-        let c = self.model.channels;
+        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let sc = &mut *guard;
+        let out = self.eval(t, z, sc)?;
+        let (c, hid) = (self.model.channels, self.model.hidden);
         // ∂L/∂F[r, h·C + c] = g[r, h] dX[r, c]
-        let hid = self.model.hidden;
-        let mut fbar = vec![T::ZERO; g.len() * c];
-        for ((fr, gr), d) in fbar.chunks_exact_mut(hid * c).zip(g.chunks_exact(hid)).zip(dx.chunks_exact(c)) {
+        sc.fbar.resize(g.len() * c, T::ZERO);
+        for ((fr, gr), d) in sc.fbar.chunks_exact_mut(hid * c).zip(g.chunks_exact(hid)).zip(sc.dx.chunks_exact(c)) {
             for (fh, gh) in fr.chunks_exact_mut(c).zip(gr) {
                 for (o, dc) in fh.iter_mut().zip(d) {
                     *o = *gh * *dc;
                 }
             }
         }
-        let mut gz = vec![T::ZERO; z.len()];
-        self.model.field.vjp(&mut cache, z.data(), &fbar, Some(&mut gz), grad_params)?;
-        for (a, b) in grad_z.iter_mut().zip(&gz) {
+        sc.gz.resize(z.len(), T::ZERO);
+        self.model.field.vjp(&mut sc.mlp, z.data(), &sc.fbar, Some(&mut sc.gz), grad_params)?;
+        for (a, b) in grad_z.iter_mut().zip(&sc.gz) {
             *a += *b;
         }
         Batch::new(out, z.rows(), z.cols())
@@ -280,7 +294,7 @@ pub fn forward_backward<T: Real>(
         // forward, per block
         let fields: Vec<BlockField<'_, T>> = starts
             .iter()
-            .map(|&r0| BlockField { model, path, r0, cache: Mutex::new(MlpCache::default()) })
+            .map(|&r0| BlockField { model, path, r0, cache: Mutex::new(Scratch::default()) })
             .collect();
         let solves = fields
             .par_iter()
