@@ -190,7 +190,9 @@ impl<T: Real> BlockField<'_, T> {
         sc.dx.resize(rows * c, T::ZERO);
         self.path.derivative(t, self.r0, &mut sc.dx);
         let mut out = vec![T::ZERO; rows * hid];
-        for ((o, fr), d) in out.chunks_exact_mut(hid).zip(sc.f.chunks_exact(hid * c)).zip(sc.dx.chunks_exact(c)) {
+        for ((o, fr), d) in
+            out.chunks_exact_mut(hid).zip(sc.f.chunks_exact(hid * c)).zip(sc.dx.chunks_exact(c))
+        {
             for (oh, fh) in o.iter_mut().zip(fr.chunks_exact(c)) {
                 let mut s = T::ZERO;
                 for (a, b) in fh.iter().zip(d) {
@@ -229,7 +231,9 @@ impl<T: Real> VjpField<T> for BlockField<'_, T> {
         let (c, hid) = (self.model.channels, self.model.hidden);
         // ∂L/∂F[r, h·C + c] = g[r, h] dX[r, c]
         sc.fbar.resize(g.len() * c, T::ZERO);
-        for ((fr, gr), d) in sc.fbar.chunks_exact_mut(hid * c).zip(g.chunks_exact(hid)).zip(sc.dx.chunks_exact(c)) {
+        for ((fr, gr), d) in
+            sc.fbar.chunks_exact_mut(hid * c).zip(g.chunks_exact(hid)).zip(sc.dx.chunks_exact(c))
+        {
             for (fh, gh) in fr.chunks_exact_mut(c).zip(gr) {
                 for (o, dc) in fh.iter_mut().zip(d) {
                     *o = *gh * *dc;
