@@ -17,6 +17,27 @@ fn mlp_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(512));
     g.bench_function("mlp_2_64_64_2_forward_b512", |b| b.iter(|| tch::no_grad(|| mlp.forward_t(&x, false))));
+    // the same network on the native path (core_tensor::native), on rayon's pool as a solve runs it
+    let native = core_tensor::native::NativeMlp::<f32>::from_mlp(&mlp).expect("native copy");
+    let xs = Vec::<f32>::try_from(&x.to(tch::Device::Cpu).flatten(0, -1)).expect("host copy");
+    let mut cache = core_tensor::native::MlpCache::default();
+    let mut out = vec![0f32; 512 * 2];
+    g.bench_function("native_mlp_2_64_64_2_forward_b512", |b| {
+        core_tensor::native::on_pool(|| {
+            b.iter(|| native.forward_into(&xs, &mut out, &mut cache).expect("forward"))
+        })
+    });
+    let gy = vec![1f32; 512 * 2];
+    let mut gx = vec![0f32; 512 * 2];
+    let mut gp = vec![0f32; native.num_params()];
+    g.bench_function("native_mlp_2_64_64_2_forward_vjp_b512", |b| {
+        core_tensor::native::on_pool(|| {
+            b.iter(|| {
+                native.forward_into(&xs, &mut out, &mut cache).expect("forward");
+                native.vjp(&mut cache, &xs, &gy, Some(&mut gx), &mut gp).expect("vjp")
+            })
+        })
+    });
     let mut opt = Optimizer::from_var_store(OptimizerConfig::adam(1e-3), &vs).expect("valid config");
     // One raw optimizer step, not the Trainer: the cost of a step itself.
     g.bench_function("mlp_2_64_64_2_train_step_b512", |b| {
