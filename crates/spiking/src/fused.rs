@@ -259,6 +259,9 @@ impl SpikingNet {
             return Err(Error::shape("x", format!("[T, B, {in_dim}]"), size));
         }
         let (t_len, batch) = (size[0], size[1]);
+        if !tch::no_grad(|| x.isfinite().all().int64_value(&[]) != 0) {
+            return Err(Error::NonFinite { name: "x".into(), index: 0 });
+        }
         let device = stages[0].linear.ws.device();
         // forward: each linear map as event sums when its input is binary (spikes), as a libtorch
         // product otherwise; each neuron's time loop in one pass

@@ -77,4 +77,7 @@ fn unsupported_networks_are_errors() {
     assert!(e.unwrap_err().to_string().contains("x"));
     let e = model.fused_backward(&x, |s| Ok(s.shallow_clone())).unwrap_err();
     assert!(e.to_string().contains("scalar"), "{e}");
+    let nan = x.fill(f64::NAN);
+    let e = model.fused_backward(&nan, |s| Ok(s.sum(Kind::Float))).unwrap_err();
+    assert!(e.to_string().contains('x'), "{e}");
 }
