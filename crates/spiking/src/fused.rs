@@ -20,7 +20,6 @@ use crate::event::{self, Events};
 use crate::neuron::{LifConstants, Reset};
 use crate::surrogate::Surrogate;
 use crate::{Error, Layer, Result, SpikingNet};
-use core_tensor::native::skinny::small_gemm;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
@@ -52,9 +51,6 @@ fn per_neuron(v: &[f32], n: usize, name: &str) -> Result<Vec<f32>> {
         k => Err(Error::invalid(name, k, format!("need 1 or {n} values"))),
     }
 }
-
-/// Layers at most this wide back-propagate `Ī W` in plain Rust (row-wise multiply–adds).
-const NARROW: i64 = 32;
 
 /// Batch rows per part of the neuron passes: each neuron's recurrence is independent, so parts of
 /// the batch run in parallel. Fixed, so results do not depend on the thread count.
@@ -332,23 +328,8 @@ impl SpikingNet {
             }
             core_tensor::train::accumulate_grads(&params, &grads);
             if k > 0 {
-                gspk = if out <= NARROW {
-                    // ∂L/∂h = Ī W for a narrow layer: `out` scaled rows of W per row, in plain Rust
-                    // (no round trip of the [T·B, in] result through libtorch)
-                    let w = host(&st.linear.ws)?;
-                    let inp = inp as usize;
-                    let mut g = vec![0f32; rows * inp];
-                    g.par_chunks_mut(PART_ROWS * inp).zip(gin.par_chunks(PART_ROWS * out as usize)).for_each(
-                        |(gc, ic)| {
-                            let n = ic.len() / out as usize;
-                            small_gemm((ic, out as usize, 1), n, out as usize, &w, gc);
-                        },
-                    );
-                    g
-                } else {
-                    let g = Tensor::from_slice(&gin).view([rows as i64, out]).to(device);
-                    host(&tch::no_grad(|| g.mm(&st.linear.ws)))?
-                };
+                let g = Tensor::from_slice(&gin).view([rows as i64, out]).to(device);
+                gspk = host(&tch::no_grad(|| g.mm(&st.linear.ws)))?;
             }
         }
         Ok(FusedOutput { loss: value, spk: h })
