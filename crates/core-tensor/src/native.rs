@@ -20,7 +20,7 @@ pub mod mlp;
 pub mod real;
 pub mod skinny;
 
-pub use mlp::{MlpCache, NativeMlp};
+pub use mlp::{host_values, MlpCache, NativeMlp};
 pub use real::Real;
 
 /// Runs `f` on a thread of rayon's pool (directly when already on one). The row blocks of

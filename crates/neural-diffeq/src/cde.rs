@@ -322,16 +322,9 @@ impl NeuralCde {
         model: &crate::native::cde::NativeCde<T>,
         grads: &crate::native::cde::CdeGradient<T>,
     ) -> Result<()> {
-        for (lin, net, g) in [
-            (&self.init, model.init(), &grads.grad_init),
-            (&self.readout, model.readout(), &grads.grad_readout),
-        ] {
-            let t = net.unflatten(g, lin.ws.device())?;
-            let mut params = vec![lin.ws.shallow_clone()];
-            params.extend(lin.bs.as_ref().map(Tensor::shallow_clone));
-            crate::adjoint::accumulate(&params, &t);
-        }
-        crate::native::add_flat_grads(&self.field, model.field(), &grads.grad_field)
+        model.init().add_grads_to(std::slice::from_ref(&self.init), &grads.grad_init)?;
+        model.readout().add_grads_to(std::slice::from_ref(&self.readout), &grads.grad_readout)?;
+        Ok(model.field().add_grads_to(self.field.layers(), &grads.grad_field)?)
     }
     /// Outputs `[B, outputs]` for the control path, integrating with Dopri5 (stepping onto the knots,
     /// where a linear path's derivative jumps) and counters.

@@ -34,7 +34,6 @@ pub mod sde;
 
 pub use batch::Batch;
 pub use core_tensor::native::Real;
-pub(crate) use field::add_flat_grads;
 pub use field::MlpField;
 pub use gradient::{adjoint, backprop, NativeGradient, VjpField};
 

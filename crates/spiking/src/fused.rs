@@ -21,7 +21,7 @@ use crate::neuron::{LifConstants, Reset};
 use crate::surrogate::Surrogate;
 use crate::{Error, Layer, Result, SpikingNet};
 use rayon::prelude::*;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// What [`SpikingNet::fused_backward`] returns.
 #[derive(Debug)]
@@ -39,8 +39,7 @@ struct Stage<'a> {
 }
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
-    Vec::<f32>::try_from(&t.to_kind(Kind::Float).to(Device::Cpu).contiguous().flatten(0, -1))
-        .map_err(|e| Error::invalid("tensor", format!("{:?}", t.size()), e.to_string()))
+    core_tensor::native::host_values(t)
 }
 
 /// β and θ expanded to one value per neuron.

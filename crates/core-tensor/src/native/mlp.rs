@@ -6,7 +6,7 @@ use super::skinny::{self, SKINNY};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Mlp};
 use rayon::prelude::*;
-use tch::{Device, Tensor};
+use tch::{nn, Device, Tensor};
 
 /// Rows per block: the batch is cut into blocks of this many rows, evaluated in parallel. Fixed
 /// (not derived from the thread count), so that results do not depend on the machine.
@@ -93,16 +93,27 @@ impl<T: Real> NativeMlp<T> {
 
     /// A copy of a libtorch [`Mlp`]'s weights, converted to `T` (dropout is ignored: evaluation mode).
     pub fn from_mlp(mlp: &Mlp) -> Result<Self> {
-        let mut widths = vec![mlp.in_dim() as usize];
+        let cfg = mlp.config();
+        NativeMlp::from_layers(mlp.layers(), cfg.activation, cfg.final_activation)
+    }
+
+    /// A copy of a stack of libtorch linear layers (input first) with `activation` between them
+    /// and `final_activation` after the last — a single layer with `Identity` is a linear map.
+    pub fn from_layers(
+        layers: &[nn::Linear],
+        activation: Activation,
+        final_activation: Option<Activation>,
+    ) -> Result<Self> {
+        let first = layers.first().ok_or_else(|| Error::invalid("layers", 0, "need at least one layer"))?;
+        let mut widths = vec![first.ws.size()[1] as usize];
         let mut weights = Vec::new();
         let mut biases = Vec::new();
-        for layer in mlp.layers() {
+        for layer in layers {
             widths.push(layer.ws.size()[0] as usize);
             weights.push(host_values::<T>(&layer.ws)?);
             biases.push(layer.bs.as_ref().map(host_values::<T>).transpose()?);
         }
-        let cfg = mlp.config();
-        NativeMlp::new(widths, weights, biases, cfg.activation, cfg.final_activation)
+        NativeMlp::new(widths, weights, biases, activation, final_activation)
     }
 
     /// Copies the current values of `mlp`'s weights (after an optimiser step, say); `mlp` must
@@ -138,10 +149,6 @@ impl<T: Real> NativeMlp<T> {
     pub fn num_params(&self) -> usize {
         self.weights.iter().map(Vec::len).sum::<usize>()
             + self.biases.iter().map(|b| b.as_ref().map_or(0, Vec::len)).sum::<usize>()
-    }
-    /// Floating-point operations of one forward pass over `rows` rows (multiply–adds count two).
-    pub fn forward_flops(&self, rows: usize) -> usize {
-        self.widths.windows(2).map(|w| 2 * rows * w[0] * w[1]).sum()
     }
 
     fn check_rows(&self, name: &str, xs: &[T], width: usize) -> Result<usize> {
@@ -400,32 +407,15 @@ impl<T: Real> NativeMlp<T> {
             // ∂L/∂input = Wᵀ · g   ([wi, wo] × [wo, rows]); the first layer's, when packed, is
             // written row-major straight into gx
             if self.packed(l) {
+                let (w, g) = ((&self.weights[l][..], 1, wi), (&b.g[..], rsg, csg));
                 if l == 0 {
                     if let Some(gx) = gx.take() {
-                        T::gemm(
-                            wi,
-                            wo,
-                            rows,
-                            T::ONE,
-                            (&self.weights[l], 1, wi),
-                            (&b.g, rsg, csg),
-                            T::ZERO,
-                            (gx, 1, wi),
-                        );
+                        T::gemm(wi, wo, rows, T::ONE, w, g, T::ZERO, (gx, 1, wi));
                     }
                     break;
                 }
                 b.g_in.resize(rows * wi, T::ZERO);
-                T::gemm(
-                    wi,
-                    wo,
-                    rows,
-                    T::ONE,
-                    (&self.weights[l], 1, wi),
-                    (&b.g, rsg, csg),
-                    T::ZERO,
-                    (&mut b.g_in, rows, 1),
-                );
+                T::gemm(wi, wo, rows, T::ONE, w, g, T::ZERO, (&mut b.g_in, rows, 1));
             } else {
                 b.g_in.resize(rows * wi, T::ZERO);
                 skinny::small_gemm((&self.weights[l], 1, wi), wi, wo, &b.g, &mut b.g_in);
@@ -460,6 +450,30 @@ impl<T: Real> NativeMlp<T> {
         }
         Ok(out)
     }
+
+    /// Adds a flat parameter gradient of this network to the `.grad` of the libtorch `layers` it
+    /// was copied from ([`NativeMlp::from_layers`]; [`Mlp::layers`] for an [`Mlp`]), on their
+    /// device and in their kind ([`crate::train::accumulate_grads`]), so that a libtorch optimiser
+    /// applies it.
+    pub fn add_grads_to(&self, layers: &[nn::Linear], flat: &[T]) -> Result<()> {
+        let device = layers.first().map_or(Device::Cpu, |l| l.ws.device());
+        let grads = self.unflatten(flat, device)?;
+        let params: Vec<Tensor> = layers
+            .iter()
+            .flat_map(|l| {
+                std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(Tensor::shallow_clone))
+            })
+            .collect();
+        if params.len() != grads.len() || params.iter().zip(&grads).any(|(p, g)| p.size() != g.size()) {
+            return Err(Error::invalid(
+                "layers",
+                format!("{} tensors", params.len()),
+                format!("are not the ones this network (widths {:?}) was copied from", self.widths),
+            ));
+        }
+        crate::train::accumulate_grads(&params, &grads);
+        Ok(())
+    }
 }
 
 /// `a ← φ(a)` for the activations whose derivative reads only `a`.
@@ -482,8 +496,8 @@ fn apply_in_place<T: Real>(act: Activation, a: &mut [T]) {
     }
 }
 
-/// A libtorch tensor's values as a host vector of `T`.
-fn host_values<T: Real>(t: &Tensor) -> Result<Vec<T>> {
+/// A libtorch tensor's values (any kind, any device) as a flat host vector of `T`.
+pub fn host_values<T: Real>(t: &Tensor) -> Result<Vec<T>> {
     let flat = t.f_to_kind(T::KIND)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
     Vec::<T>::try_from(&flat).map_err(|e| Error::invalid("tensor", format!("{:?}", t.size()), e.to_string()))
 }

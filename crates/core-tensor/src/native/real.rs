@@ -94,32 +94,39 @@ macro_rules! gemm_body {
     }};
 }
 
+/// The methods `f32` and `f64` implement alike: conversions, finiteness and the GEMM of `$gemm`.
+macro_rules! real_common {
+    ($gemm:path) => {
+        const ONE: Self = 1.0;
+        #[inline(always)]
+        fn from_f64(x: f64) -> Self {
+            x as Self
+        }
+        #[inline(always)]
+        fn to_f64(self) -> f64 {
+            self as f64
+        }
+        #[inline(always)]
+        fn finite(self) -> bool {
+            self.is_finite()
+        }
+        fn gemm(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: (&[Self], usize, usize),
+            b: (&[Self], usize, usize),
+            beta: Self,
+            c: (&mut [Self], usize, usize),
+        ) {
+            gemm_body!($gemm, m, k, n, alpha, a, b, beta, c)
+        }
+    };
+}
+
 impl Real for f32 {
-    const ONE: Self = 1.0;
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn finite(self) -> bool {
-        self.is_finite()
-    }
-    fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: (&[Self], usize, usize),
-        b: (&[Self], usize, usize),
-        beta: Self,
-        c: (&mut [Self], usize, usize),
-    ) {
-        gemm_body!(matrixmultiply::sgemm, m, k, n, alpha, a, b, beta, c)
-    }
+    real_common!(matrixmultiply::sgemm);
     fn tanh_in_place(xs: &mut [Self]) {
         simd::dispatch(Simd::detected(), TanhF32 { xs, bias: &[], n: 0 })
     }
@@ -129,34 +136,10 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
-    const ONE: Self = 1.0;
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn finite(self) -> bool {
-        self.is_finite()
-    }
-    fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: (&[Self], usize, usize),
-        b: (&[Self], usize, usize),
-        beta: Self,
-        c: (&mut [Self], usize, usize),
-    ) {
-        gemm_body!(matrixmultiply::dgemm, m, k, n, alpha, a, b, beta, c)
-    }
+    real_common!(matrixmultiply::dgemm);
     fn tanh_in_place(xs: &mut [Self]) {
-        // full double precision: the standard library's (the exp-based form below loses relative
-        // accuracy near 0, harmless in f32 but not here)
+        // the standard library's, to full double precision (the f32 kernel's polynomials are
+        // accurate to f32 only)
         for x in xs {
             *x = x.tanh();
         }

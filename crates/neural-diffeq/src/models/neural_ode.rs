@@ -80,7 +80,7 @@ impl NeuralOde {
     /// [`crate::native::adjoint`]) to the `.grad` of this model's variables, on their device and
     /// in their kind.
     pub fn add_native_grads<T: Real>(&self, field: &MlpField<T>, grad_params: &[T]) -> Result<()> {
-        crate::native::add_flat_grads(&self.mlp, field.mlp(), grad_params)
+        Ok(field.mlp().add_grads_to(self.mlp.layers(), grad_params)?)
     }
     /// Width of the solved state.
     pub fn state_dim(&self) -> i64 {

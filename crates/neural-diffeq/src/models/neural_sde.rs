@@ -49,8 +49,8 @@ impl NeuralSde {
         grad_drift: &[T],
         grad_diffusion: &[T],
     ) -> Result<()> {
-        crate::native::add_flat_grads(&self.drift, sde.drift(), grad_drift)?;
-        crate::native::add_flat_grads(&self.diffusion, sde.diffusion(), grad_diffusion)
+        sde.drift().add_grads_to(self.drift.layers(), grad_drift)?;
+        Ok(sde.diffusion().add_grads_to(self.diffusion.layers(), grad_diffusion)?)
     }
 }
 

@@ -39,9 +39,7 @@ impl<T: Real> Batch<T> {
                 "expected a floating [rows, cols] tensor",
             ));
         }
-        let flat = x.f_to_kind(T::KIND)?.f_to(Device::Cpu)?.f_contiguous()?.f_view([-1])?;
-        let data =
-            Vec::<T>::try_from(&flat).map_err(|e| invalid("x", format!("{size:?}"), &e.to_string()))?;
+        let data = core_tensor::native::host_values(x)?;
         Ok(Batch { data, rows: size[0] as usize, cols: size[1] as usize })
     }
     /// The batch as a tensor of `T`'s kind on `device`.
@@ -51,10 +49,6 @@ impl<T: Real> Batch<T> {
     /// Row-major values.
     pub fn data(&self) -> &[T] {
         &self.data
-    }
-    /// Mutable row-major values.
-    pub fn data_mut(&mut self) -> &mut [T] {
-        &mut self.data
     }
     /// Rows (batch size).
     pub fn rows(&self) -> usize {

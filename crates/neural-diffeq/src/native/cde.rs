@@ -115,14 +115,9 @@ pub struct NativeCde<T> {
     channels: usize,
 }
 
+/// A linear map as a one-layer network.
 fn linear<T: Real>(l: &nn::Linear) -> Result<NativeMlp<T>> {
-    let (o, i) = l.ws.size2()?;
-    let w = Batch::<T>::from_tensor(&l.ws)?.data().to_vec();
-    let b =
-        l.bs.as_ref()
-            .map(|b| Batch::<T>::from_tensor(&b.f_view([1, -1])?).map(|v| v.data().to_vec()))
-            .transpose()?;
-    Ok(NativeMlp::new(vec![i as usize, o as usize], vec![w], vec![b], Activation::Identity, None)?)
+    Ok(NativeMlp::from_layers(std::slice::from_ref(l), Activation::Identity, None)?)
 }
 
 impl<T: Real> NativeCde<T> {

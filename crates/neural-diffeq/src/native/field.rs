@@ -1,7 +1,9 @@
 //! An MLP vector field evaluated natively.
 
 use super::batch::Batch;
+use super::gradient::VjpField;
 use crate::error::{invalid, Result};
+use crate::state::State;
 use crate::term::OdeTerm;
 use core_tensor::native::{MlpCache, NativeMlp, Real};
 use core_tensor::nn::Mlp;
@@ -48,10 +50,6 @@ impl<T: Real> MlpField<T> {
     pub fn dim(&self) -> usize {
         self.mlp.out_dim()
     }
-    /// Number of parameters.
-    pub fn num_params(&self) -> usize {
-        self.mlp.num_params()
-    }
 
     fn check(&self, y: &Batch<T>) -> Result<()> {
         if y.cols() != self.dim() {
@@ -83,16 +81,13 @@ impl<T: Real> MlpField<T> {
         // a panic elsewhere cannot leave the buffers in a state that matters: they are overwritten
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Vector–Jacobian product at `(t, y)`: with `g = ∂L/∂f(t, y)`, adds `gᵀ ∂f/∂y` to `grad_y`
-    /// and `gᵀ ∂f/∂θ` to `grad_params` (flat, [`MlpField::num_params`]). Recomputes the forward
-    /// pass at `y`.
-    pub fn vjp(&self, t: f64, y: &Batch<T>, g: &[T], grad_y: &mut [T], grad_params: &mut [T]) -> Result<()> {
-        self.vf_vjp(t, y, g, grad_y, grad_params).map(|_| ())
+impl<T: Real> VjpField<T> for MlpField<T> {
+    fn num_params(&self) -> usize {
+        self.mlp.num_params()
     }
-
-    /// [`MlpField::vjp`] that also returns `f(t, y)`, from the same forward pass.
-    pub fn vf_vjp(
+    fn vf_vjp(
         &self,
         t: f64,
         y: &Batch<T>,
@@ -101,7 +96,7 @@ impl<T: Real> MlpField<T> {
         grad_params: &mut [T],
     ) -> Result<Batch<T>> {
         self.check(y)?;
-        if g.len() != y.len_values() || grad_y.len() != y.len_values() {
+        if g.len() != y.len() || grad_y.len() != y.len() {
             return Err(core_tensor::Error::shape(
                 "g, grad_y",
                 [y.rows(), y.cols()],
@@ -111,7 +106,7 @@ impl<T: Real> MlpField<T> {
         }
         let x = self.input(t, y);
         let mut cache = self.lock();
-        let mut f = vec![T::ZERO; y.len_values()];
+        let mut f = vec![T::ZERO; y.len()];
         self.mlp.forward_into(&x, &mut f, &mut cache)?;
         let mut gx = vec![T::ZERO; x.len()];
         self.mlp.vjp(&mut cache, &x, g, Some(&mut gx), grad_params)?;
@@ -125,37 +120,11 @@ impl<T: Real> MlpField<T> {
     }
 }
 
-/// Adds a flat parameter gradient of `native` (a copy of `mlp`) to the `.grad` of `mlp`'s
-/// variables, on their device and in their kind.
-pub(crate) fn add_flat_grads<T: Real>(mlp: &Mlp, native: &NativeMlp<T>, flat: &[T]) -> Result<()> {
-    let device = mlp.layers()[0].ws.device();
-    let grads = native.unflatten(flat, device)?;
-    let params: Vec<tch::Tensor> = mlp
-        .layers()
-        .iter()
-        .flat_map(|l| {
-            std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(tch::Tensor::shallow_clone))
-        })
-        .collect();
-    if params.len() != grads.len() || params.iter().zip(&grads).any(|(p, g)| p.size() != g.size()) {
-        return Err(invalid("native", "native network", "was not made from this model (different shapes)"));
-    }
-    crate::adjoint::accumulate(&params, &grads);
-    Ok(())
-}
-
-impl<T: Real> Batch<T> {
-    /// Number of values (`rows · cols`).
-    pub(crate) fn len_values(&self) -> usize {
-        self.data().len()
-    }
-}
-
 impl<T: Real> OdeTerm<Batch<T>> for MlpField<T> {
     fn vf(&self, t: f64, y: &Batch<T>) -> Result<Batch<T>> {
         self.check(y)?;
         let x = self.input(t, y);
-        let mut out = vec![T::ZERO; y.len_values()];
+        let mut out = vec![T::ZERO; y.len()];
         self.mlp.forward_into(&x, &mut out, &mut self.lock())?;
         Batch::new(out, y.rows(), y.cols())
     }

@@ -1,7 +1,6 @@
 //! Gradients of native solves: the discrete reverse sweep and the continuous adjoint.
 
 use super::batch::Batch;
-use super::field::MlpField;
 use crate::controller::StepControl;
 use crate::error::{invalid, Result};
 use crate::solve::{solve, SaveAt, Solution};
@@ -14,7 +13,8 @@ use core_tensor::native::Real;
 pub trait VjpField<T: Real>: OdeTerm<Batch<T>> + Sync {
     /// Number of parameters (length of a flat parameter gradient).
     fn num_params(&self) -> usize;
-    /// `f(t, y)`, adding `gᵀ ∂f/∂y` to `grad_y` and `gᵀ ∂f/∂θ` to `grad_params`.
+    /// `f(t, y)`, adding `gᵀ ∂f/∂y` to `grad_y` and `gᵀ ∂f/∂θ` to `grad_params` (one forward
+    /// pass at `y` serves both).
     fn vf_vjp(
         &self,
         t: f64,
@@ -23,21 +23,9 @@ pub trait VjpField<T: Real>: OdeTerm<Batch<T>> + Sync {
         grad_y: &mut [T],
         grad_params: &mut [T],
     ) -> Result<Batch<T>>;
-}
-
-impl<T: Real> VjpField<T> for MlpField<T> {
-    fn num_params(&self) -> usize {
-        MlpField::num_params(self)
-    }
-    fn vf_vjp(
-        &self,
-        t: f64,
-        y: &Batch<T>,
-        g: &[T],
-        grad_y: &mut [T],
-        grad_params: &mut [T],
-    ) -> Result<Batch<T>> {
-        MlpField::vf_vjp(self, t, y, g, grad_y, grad_params)
+    /// [`VjpField::vf_vjp`] without the value.
+    fn vjp(&self, t: f64, y: &Batch<T>, g: &[T], grad_y: &mut [T], grad_params: &mut [T]) -> Result<()> {
+        self.vf_vjp(t, y, g, grad_y, grad_params).map(|_| ())
     }
 }
 

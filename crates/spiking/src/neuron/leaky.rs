@@ -112,10 +112,7 @@ impl Leaky {
                 "a custom surrogate has no point-wise derivative for the fused pass",
             ));
         }
-        let host = |t: &Tensor| -> Result<Vec<f32>> {
-            Vec::<f32>::try_from(&t.to_kind(tch::Kind::Float).to(tch::Device::Cpu).flatten(0, -1))
-                .map_err(|e| crate::Error::invalid("neuron", "parameter", e.to_string()))
-        };
+        let host = |t: &Tensor| core_tensor::native::host_values::<f32>(&t.detach());
         Ok(LifConstants {
             beta: tch::no_grad(|| host(&beta))?,
             threshold: tch::no_grad(|| host(th))?,
