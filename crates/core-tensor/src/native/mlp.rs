@@ -456,7 +456,10 @@ impl<T: Real> NativeMlp<T> {
     /// device and in their kind ([`crate::train::accumulate_grads`]), so that a libtorch optimiser
     /// applies it.
     pub fn add_grads_to(&self, layers: &[nn::Linear], flat: &[T]) -> Result<()> {
-        let device = layers.first().map_or(Device::Cpu, |l| l.ws.device());
+        let first = layers
+            .first()
+            .ok_or_else(|| Error::invalid("layers", 0, "need the layers this network was copied from"))?;
+        let device = first.ws.device();
         let grads = self.unflatten(flat, device)?;
         let params: Vec<Tensor> = layers
             .iter()
